@@ -1,0 +1,49 @@
+"""The rotest server: one Flask app, built only by ``create_app``."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+
+from . import config as config_module
+from .models import db
+from .plugins import load_plugins
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides rotest.yml and ``ROTEST_*`` settings.
+
+    Keys are the lower-case setting names of :mod:`app.config` (database_url,
+    plugins, ...); upper-case keys go to Flask's config unchanged (TESTING, ...).
+    """
+    overrides = {k: v for k, v in (config or {}).items() if k.islower()}
+    settings = config_module.load_settings(overrides=overrides)
+    app = Flask(__name__)
+    app.config.update(
+        ROTEST=settings,
+        SQLALCHEMY_DATABASE_URI=settings["database_url"]
+        or config_module.default_database_url(settings["workdir"]),
+        SECRET_KEY=settings["secret_key"]
+        or config_module.secret_key_for(settings["workdir"]),
+        MAX_CONTENT_LENGTH=settings["max_request_bytes"],
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update({k: v for k, v in (config or {}).items() if k.isupper()})
+    app.extensions["rotest_plugins"] = load_plugins(settings["plugins"])
+
+    from .engine.database import configure_engine
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+    _register_parts(app)
+    return app
+
+
+def _register_parts(app: Flask) -> None:
+    from . import admin, api, migrate, sweeper, web
+    api.init_app(app)
+    admin.init_app(app)
+    web.init_app(app)
+    migrate.init_app(app)
+    sweeper.init_app(app)

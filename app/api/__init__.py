@@ -1,0 +1,5 @@
+"""TODO: filled in by its own change."""
+
+
+def init_app(app):
+    pass

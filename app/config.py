@@ -1,0 +1,175 @@
+"""Settings, merged from defaults < rotest.yml < environment (``ROTEST_*``).
+
+The same file serves the server and the client runtime: each reads the
+``rotest:`` section and takes the keys it knows. A key given with a value of
+the wrong type is an error that names the file, the key and the problem.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+CONFIG_FILE_NAMES = ("rotest.yml", "rotest.yaml", ".rotest.yml")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, malformed or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its name, how to read it from text or YAML, its default."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str = ""
+
+    @property
+    def env_name(self) -> str:
+        return "ROTEST_" + self.name.upper()
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def as_list(value: Any) -> list[str]:
+    """A list from YAML, or a comma-separated string from the environment."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ValueError(f"expected a list of strings, got {value!r}")
+
+
+def as_positive(kind: type) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        number = kind(value)
+        if number <= 0:
+            raise ValueError(f"expected a positive number, got {value!r}")
+        return number
+    return parse
+
+
+def as_optional_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        raise ValueError(f"expected a string, got {value!r}")
+    return str(value)
+
+
+SERVER_OPTIONS = (
+    Option("workdir", lambda v: str(Path(str(v)).expanduser()), "~/.rotest",
+           "where the embedded database, run work directories and keys live"),
+    Option("database_url", as_optional_str, None,
+           "SQLAlchemy URL; default: SQLite file rotest.db in the workdir"),
+    Option("secret_key", as_optional_str, None,
+           "signs admin sessions and CSRF tokens; default: a key kept in the workdir"),
+    Option("plugins", as_list, [], "packages that define resource models"),
+    Option("lease_seconds", as_positive(float), 60.0,
+           "default session lease; a session not renewed within it loses its locks"),
+    Option("sweep_interval", as_positive(float), 5.0,
+           "how often the server reaps expired sessions, in seconds"),
+    Option("long_poll_seconds", as_positive(float), 25.0,
+           "longest time the server holds a lock poll open"),
+    Option("max_request_bytes", as_positive(int), 1_048_576,
+           "largest request body the API accepts"),
+)
+
+
+def find_config_file(start: Path | None = None) -> Path | None:
+    """``$ROTEST_CONFIG`` if set, else the first rotest.yml upward from ``start``."""
+    explicit = os.environ.get("ROTEST_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"ROTEST_CONFIG names {path}, which is not a file")
+        return path
+    directory = (start or Path.cwd()).resolve()
+    for folder in (directory, *directory.parents):
+        for name in CONFIG_FILE_NAMES:
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The ``rotest:`` section of a YAML file (or the whole mapping if it has none)."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'rotest:' section")
+    section = document.get("rotest", document)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: the 'rotest:' section must be a mapping")
+    return section
+
+
+def load_settings(options: tuple[Option, ...] = SERVER_OPTIONS,
+                  config_file: Path | None = None,
+                  environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Merge defaults < file < environment < overrides for the given options.
+
+    Keys of the file that no option names are left alone: the client and the
+    server each know their own.
+    """
+    environ = os.environ if environ is None else environ
+    path = config_file if config_file is not None else find_config_file()
+    from_file = read_config_file(path) if path else {}
+    settings: dict[str, Any] = {}
+    for option in options:
+        sources = [(f"{path}: key '{option.name}'", from_file.get(option.name)),
+                   (f"environment variable {option.env_name}",
+                    environ.get(option.env_name)),
+                   (f"setting '{option.name}'", (overrides or {}).get(option.name))]
+        value = None if option.default is None else option.parse(option.default)
+        for where, raw in sources:
+            if raw is None:
+                continue
+            try:
+                value = option.parse(raw)
+            except (TypeError, ValueError) as error:
+                raise ConfigError(f"{where}: {error}") from None
+        settings[option.name] = value
+    settings["config_file"] = str(path) if path else None
+    return settings
+
+
+def default_database_url(workdir: str) -> str:
+    return "sqlite:///" + str(Path(workdir).expanduser().resolve() / "rotest.db")
+
+
+def secret_key_for(workdir: str) -> str:
+    """A random key kept in the workdir, shared by every worker of one server."""
+    import secrets
+    folder = Path(workdir).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    key_file = folder / "secret_key"
+    if not key_file.exists():
+        try:
+            with open(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+                f.write(secrets.token_hex(32))
+        except FileExistsError:  # another worker wrote it first
+            pass
+    return key_file.read_text().strip()

@@ -1,0 +1,40 @@
+"""Database set-up the engine relies on, for the server and the embedded client."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+
+
+def configure_engine(engine: Engine) -> Engine:
+    """Make SQLite safe for several processes: WAL, foreign keys, a long busy
+    timeout, and transactions that take the write lock up front (SQLite
+    ignores ``FOR UPDATE``, so every engine transaction is ``BEGIN IMMEDIATE``).
+    """
+    if engine.dialect.name != "sqlite" or getattr(engine, "_rotest_configured", False):
+        return engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine._rotest_configured = True
+    return engine
+
+
+def open_engine(url: str) -> Engine:
+    """An Engine for ``url``, configured for the lock engine; makes SQLite's folder."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url[len("sqlite:///"):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return configure_engine(create_engine(url))

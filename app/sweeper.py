@@ -1,0 +1,5 @@
+"""TODO"""
+
+
+def init_app(app):
+    pass

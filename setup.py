@@ -1,0 +1,47 @@
+"""One distribution: the server (app), the runtime (rotest_core) and reports."""
+from setuptools import find_packages, setup
+
+setup(
+    name="rotest-flask",
+    version="0.1.0",
+    description="Resource-oriented test framework: a lock server, a test runtime and reports",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["app", "app.*", "rotest_core", "rotest_core.*",
+                                    "reports", "reports.*", "migrations", "migrations.*"]),
+    py_modules=["wsgi"],
+    include_package_data=True,
+    package_data={
+        "app": ["templates/**/*", "static/**/*"],
+        "migrations": ["*.ini", "*.mako", "versions/*.py"],
+    },
+    install_requires=[
+        "flask>=3.0",
+        "flask-sqlalchemy>=3.1",
+        "sqlalchemy>=2.0",
+        "flask-admin[sqlalchemy]>=2.0",
+        "flask-migrate>=4.0",
+        "flask-login>=0.6",
+        "flask-wtf>=1.2",
+        "gunicorn>=22",
+        "pyyaml>=6",
+        "requests>=2.31",
+        "rpyc>=6",
+        "openpyxl>=3.1",
+        "lxml>=5",
+    ],
+    extras_require={
+        "postgres": ["psycopg[binary]>=3.1"],
+        "test": [
+            "pytest>=8",
+            "pytest-xdist>=3",
+            "psycopg[binary]>=3.1",
+            "playwright>=1.40",
+            "openapi-spec-validator>=0.7",
+        ],
+    },
+    entry_points={
+        "console_scripts": ["rotest = rotest_core.cli:main"],
+    },
+)
