@@ -1,5 +1,56 @@
-"""TODO"""
+"""The periodic sweep of each server process: reaps expired leases even when no
+client calls, so a killed client loses its locks within lease + interval."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from .engine import sweep
+from .models import db
+
+log = logging.getLogger(__name__)
 
 
-def init_app(app):
-    pass
+class Sweeper:
+    """A daemon thread per process, started on the first request (so it is
+    born after gunicorn forks its workers)."""
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        self.app, self.interval = app, interval
+        self._pid: int | None = None
+        self._stop = threading.Event()
+        self._start_lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._start_lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, daemon=True,
+                                 name="rotest-sweeper").start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        with self.app.app_context():
+            engine = db.engine
+        while not self._stop.wait(self.interval):
+            try:
+                with Session(engine) as session:
+                    ended = sweep(session)
+                if ended:
+                    log.info("sweep ended %d expired lock session(s)", ended)
+            except Exception:  # noqa: BLE001 - a failed sweep must not end the thread
+                log.exception("lock sweep failed; retrying in %.1fs", self.interval)
+
+
+def init_app(app: Flask) -> None:
+    sweeper = Sweeper(app, app.config["ROTEST"]["sweep_interval"])
+    app.extensions["rotest_sweeper"] = sweeper
+    app.before_request(sweeper.ensure_running)

@@ -1,0 +1,75 @@
+"""Reading and changing resource rows outside of locking: Rotest's
+``query`` and ``update_fields``."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..models import User
+from . import queue, sessions
+from .descriptors import Descriptor
+from .errors import InvalidRequest, PermissionDenied
+from .lookups import coerce_value
+from .policy import lockable_by
+from .serialize import resource_dict
+from .transaction import changed, serialized
+
+#: Kept by the engine alone: nobody sets them through update_fields.
+ENGINE_FIELDS = {"id", "type", "session_id", "owner", "owner_time"}
+#: Decide who may lock what: only admins change them.
+ADMIN_FIELDS = {"name", "group_id", "reserved", "reserved_time"}
+MAX_RESULTS = 10_000
+
+
+def query(db: Session, user: User, type_name: str,
+          filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Resources of a type matching ``filters`` that the user may lock
+    (an admin sees all)."""
+    descriptor = Descriptor.parse({"type": type_name, "properties": filters or {}})
+    with serialized(db):
+        if sessions.reap(db):
+            queue.serve(db)
+        statement = descriptor.select().limit(MAX_RESULTS)
+        if not user.is_admin:
+            statement = statement.where(lockable_by(user))
+        return [resource_dict(r) for r in db.scalars(statement)]
+
+
+def update_fields(db: Session, user: User, type_name: str, filters: dict[str, Any],
+                  values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Set ``values`` on every resource matching ``filters``.
+
+    Allowed to an admin, or to a user who holds every one of them; who-may-lock
+    fields (name, group, reservation) are for admins only.
+    """
+    descriptor = Descriptor.parse({"type": type_name, "properties": filters or {}})
+    assignments = _check_values(descriptor.model, values, user)
+    with serialized(db):
+        sessions.reap(db)
+        resources = list(db.scalars(descriptor.select().limit(MAX_RESULTS)))
+        if not user.is_admin:
+            foreign = [r.name for r in resources if r.owner != user.username]
+            if foreign:
+                raise PermissionDenied(
+                    "update_fields needs you to hold every matching resource, or an "
+                    "admin", not_held=foreign[:20])
+        for resource in resources:
+            for field, value in assignments.items():
+                setattr(resource, field, value)
+        changed(db)
+        queue.serve(db)
+        return [resource_dict(r) for r in resources]
+
+
+def _check_values(model: type, values: Any, user: User) -> dict[str, Any]:
+    if not isinstance(values, dict) or not values:
+        raise InvalidRequest("'values' must be a non-empty object of field: value")
+    blocked = set(values) & ENGINE_FIELDS
+    if blocked:
+        raise InvalidRequest(f"fields kept by the lock engine cannot be set: "
+                             f"{sorted(blocked)}")
+    if not user.is_admin and set(values) & ADMIN_FIELDS:
+        raise PermissionDenied(f"only an admin may change "
+                               f"{sorted(set(values) & ADMIN_FIELDS)}")
+    return {field: coerce_value(model, field, value) for field, value in values.items()}

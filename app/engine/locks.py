@@ -1,0 +1,207 @@
+"""The lock operations: sessions, lock requests, waiting, release.
+
+Every function takes a SQLAlchemy Session and the acting User, runs as one
+serialized transaction (:mod:`.transaction`), reaps expired leases first, and
+returns plain dicts (:mod:`.serialize`). Errors are :mod:`.errors` classes.
+"""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import LockRequest, ResourceData, User, utcnow
+from . import queue, sessions
+from .descriptors import parse_all
+from .errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from .notify import RECHECK, notifier_for
+from .serialize import request_dict, session_dict
+from .transaction import changed, serialized
+
+MAX_TIMEOUT = 24 * 3600.0
+PRIORITY_RANGE = range(-1000, 1001)
+
+
+def open_session(db: Session, user: User, *, lease_seconds: float = 60.0,
+                 description: str = "") -> dict[str, Any]:
+    """Open a lock session whose lease the client renews with :func:`heartbeat`."""
+    lease = sessions.check_lease(lease_seconds)
+    if not isinstance(description, str):
+        raise InvalidRequest("description must be a string")
+    with serialized(db):
+        sessions.reap(db)
+        return session_dict(sessions.create(db, user, lease, description))
+
+
+def heartbeat(db: Session, user: User, session_id: str) -> dict[str, Any]:
+    """Renew the session's lease; an expired session is an error, not revived."""
+    with serialized(db):
+        sessions.reap(db)
+        session = sessions.get_active(db, user, session_id)
+        sessions.renew(session)
+        return session_dict(session)
+
+
+def close_session(db: Session, user: User, session_id: str) -> dict[str, Any]:
+    """Release all the session holds and cancel its waiting requests."""
+    with serialized(db):
+        sessions.reap(db)
+        session = sessions.get_active(db, user, session_id)
+        sessions.end(db, session, session.CLOSED)
+        queue.serve(db)
+        return session_dict(session)
+
+
+def request_lock(db: Session, user: User, session_id: str, descriptors: Any, *,
+                 timeout: float = 0.0, priority: int = 0) -> dict[str, Any]:
+    """Ask for resources, all or none. Granted now, or waiting in the queue
+    until ``timeout`` seconds pass; with timeout 0 a request that cannot be
+    granted now ends as ``timed_out`` with a message saying why.
+
+    Raises NotFound when no resource matches a descriptor at all, and
+    PermissionDenied when none that matches may be locked by the user: waiting
+    could never help then.
+    """
+    wanted = parse_all(descriptors)
+    timeout = _check_timeout(timeout)
+    if isinstance(priority, bool) or not isinstance(priority, int) \
+            or priority not in PRIORITY_RANGE:
+        raise InvalidRequest("priority must be an integer from -1000 to 1000",
+                             got=repr(priority)[:100])
+    with serialized(db):
+        sessions.reap(db)
+        session = sessions.get_active(db, user, session_id)
+        sessions.renew(session)
+        queue.check_satisfiable(db, user, wanted)
+        now = utcnow()
+        request = LockRequest(session=session, priority=priority, created=now,
+                              descriptors=[d.encode() for d in wanted],
+                              deadline=now + timedelta(seconds=timeout))
+        db.add(request)
+        db.flush()
+        changed(db)
+        queue.serve(db, now)
+        return _describe(db, request)
+
+
+def get_request(db: Session, user: User, request_id: int) -> dict[str, Any]:
+    """A request's state now (granted resources, or its place in the queue)."""
+    with serialized(db):
+        if sessions.reap(db):
+            queue.serve(db)
+        request = _own_request(db, user, request_id)
+        if request.state == request.WAITING and request.deadline <= utcnow():
+            queue.serve(db)
+        return _describe(db, request)
+
+
+def wait_for(db: Session, user: User, request_id: int, max_wait: float) -> dict[str, Any]:
+    """Block up to ``max_wait`` seconds until the request leaves the queue.
+
+    Wakes as soon as a transaction that frees resources commits (no polling
+    interval on the grant itself), and every second to reap expired leases.
+    """
+    notifier = notifier_for(db.get_bind())
+    until = time.monotonic() + max(0.0, float(max_wait))
+    while True:
+        mark = notifier.mark()
+        state = get_request(db, user, request_id)
+        remaining = until - time.monotonic()
+        if state["state"] != LockRequest.WAITING or remaining <= 0:
+            return state
+        notifier.wait(mark, min(remaining, RECHECK))
+
+
+def cancel(db: Session, user: User, request_id: int) -> dict[str, Any]:
+    """Withdraw a request. If it was granted meanwhile, its resources are released."""
+    with serialized(db):
+        sessions.reap(db)
+        request = _own_request(db, user, request_id)
+        if request.state == request.GRANTED:
+            for resource in _granted(db, request):
+                _release_family(resource, request.session_id, dirty=None)
+        if request.state in (request.WAITING, request.GRANTED):
+            queue.finish(db, request, request.CANCELLED, "cancelled by the client")
+            queue.serve(db)
+        return _describe(db, request)
+
+
+def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
+            force: bool = False) -> list[str]:
+    """Release resources by name, with their sub-resources; all or none.
+
+    Only the owner may release, unless an admin forces it. ``dirty`` records
+    that the resource was left in an unknown state (the next user sets it up
+    afresh). Shared (non-ownable) resources need no release and are skipped.
+    """
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InvalidRequest("'resources' must be a list of resource names")
+    with serialized(db):
+        sessions.reap(db)
+        found = {r.name: r for r in db.scalars(select(ResourceData)
+                                               .where(ResourceData.name.in_(names)))}
+        missing = sorted(set(names) - set(found))
+        if missing:
+            raise NotFound(f"no resource named {', '.join(missing)}", names=missing)
+        held = [r for r in found.values() if r.OWNABLE]
+        for resource in held:
+            _check_release(user, resource, force)
+        for resource in held:
+            _release_family(resource, resource.session_id, dirty=bool(dirty))
+        changed(db)
+        queue.serve(db)
+        return sorted(found)
+
+
+def _check_release(user: User, resource: ResourceData, force: bool) -> None:
+    if resource.session_id is None:
+        raise Conflict(f"{resource.name} is not locked", name=resource.name)
+    if force:
+        if not user.is_admin:
+            raise PermissionDenied("only an admin may force a release")
+    elif resource.owner != user.username:
+        raise PermissionDenied(
+            f"{resource.name} is locked by {resource.owner}; only its owner may release "
+            f"it, or an admin with force", name=resource.name, owner=resource.owner)
+
+
+def _release_family(resource: ResourceData, session_id: str | None,
+                    dirty: bool | None) -> None:
+    for member in resource.family():
+        if member.OWNABLE and member.session_id == session_id:
+            sessions.free(member, dirty)
+
+
+def _check_timeout(timeout: Any) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+            or not 0 <= timeout <= MAX_TIMEOUT:
+        raise InvalidRequest(f"timeout must be a number of seconds from 0 to "
+                             f"{MAX_TIMEOUT:g}", got=repr(timeout)[:100])
+    return float(timeout)
+
+
+def _own_request(db: Session, user: User, request_id: Any) -> LockRequest:
+    request = db.get(LockRequest, request_id) \
+        if isinstance(request_id, int) and not isinstance(request_id, bool) else None
+    if request is None:
+        raise NotFound(f"no lock request {request_id!r}")
+    if request.session.user_id != user.id:
+        raise PermissionDenied("that lock request belongs to another user")
+    return request
+
+
+def _granted(db: Session, request: LockRequest) -> list[ResourceData]:
+    by_id = {r.id: r for r in db.scalars(select(ResourceData)
+                                         .where(ResourceData.id.in_(request.granted or [])))}
+    return [by_id[i] for i in request.granted or [] if i in by_id]
+
+
+def _describe(db: Session, request: LockRequest) -> dict[str, Any]:
+    if request.state == request.GRANTED:
+        return request_dict(request, resources=_granted(db, request))
+    if request.state == request.WAITING:
+        return request_dict(request, position=queue.position(db, request))
+    return request_dict(request)

@@ -1,0 +1,155 @@
+"""Rotest's (Django's) field lookups turned into SQLAlchemy conditions.
+
+``{"name": "calc", "ip_address__startswith": "10.", "group__name__in": ["QA"]}``
+becomes a WHERE clause on a resource model. Unknown fields and values of the
+wrong type are an :class:`InvalidRequest` that names them, never a database
+error.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy.orm import Mapper, RelationshipProperty
+
+from .errors import InvalidRequest
+
+OPERATORS: dict[str, Callable[[Any, Any], ColumnElement]] = {
+    "exact": lambda col, v: col.is_(None) if v is None else col == v,
+    "iexact": lambda col, v: col.ilike(_escape(v), escape="\\"),
+    "ne": lambda col, v: col.is_not(None) if v is None else col != v,
+    "in": lambda col, v: col.in_(v),
+    "contains": lambda col, v: col.contains(v, autoescape=True),
+    "icontains": lambda col, v: col.icontains(v, autoescape=True),
+    "startswith": lambda col, v: col.startswith(v, autoescape=True),
+    "istartswith": lambda col, v: col.istartswith(v, autoescape=True),
+    "endswith": lambda col, v: col.endswith(v, autoescape=True),
+    "iendswith": lambda col, v: col.iendswith(v, autoescape=True),
+    "gt": lambda col, v: col > v,
+    "gte": lambda col, v: col >= v,
+    "lt": lambda col, v: col < v,
+    "lte": lambda col, v: col <= v,
+    "isnull": lambda col, v: col.is_(None) if v else col.is_not(None),
+}
+TEXT_OPERATORS = {"iexact", "contains", "icontains", "startswith", "istartswith",
+                  "endswith", "iendswith"}
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def build_filter(model: type, filters: Mapping[str, Any]) -> ColumnElement:
+    """One condition for all ``filters`` on ``model`` (their AND)."""
+    if not isinstance(filters, Mapping):
+        raise InvalidRequest("filters must be an object of field lookups",
+                             got=type(filters).__name__)
+    conditions = [_lookup(model.__mapper__, key, value, key)
+                  for key, value in filters.items()]
+    return and_(true(), *conditions)
+
+
+def _lookup(mapper: Mapper, path: str, value: Any, full: str) -> ColumnElement:
+    field, _, rest = path.partition("__")
+    prop = mapper.attrs.get(field)
+    if prop is None or field.startswith("_"):
+        raise InvalidRequest(
+            f"{mapper.class_.__name__} has no field {field!r} (in lookup {full!r})",
+            field=full, known=sorted(a.key for a in mapper.attrs if not a.key.startswith("_")))
+    if isinstance(prop, RelationshipProperty):
+        return _relation(mapper, prop, rest, value, full)
+    operator = rest or "exact"
+    if operator not in OPERATORS:
+        raise InvalidRequest(f"unknown lookup {operator!r} in {full!r}", field=full,
+                             known=sorted(OPERATORS))
+    column = getattr(mapper.class_, field)
+    return OPERATORS[operator](column, _coerce(column, operator, value, full))
+
+
+def _relation(mapper: Mapper, prop: RelationshipProperty, rest: str, value: Any,
+              full: str) -> ColumnElement:
+    attribute = getattr(mapper.class_, prop.key)
+    target = prop.mapper
+    if rest in ("", "exact", "in", "isnull"):
+        # group=3, group="QA", port__isnull=True: by key, or by name where the
+        # target has one.
+        if rest == "isnull":
+            return ~attribute.has() if value else attribute.has()
+        key = "id" if isinstance(value, int) or (
+            rest == "in" and all(isinstance(v, int) for v in value or [])) else "name"
+        if key not in target.attrs:
+            raise InvalidRequest(f"{full!r}: give the related object's id", field=full)
+        inner = _lookup(target, f"{key}__{rest or 'exact'}", value, full)
+    else:
+        inner = _lookup(target, rest, value, full)
+    return attribute.any(inner) if prop.uselist else attribute.has(inner)
+
+
+def _coerce(column: Any, operator: str, value: Any, full: str) -> Any:
+    """Check ``value`` against the column's Python type; convert where lossless."""
+    if operator == "isnull":
+        return _coerce_one(bool, value, full)
+    if value is None and operator in ("exact", "ne"):
+        return None
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        python_type = object
+    if operator in TEXT_OPERATORS:
+        python_type = str
+    if operator == "in":
+        if not isinstance(value, (list, tuple)):
+            raise InvalidRequest(f"{full!r} expects a list", field=full, got=value)
+        return [_coerce_one(python_type, item, full) for item in value]
+    return _coerce_one(python_type, value, full)
+
+
+def _coerce_one(python_type: type, value: Any, full: str) -> Any:
+    if python_type is object:
+        return value
+    if python_type is bool:
+        if isinstance(value, bool):
+            return value
+    elif python_type is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+    elif python_type is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif python_type is str:
+        if isinstance(value, str):
+            return value
+    elif python_type is datetime:
+        if isinstance(value, datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                pass
+    elif isinstance(value, python_type):
+        return value
+    raise InvalidRequest(f"{full!r} expects {_type_word(python_type)}, got {value!r}",
+                         field=full, got=repr(value)[:200])
+
+
+def _type_word(python_type: type) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number",
+            str: "a string", datetime: "an ISO 8601 date-time"}.get(
+        python_type, python_type.__name__)
+
+
+def coerce_value(model: type, field: str, value: Any) -> Any:
+    """A value for assigning to ``model.field``, checked like a lookup's."""
+    prop = model.__mapper__.attrs.get(field)
+    if prop is None or isinstance(prop, RelationshipProperty) or field.startswith("_"):
+        raise InvalidRequest(f"{model.__name__} has no field {field!r}", field=field)
+    column = getattr(model, field)
+    if value is None:
+        if not all(c.nullable for c in prop.columns):
+            raise InvalidRequest(f"{field!r} cannot be empty (null)", field=field)
+        return None
+    return _coerce(column, "exact", value, field)

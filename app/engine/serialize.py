@@ -1,0 +1,52 @@
+"""Engine results as plain JSON-ready dicts, the same for both doors."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..models import LockRequest, LockSession, ResourceData, sub_resource_fields
+
+HIDDEN_FIELDS = {"session_id"}
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with its offset, as Jenkins and browsers read it."""
+    return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
+
+
+def resource_dict(resource: ResourceData) -> dict[str, Any]:
+    """Every column of the resource, its group's name and its sub-resources."""
+    data: dict[str, Any] = {}
+    for attribute in type(resource).__mapper__.column_attrs:
+        if attribute.key in HIDDEN_FIELDS:
+            continue
+        value = getattr(resource, attribute.key)
+        data[attribute.key] = timestamp(value) if isinstance(value, datetime) else value
+    data["group"] = resource.group.name if resource.group else None
+    for field in sub_resource_fields(type(resource)):
+        child = getattr(resource, field)
+        data[field] = resource_dict(child) if child is not None else None
+    return data
+
+
+def session_dict(session: LockSession) -> dict[str, Any]:
+    return {"id": session.id, "state": session.state, "user": session.user.username,
+            "description": session.description, "lease_seconds": session.lease_seconds,
+            "created": timestamp(session.created),
+            "expires_at": timestamp(session.expires_at)}
+
+
+def request_dict(request: LockRequest, resources: list[ResourceData] | None = None,
+                 position: int | None = None) -> dict[str, Any]:
+    """A lock request; ``resources`` once granted, ``position`` while waiting."""
+    data: dict[str, Any] = {
+        "id": request.id, "state": request.state, "session_id": request.session_id,
+        "priority": request.priority, "descriptors": request.descriptors,
+        "created": timestamp(request.created), "deadline": timestamp(request.deadline),
+        "message": request.message,
+    }
+    if resources is not None:
+        data["resources"] = [resource_dict(r) for r in resources]
+    if position is not None:
+        data["queue_position"] = position
+    return data

@@ -1,0 +1,53 @@
+"""One engine operation = one serialized write transaction.
+
+The queue's fairness needs a consistent view of every lock and waiter, so
+engine writes are serialized: on PostgreSQL by a transaction-scoped advisory
+lock, on SQLite by the write lock that ``BEGIN IMMEDIATE`` takes (see
+:func:`app.engine.database.configure_engine`). Operations are short, so this
+costs little, and it leaves no room for two grants of one resource.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from .notify import notifier_for
+
+ADVISORY_KEY = 0x726F74657374  # "rotest"
+
+
+@contextmanager
+def serialized(db: Session) -> Iterator[Session]:
+    """Run the block in a fresh transaction holding the engine's write lock.
+
+    Commits on success (and wakes waiters if the block called :func:`changed`),
+    rolls back on error.
+    """
+    if db.in_transaction():
+        db.commit()
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_KEY})
+    else:
+        db.connection()  # BEGIN IMMEDIATE
+    db.info["rotest_changed"] = False
+    try:
+        yield db
+        notifier = notifier_for(db.get_bind())
+        changed = db.info.pop("rotest_changed", False)
+        if changed:
+            notifier.announce(db)
+        db.commit()
+    except BaseException:
+        db.info.pop("rotest_changed", None)
+        db.rollback()
+        raise
+    if changed:
+        notifier.committed()
+
+
+def changed(db: Session) -> None:
+    """Mark the current transaction as one that waiters should hear about."""
+    db.info["rotest_changed"] = True
