@@ -1,0 +1,110 @@
+"""The embedded lock client: the lock engine on a local database, no server.
+
+The same engine and models as the server, so the locking rules are the same;
+several processes on one machine share the SQLite file safely.
+"""
+from __future__ import annotations
+
+import getpass
+import threading
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import engine as lock_engine
+from app.models import User
+
+from .errors import LockClientError, error_for
+from .lock_client import Descriptor, LockClient, ResourceDict
+
+#: A local session's lease: long, since a crashed process's locks are also
+#: reaped when its heartbeat thread stops; renewed every third of it.
+EMBEDDED_LEASE = 30.0
+
+
+def local_user(db: Session, username: str | None = None) -> User:
+    """The account of the person running the tests, created on first use."""
+    name = username or getpass.getuser()
+    user = db.scalar(select(User).where(User.username == name))
+    if user is None:
+        user = User(username=name, is_admin=True)
+        db.add(user)
+        db.commit()
+    return user
+
+
+class EmbeddedLockClient(LockClient):
+    """Locks through :mod:`app.engine` on the database at ``database_url``."""
+
+    def __init__(self, database_url: str, username: str | None = None) -> None:
+        self.engine = lock_engine.open_engine(database_url)
+        self.username = username or getpass.getuser()
+        self.session_id: str | None = None
+        self._lease = EMBEDDED_LEASE
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        self._local = threading.local()
+
+    def _call(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run an engine operation in a short-lived Session of this thread."""
+        with Session(self.engine) as db:
+            user = local_user(db, self.username)
+            try:
+                return operation(db, user, *args, **kwargs)
+            except lock_engine.EngineError as error:
+                raise error_for(error.code, error.message, error.details) from None
+
+    def open(self, *, lease_seconds: float | None = None, description: str = "") -> None:
+        self._lease = lease_seconds or EMBEDDED_LEASE
+        session = self._call(lock_engine.open_session, lease_seconds=self._lease,
+                             description=description)
+        self.session_id = session["id"]
+        self._stop.clear()
+        self._heartbeat = threading.Thread(target=self._beat, daemon=True,
+                                           name="rotest-heartbeat")
+        self._heartbeat.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._lease / 3):
+            try:
+                self._call(lock_engine.heartbeat, self.session_id)
+            except LockClientError:
+                return
+
+    def lock(self, descriptors: list[Descriptor], *, timeout: float = 0.0,
+             priority: int = 0) -> list[ResourceDict]:
+        from .waiting import lock_and_wait
+        return lock_and_wait(self, descriptors, timeout, priority)
+
+    def submit(self, descriptors: list[Descriptor], timeout: float,
+               priority: int) -> dict[str, Any]:
+        return self._call(lock_engine.request_lock, self.session_id, descriptors,
+                          timeout=timeout, priority=priority)
+
+    def poll(self, request_id: int, wait: float) -> dict[str, Any]:
+        return self._call(lock_engine.wait_for, request_id, wait)
+
+    def cancel(self, request_id: int) -> dict[str, Any]:
+        return self._call(lock_engine.cancel, request_id)
+
+    def release(self, names: list[str], *, dirty: bool = False,
+                force: bool = False) -> list[str]:
+        return self._call(lock_engine.release, list(names), dirty=dirty, force=force)
+
+    def query(self, type_name: str, **filters: Any) -> list[ResourceDict]:
+        return self._call(lock_engine.query, type_name, filters)
+
+    def update_fields(self, type_name: str, filters: dict[str, Any],
+                      values: dict[str, Any]) -> list[ResourceDict]:
+        return self._call(lock_engine.update_fields, type_name, filters, values)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.session_id is not None:
+            try:
+                self._call(lock_engine.close_session, self.session_id)
+            except LockClientError:
+                pass  # expired already: nothing is held
+            self.session_id = None
+        self.engine.dispose()

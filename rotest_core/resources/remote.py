@@ -1,0 +1,129 @@
+"""The remote lock client: the server's JSON API over HTTP.
+
+A background thread renews the session's lease; waits are long-polls, so a
+grant reaches the client as soon as the server makes it; calls that fail to
+connect are retried with backoff while the server restarts.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import requests
+
+from .errors import LockClientError, ServerError, SessionLostError, error_for
+from .lock_client import Descriptor, LockClient, ResourceDict
+from .waiting import lock_and_wait
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = 60.0
+
+
+class RemoteLockClient(LockClient):
+    """Locks through the server at ``base_url`` (e.g. ``http://lab:8000``)."""
+
+    def __init__(self, base_url: str, token: str, *, retry_seconds: float = 30.0,
+                 connect_timeout: float = 5.0) -> None:
+        self.api = base_url.rstrip("/") + "/api/v1"
+        self.retry_seconds = retry_seconds
+        self.connect_timeout = connect_timeout
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {token}"
+        self.session_id: str | None = None
+        self._lease = DEFAULT_LEASE
+        self._stop = threading.Event()
+
+    def call(self, method: str, path: str, body: Any = None, *,
+             read_timeout: float = 30.0) -> tuple[int, dict[str, Any]]:
+        """One API call, retried with backoff while the server cannot be reached."""
+        delay, give_up = 0.2, time.monotonic() + self.retry_seconds
+        while True:
+            try:
+                response = self.http.request(method, self.api + path, json=body,
+                                             timeout=(self.connect_timeout, read_timeout))
+                break
+            except requests.ConnectionError as error:
+                if time.monotonic() + delay > give_up:
+                    raise ServerError(f"cannot reach the rotest server at {self.api}: "
+                                      f"{error}. Is it running? Check 'host' and 'port' "
+                                      f"in rotest.yml.") from None
+                log.warning("rotest server unreachable, retrying in %.1fs", delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        return response.status_code, self._body(response)
+
+    @staticmethod
+    def _body(response: requests.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        # 409 "unavailable" still carries the request, which the waiter reads.
+        if response.ok or body.get("error") == "unavailable":
+            return body
+        raise error_for(body.get("error", "server_error"),
+                        body.get("message", f"HTTP {response.status_code}"),
+                        body.get("details"))
+
+    def open(self, *, lease_seconds: float | None = None, description: str = "") -> None:
+        self._lease = lease_seconds or DEFAULT_LEASE
+        _, session = self.call("POST", "/sessions", {"lease_seconds": self._lease,
+                                                     "description": description})
+        self.session_id = session["id"]
+        self._stop.clear()
+        threading.Thread(target=self._beat, daemon=True, name="rotest-heartbeat").start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._lease / 3):
+            try:
+                self.call("POST", f"/sessions/{self.session_id}/heartbeat")
+            except SessionLostError:
+                log.error("the lock session expired: its resources were released")
+                return
+            except LockClientError as error:
+                log.warning("heartbeat failed: %s", error)
+
+    def lock(self, descriptors: list[Descriptor], *, timeout: float = 0.0,
+             priority: int = 0) -> list[ResourceDict]:
+        return lock_and_wait(self, descriptors, timeout, priority)
+
+    def submit(self, descriptors: list[Descriptor], timeout: float,
+               priority: int) -> dict[str, Any]:
+        status, body = self.call("POST", "/locks", {
+            "session_id": self.session_id, "descriptors": descriptors,
+            "timeout": timeout, "priority": priority})
+        return body["details"]["request"] if status == 409 else body
+
+    def poll(self, request_id: int, wait: float) -> dict[str, Any]:
+        return self.call("GET", f"/locks/{request_id}?wait={wait:.3f}",
+                         read_timeout=wait + 30.0)[1]
+
+    def cancel(self, request_id: int) -> dict[str, Any]:
+        return self.call("DELETE", f"/locks/{request_id}")[1]
+
+    def release(self, names: list[str], *, dirty: bool = False,
+                force: bool = False) -> list[str]:
+        return self.call("POST", "/release", {"resources": list(names), "dirty": dirty,
+                                              "force": force})[1]["released"]
+
+    def query(self, type_name: str, **filters: Any) -> list[ResourceDict]:
+        return self.call("POST", "/query", {"type": type_name,
+                                            "filters": filters})[1]["resources"]
+
+    def update_fields(self, type_name: str, filters: dict[str, Any],
+                      values: dict[str, Any]) -> list[ResourceDict]:
+        return self.call("POST", "/update_fields", {"type": type_name, "filters": filters,
+                                                    "values": values})[1]["resources"]
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.session_id is not None:
+            try:
+                self.call("DELETE", f"/sessions/{self.session_id}")
+            except LockClientError as error:
+                log.debug("closing the lock session: %s", error)
+            self.session_id = None
+        self.http.close()
