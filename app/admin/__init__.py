@@ -1,5 +1,46 @@
-"""TODO: filled in by its own change."""
+"""The admin site at /admin: Flask-Admin views of resources, accounts and locks.
+
+Admins log in with a password (Flask-Login sessions). Every form of the app
+is CSRF-protected by Flask-WTF's CSRFProtect, except the JSON API, whose
+bearer tokens are not sent by browsers on their own.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from .registry import register_resource_to_admin
+
+if TYPE_CHECKING:
+    from flask_admin import Admin
+
+__all__ = ["csrf", "init_app", "register_resource_to_admin"]
+
+csrf = CSRFProtect()
 
 
-def init_app(app):
-    pass
+def init_app(app: Flask) -> "Admin":
+    """Mount a fresh admin site on ``app``; plugins' models are imported by now."""
+    # Imported here: plugins import this package to register their models, and
+    # the client runtime, which imports plugins too, needs no Flask-Admin.
+    from flask_admin import Admin
+    from flask_admin.theme import Bootstrap4Theme
+
+    from .accounts import account_views
+    from .auth import SecureIndexView, login_manager
+    from .locks import lock_views
+    from .resources import resource_views
+
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    csrf.init_app(app)
+    if "api" in app.blueprints:
+        csrf.exempt(app.blueprints["api"])
+    login_manager.init_app(app)
+    admin = Admin(app, name="Rotest", url="/admin",
+                  index_view=SecureIndexView(url="/admin"),
+                  theme=Bootstrap4Theme(base_template="admin_site/base.html"))
+    for view in (*resource_views(), *account_views(), *lock_views()):
+        admin.add_view(view)
+    return admin

@@ -26,3 +26,9 @@ class LicenseData(ResourceData):
 
     OWNABLE = False
     seats: Mapped[int] = mapped_column(default=1)
+
+
+# The admin part of a plugin, as in Rotest: which columns its list shows.
+from app.admin import register_resource_to_admin  # noqa: E402
+
+register_resource_to_admin(DeviceData, attr_list=["ip_address", "mode"], link_list=["port"])
