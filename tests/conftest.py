@@ -32,7 +32,10 @@ def postgres_url():
     name = f"rotest_test_{uuid.uuid4().hex[:12]}"
     admin.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    yield f"{base}/{name}"
+    url = f"{base}/{name}"
+    yield url
+    from app.engine.notify import forget
+    forget(url)
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
 
@@ -59,12 +62,15 @@ def app_config(database_url, tmp_path):
 @pytest.fixture
 def app(app_config, monkeypatch, tmp_path):
     from app import create_app
+    from app.engine.notify import forget
     from app.models import db
     monkeypatch.chdir(tmp_path)  # no stray rotest.yml from the developer's tree
     application = create_app(app_config)
     with application.app_context():
         db.create_all()
     yield application
+    application.extensions["rotest_sweeper"].stop()
     with application.app_context():
         db.session.remove()
+        forget(db.engine)
         db.engine.dispose()

@@ -1,5 +1,21 @@
-"""TODO: filled in by its own change."""
+"""The JSON lock API at /api/v1: thin doors onto :mod:`app.engine`.
+
+Every route but ``/health`` and ``/openapi.json`` needs ``Authorization:
+Bearer <token>``. Errors are JSON ``{"error", "message", "details"}`` with a
+4xx status; the routes and shapes are in ``openapi.json`` beside this file.
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+from . import errors
+from .views import bp
+
+__all__ = ["bp", "init_app"]
 
 
-def init_app(app):
-    pass
+def init_app(app: Flask) -> None:
+    """Mount the blueprint named "api" (the admin site exempts it from CSRF by
+    that name) and the JSON answers to routing errors under its prefix."""
+    app.register_blueprint(bp)
+    errors.init_app(app)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import User
 from . import queue, sessions
 from .descriptors import Descriptor
-from .errors import InvalidRequest, PermissionDenied
+from .errors import Conflict, InvalidRequest, PermissionDenied
 from .lookups import coerce_value
 from .policy import lockable_by
 from .serialize import resource_dict
-from .transaction import changed, serialized
+from .operation import operation
+from .transaction import changed
 
 #: Kept by the engine alone: nobody sets them through update_fields.
 ENGINE_FIELDS = {"id", "type", "session_id", "owner", "owner_time"}
@@ -27,9 +29,7 @@ def query(db: Session, user: User, type_name: str,
     """Resources of a type matching ``filters`` that the user may lock
     (an admin sees all)."""
     descriptor = Descriptor.parse({"type": type_name, "properties": filters or {}})
-    with serialized(db):
-        if sessions.reap(db):
-            queue.serve(db)
+    with operation(db):
         statement = descriptor.select().limit(MAX_RESULTS)
         if not user.is_admin:
             statement = statement.where(lockable_by(user))
@@ -45,8 +45,7 @@ def update_fields(db: Session, user: User, type_name: str, filters: dict[str, An
     """
     descriptor = Descriptor.parse({"type": type_name, "properties": filters or {}})
     assignments = _check_values(descriptor.model, values, user)
-    with serialized(db):
-        sessions.reap(db)
+    with operation(db):
         resources = list(db.scalars(descriptor.select().limit(MAX_RESULTS)))
         if not user.is_admin:
             foreign = [r.name for r in resources if r.owner != user.username]
@@ -57,6 +56,12 @@ def update_fields(db: Session, user: User, type_name: str, filters: dict[str, An
         for resource in resources:
             for field, value in assignments.items():
                 setattr(resource, field, value)
+        try:
+            db.flush()
+        except IntegrityError as error:
+            raise Conflict(f"the new values break a rule of the database (a name "
+                           f"already taken, or a reference to a missing row): "
+                           f"{error.orig}"[:500]) from None
         changed(db)
         queue.serve(db)
         return [resource_dict(r) for r in resources]
@@ -65,6 +70,8 @@ def update_fields(db: Session, user: User, type_name: str, filters: dict[str, An
 def _check_values(model: type, values: Any, user: User) -> dict[str, Any]:
     if not isinstance(values, dict) or not values:
         raise InvalidRequest("'values' must be a non-empty object of field: value")
+    if not all(isinstance(field, str) for field in values):
+        raise InvalidRequest("field names must be strings")
     blocked = set(values) & ENGINE_FIELDS
     if blocked:
         raise InvalidRequest(f"fields kept by the lock engine cannot be set: "

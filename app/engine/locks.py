@@ -17,9 +17,11 @@ from ..models import LockRequest, ResourceData, User, utcnow
 from . import queue, sessions
 from .descriptors import parse_all
 from .errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from .lookups import MAX_LIST, check_text
 from .notify import RECHECK, notifier_for
 from .serialize import request_dict, session_dict
-from .transaction import changed, serialized
+from .operation import operation
+from .transaction import changed
 
 MAX_TIMEOUT = 24 * 3600.0
 PRIORITY_RANGE = range(-1000, 1001)
@@ -31,15 +33,13 @@ def open_session(db: Session, user: User, *, lease_seconds: float = 60.0,
     lease = sessions.check_lease(lease_seconds)
     if not isinstance(description, str):
         raise InvalidRequest("description must be a string")
-    with serialized(db):
-        sessions.reap(db)
+    with operation(db):
         return session_dict(sessions.create(db, user, lease, description))
 
 
 def heartbeat(db: Session, user: User, session_id: str) -> dict[str, Any]:
     """Renew the session's lease; an expired session is an error, not revived."""
-    with serialized(db):
-        sessions.reap(db)
+    with operation(db):
         session = sessions.get_active(db, user, session_id)
         sessions.renew(session)
         return session_dict(session)
@@ -47,8 +47,7 @@ def heartbeat(db: Session, user: User, session_id: str) -> dict[str, Any]:
 
 def close_session(db: Session, user: User, session_id: str) -> dict[str, Any]:
     """Release all the session holds and cancel its waiting requests."""
-    with serialized(db):
-        sessions.reap(db)
+    with operation(db):
         session = sessions.get_active(db, user, session_id)
         sessions.end(db, session, session.CLOSED)
         queue.serve(db)
@@ -71,8 +70,7 @@ def request_lock(db: Session, user: User, session_id: str, descriptors: Any, *,
             or priority not in PRIORITY_RANGE:
         raise InvalidRequest("priority must be an integer from -1000 to 1000",
                              got=repr(priority)[:100])
-    with serialized(db):
-        sessions.reap(db)
+    with operation(db):
         session = sessions.get_active(db, user, session_id)
         sessions.renew(session)
         queue.check_satisfiable(db, user, wanted)
@@ -89,9 +87,7 @@ def request_lock(db: Session, user: User, session_id: str, descriptors: Any, *,
 
 def get_request(db: Session, user: User, request_id: int) -> dict[str, Any]:
     """A request's state now (granted resources, or its place in the queue)."""
-    with serialized(db):
-        if sessions.reap(db):
-            queue.serve(db)
+    with operation(db):
         request = _own_request(db, user, request_id)
         if request.state == request.WAITING and request.deadline <= utcnow():
             queue.serve(db)
@@ -117,8 +113,7 @@ def wait_for(db: Session, user: User, request_id: int, max_wait: float) -> dict[
 
 def cancel(db: Session, user: User, request_id: int) -> dict[str, Any]:
     """Withdraw a request. If it was granted meanwhile, its resources are released."""
-    with serialized(db):
-        sessions.reap(db)
+    with operation(db):
         request = _own_request(db, user, request_id)
         if request.state == request.GRANTED:
             for resource in _granted(db, request):
@@ -137,10 +132,13 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
     that the resource was left in an unknown state (the next user sets it up
     afresh). Shared (non-ownable) resources need no release and are skipped.
     """
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise InvalidRequest("'resources' must be a list of resource names")
-    with serialized(db):
-        sessions.reap(db)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) \
+            or len(names) > MAX_LIST:
+        raise InvalidRequest(f"'resources' must be a list of at most {MAX_LIST} "
+                             f"resource names")
+    for name in names:
+        check_text(name, "resources")
+    with operation(db):
         found = {r.name: r for r in db.scalars(select(ResourceData)
                                                .where(ResourceData.name.in_(names)))}
         missing = sorted(set(names) - set(found))
@@ -184,8 +182,9 @@ def _check_timeout(timeout: Any) -> float:
 
 
 def _own_request(db: Session, user: User, request_id: Any) -> LockRequest:
-    request = db.get(LockRequest, request_id) \
-        if isinstance(request_id, int) and not isinstance(request_id, bool) else None
+    valid = isinstance(request_id, int) and not isinstance(request_id, bool) \
+        and 0 < request_id < 2 ** 31
+    request = db.get(LockRequest, request_id) if valid else None
     if request is None:
         raise NotFound(f"no lock request {request_id!r}")
     if request.session.user_id != user.id:

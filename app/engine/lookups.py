@@ -7,10 +7,11 @@ error.
 """
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy import BigInteger, ColumnElement, and_, true
 from sqlalchemy.orm import Mapper, RelationshipProperty
 
 from .errors import InvalidRequest
@@ -32,6 +33,7 @@ OPERATORS: dict[str, Callable[[Any, Any], ColumnElement]] = {
     "lte": lambda col, v: col <= v,
     "isnull": lambda col, v: col.is_(None) if v else col.is_not(None),
 }
+MAX_LIST = 10_000
 TEXT_OPERATORS = {"iexact", "contains", "icontains", "startswith", "istartswith",
                   "endswith", "iendswith"}
 
@@ -45,6 +47,10 @@ def build_filter(model: type, filters: Mapping[str, Any]) -> ColumnElement:
     if not isinstance(filters, Mapping):
         raise InvalidRequest("filters must be an object of field lookups",
                              got=type(filters).__name__)
+    for key in filters:
+        if not isinstance(key, str):
+            raise InvalidRequest("filter names must be strings", got=repr(key)[:100])
+        check_text(key, key)
     conditions = [_lookup(model.__mapper__, key, value, key)
                   for key, value in filters.items()]
     return and_(true(), *conditions)
@@ -71,11 +77,16 @@ def _relation(mapper: Mapper, prop: RelationshipProperty, rest: str, value: Any,
               full: str) -> ColumnElement:
     attribute = getattr(mapper.class_, prop.key)
     target = prop.mapper
+    if not _is_resource(target) and rest.split("__")[0] not in ("", "id", "name", *OPERATORS):
+        # Accounts hang off groups: never let a filter reach into them.
+        raise InvalidRequest(f"{full!r}: only the id or name of a "
+                             f"{target.class_.__name__} can be filtered on", field=full)
     if rest in ("", "exact", "in", "isnull"):
         # group=3, group="QA", port__isnull=True: by key, or by name where the
         # target has one.
         if rest == "isnull":
-            return ~attribute.has() if value else attribute.has()
+            empty = _coerce_one(bool, value, full)
+            return ~attribute.has() if empty else attribute.has()
         key = "id" if isinstance(value, int) or (
             rest == "in" and all(isinstance(v, int) for v in value or [])) else "name"
         if key not in target.attrs:
@@ -84,6 +95,11 @@ def _relation(mapper: Mapper, prop: RelationshipProperty, rest: str, value: Any,
     else:
         inner = _lookup(target, rest, value, full)
     return attribute.any(inner) if prop.uselist else attribute.has(inner)
+
+
+def _is_resource(mapper: Mapper) -> bool:
+    from ..models import ResourceData
+    return issubclass(mapper.class_, ResourceData)
 
 
 def _coerce(column: Any, operator: str, value: Any, full: str) -> Any:
@@ -98,42 +114,67 @@ def _coerce(column: Any, operator: str, value: Any, full: str) -> Any:
         python_type = object
     if operator in TEXT_OPERATORS:
         python_type = str
+    bits = 64 if isinstance(column.type, BigInteger) else 32
     if operator == "in":
         if not isinstance(value, (list, tuple)):
-            raise InvalidRequest(f"{full!r} expects a list", field=full, got=value)
-        return [_coerce_one(python_type, item, full) for item in value]
-    return _coerce_one(python_type, value, full)
+            raise InvalidRequest(f"{full!r} expects a list", field=full, got=repr(value)[:200])
+        if len(value) > MAX_LIST:
+            raise InvalidRequest(f"{full!r}: at most {MAX_LIST} values", field=full)
+        return [_coerce_one(python_type, item, full, bits) for item in value]
+    return _coerce_one(python_type, value, full, bits)
 
 
-def _coerce_one(python_type: type, value: Any, full: str) -> Any:
+def _coerce_one(python_type: type, value: Any, full: str, bits: int = 32) -> Any:
     if python_type is object:
         return value
     if python_type is bool:
         if isinstance(value, bool):
             return value
     elif python_type is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if -2 ** (bits - 1) <= value < 2 ** (bits - 1):
+                return value
+            raise InvalidRequest(f"{full!r}: {value} is out of range for a "
+                                 f"{bits}-bit integer", field=full)
     elif python_type is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and math.isfinite(value):
             return float(value)
     elif python_type is str:
         if isinstance(value, str):
-            return value
+            return check_text(value, full)
     elif python_type is datetime:
-        if isinstance(value, datetime):
-            return value
+        moment = value
         if isinstance(value, str):
             try:
-                return datetime.fromisoformat(value)
+                moment = datetime.fromisoformat(check_text(value, full))
             except ValueError:
                 pass
+        if isinstance(moment, datetime):
+            return _naive_utc(moment)
     elif isinstance(value, python_type):
         return value
     raise InvalidRequest(f"{full!r} expects {_type_word(python_type)}, got {value!r}",
                          field=full, got=repr(value)[:200])
+
+
+def check_text(value: str, what: str) -> str:
+    """Text a database can store: no NUL, no lone surrogates."""
+    if "\x00" in value:
+        raise InvalidRequest(f"{what!r} must not contain NUL characters", field=what)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"{what!r} is not valid Unicode text", field=what) from None
+    return value
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _type_word(python_type: type) -> str:

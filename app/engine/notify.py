@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,9 @@ class Notifier:
         """A token to pass to :meth:`wait`; take it *before* checking state."""
         return self._generation
 
+    def close(self) -> None:
+        """Stop any background work (a no-op here)."""
+
     def wait(self, mark: object, timeout: float) -> None:
         """Return when something changed since ``mark``, or after ``timeout``."""
         with self._changed:
@@ -56,6 +59,7 @@ class PostgresNotifier(Notifier):
         self._dsn = dsn
         self._listener: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._closed = threading.Event()
 
     def announce(self, db: Session) -> None:
         db.execute(text(f"NOTIFY {CHANNEL}"))
@@ -73,16 +77,22 @@ class PostgresNotifier(Notifier):
 
     def _listen(self) -> None:
         import psycopg
-        while True:
+        while not self._closed.is_set():
             try:
                 with psycopg.connect(self._dsn, autocommit=True) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
-                    for _ in connection.notifies():
-                        self.committed()
+                    while not self._closed.is_set():
+                        for _ in connection.notifies(timeout=RECHECK):
+                            self.committed()
             except Exception as error:  # noqa: BLE001 - reconnect whatever broke
+                if self._closed.is_set():
+                    return
                 log.warning("lock notification listener lost its connection (%s); "
                             "waiters fall back to %.0fs rechecks meanwhile", error, RECHECK)
-                time.sleep(RECHECK)
+                self._closed.wait(RECHECK)
+
+    def close(self) -> None:
+        self._closed.set()
 
 
 class SqliteNotifier(Notifier):
@@ -126,6 +136,17 @@ def notifier_for(engine: Engine) -> Notifier:
         if key not in _notifiers:
             _notifiers[key] = _make(engine)
         return _notifiers[key]
+
+
+def forget(engine: Engine | str) -> None:
+    """Stop and drop the notifier of a database (an Engine or a URL) that is
+    going away."""
+    url = engine.url if isinstance(engine, Engine) else make_url(engine)
+    key = url.render_as_string(hide_password=False)
+    with _registry_lock:
+        notifier = _notifiers.pop(key, None)
+    if notifier is not None:
+        notifier.close()
 
 
 def _make(engine: Engine) -> Notifier:

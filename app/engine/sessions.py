@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..models import LockRequest, LockSession, ResourceData, User, utcnow
 from .errors import InvalidRequest, NotFound, PermissionDenied, SessionExpired
+from .lookups import check_text
 from .transaction import changed
 
 MIN_LEASE, MAX_LEASE = 1.0, 24 * 3600.0
@@ -31,7 +32,8 @@ def check_lease(lease_seconds: object) -> float:
 def create(db: Session, user: User, lease_seconds: float, description: str) -> LockSession:
     now = utcnow()
     session = LockSession(user=user, lease_seconds=lease_seconds,
-                          description=description[:255], created=now,
+                          description=check_text(description, "description")[:255],
+                          created=now,
                           expires_at=now + timedelta(seconds=lease_seconds))
     db.add(session)
     db.flush()
@@ -40,7 +42,9 @@ def create(db: Session, user: User, lease_seconds: float, description: str) -> L
 
 def get_active(db: Session, user: User, session_id: object) -> LockSession:
     """The user's active session, or the error that says why it is not."""
-    session = db.get(LockSession, session_id) if isinstance(session_id, str) else None
+    valid = isinstance(session_id, str) and len(session_id) <= 36 \
+        and check_text(session_id, "session_id")
+    session = db.get(LockSession, session_id) if valid else None
     if session is None:
         raise NotFound(f"no lock session {session_id!r}", session_id=str(session_id)[:64])
     if session.user_id != user.id:

@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
+from .errors import EngineError
 from .notify import notifier_for
 
 ADVISORY_KEY = 0x726F74657374  # "rotest"
@@ -23,9 +24,11 @@ ADVISORY_KEY = 0x726F74657374  # "rotest"
 def serialized(db: Session) -> Iterator[Session]:
     """Run the block in a fresh transaction holding the engine's write lock.
 
-    Commits on success (and wakes waiters if the block called :func:`changed`),
-    rolls back on error.
+    Commits on success (and wakes waiters if the block called :func:`changed`);
+    on an EngineError commits what the block left (see :mod:`.operation`, which
+    undoes the failing step in a savepoint); rolls back on any other error.
     """
+    db = _session(db)
     if db.in_transaction():
         db.commit()
     if db.get_bind().dialect.name == "postgresql":
@@ -35,19 +38,31 @@ def serialized(db: Session) -> Iterator[Session]:
     db.info["rotest_changed"] = False
     try:
         yield db
-        notifier = notifier_for(db.get_bind())
-        changed = db.info.pop("rotest_changed", False)
-        if changed:
-            notifier.announce(db)
-        db.commit()
+    except EngineError:
+        _commit(db)  # what came before the failing step (reaping) stays done
+        raise
     except BaseException:
         db.info.pop("rotest_changed", None)
         db.rollback()
         raise
+    _commit(db)
+
+
+def _commit(db: Session) -> None:
+    notifier = notifier_for(db.get_bind())
+    changed = db.info.pop("rotest_changed", False)
+    if changed:
+        notifier.announce(db)
+    db.commit()
     if changed:
         notifier.committed()
 
 
 def changed(db: Session) -> None:
     """Mark the current transaction as one that waiters should hear about."""
-    db.info["rotest_changed"] = True
+    _session(db).info["rotest_changed"] = True
+
+
+def _session(db: Session | scoped_session) -> Session:
+    """The Session itself, also when given a scoped one (Flask-SQLAlchemy's)."""
+    return db() if isinstance(db, scoped_session) else db

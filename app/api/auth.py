@@ -1,0 +1,59 @@
+"""Bearer-token authentication for the JSON API."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import g, request
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..engine import EngineError
+from ..models import ApiToken, User, db, hash_token, utcnow
+
+#: last_used is a hint for admins; writing it on every call would cost a write each.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class Unauthorized(EngineError):
+    """No valid bearer token: answered 401 with ``WWW-Authenticate: Bearer``."""
+
+    status, code = 401, "unauthorized"
+
+
+def authenticate() -> None:
+    """Set ``g.user`` from the ``Authorization: Bearer`` header, or raise 401.
+
+    Commits before returning, so the view starts with no open transaction: a
+    long-poll must not hold one while it waits.
+    """
+    token = _bearer_token()
+    found = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
+                              .where(ApiToken.token_hash == hash_token(token)))
+    if found is None:
+        db.session.rollback()
+        raise Unauthorized("the API token is not valid; ask an admin for a token "
+                           "(admin site, API tokens)")
+    if not found.user.is_active:
+        db.session.rollback()
+        raise Unauthorized(f"the account {found.user.username!r} is deactivated")
+    now = utcnow()
+    if found.last_used is None or now - found.last_used >= LAST_USED_RESOLUTION:
+        found.last_used = now
+    g.user = found.user
+    db.session.commit()
+
+
+def current_user() -> User:
+    """The user authenticated for this request."""
+    return g.user
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise Unauthorized("send your API token as 'Authorization: Bearer <token>'")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'",
+                           scheme=scheme[:20])
+    return token.strip()

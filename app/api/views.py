@@ -1,0 +1,171 @@
+"""The routes of /api/v1: each reads its input, makes one engine call and
+answers its result. The rules of who may hold what live in :mod:`app.engine`."""
+from __future__ import annotations
+
+import math
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request, url_for
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from .. import engine
+from ..engine import InvalidRequest, Unavailable
+from ..models import db
+from . import errors
+from .auth import authenticate, current_user
+from .body import ARRAY, BOOLEAN, INTEGER, NUMBER, OBJECT, STRING, Field, read_body
+
+bp = Blueprint("api", __name__, url_prefix=errors.PREFIX)
+errors.register(bp)
+
+PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
+#: Lock request ids are an INTEGER column: a larger id cannot exist, and binding
+#: one overflows the database driver, so the route does not match it (404).
+MAX_REQUEST_ID = 2**31 - 1
+REQUEST_ID = f"<int(max={MAX_REQUEST_ID}):request_id>"
+
+SESSION_FIELDS = {"lease_seconds": Field(NUMBER), "description": Field(STRING)}
+LOCK_FIELDS = {"session_id": Field(STRING, required=True),
+               "descriptors": Field(ARRAY, required=True),
+               "timeout": Field(NUMBER), "priority": Field(INTEGER)}
+RELEASE_FIELDS = {"resources": Field(ARRAY, required=True), "dirty": Field(BOOLEAN),
+                  "force": Field(BOOLEAN)}
+QUERY_FIELDS = {"type": Field(STRING, required=True), "filters": Field(OBJECT)}
+UPDATE_FIELDS = {**QUERY_FIELDS, "values": Field(OBJECT, required=True)}
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint not in PUBLIC_ENDPOINTS and request.method != "OPTIONS":
+        authenticate()
+
+
+def _db() -> Session:
+    # The engine needs the Session itself, not Flask-SQLAlchemy's scoped proxy.
+    return db.session()
+
+
+@bp.get("/health")
+def health() -> Response | dict[str, str]:
+    """Liveness for load balancers: the process answers and so does the database."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.commit()
+    except SQLAlchemyError as error:
+        current_app.logger.warning("health check: database unreachable: %s", error)
+        return errors.error_response(503, "database_unavailable",
+                                     "the server cannot reach its database")
+    return {"status": "ok"}
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI document of this API."""
+    return Response(_openapi_document(), mimetype="application/json")
+
+
+@cache
+def _openapi_document() -> bytes:
+    return files(__package__).joinpath("openapi.json").read_bytes()
+
+
+@bp.get("/whoami")
+def whoami() -> dict[str, Any]:
+    """The authenticated user, to check a token."""
+    user = current_user()
+    return {"username": user.username, "is_admin": user.is_admin,
+            "groups": sorted(group.name for group in user.groups)}
+
+
+@bp.post("/sessions")
+def open_session() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Open a lock session with a lease (seconds) the client renews by heartbeat."""
+    body = read_body(SESSION_FIELDS)
+    default_lease = current_app.config["ROTEST"]["lease_seconds"]
+    session = engine.open_session(_db(), current_user(),
+                                  lease_seconds=body.get("lease_seconds", default_lease),
+                                  description=body.get("description", ""))
+    return session, 201, {"Location": url_for(".close_session", session_id=session["id"])}
+
+
+@bp.post("/sessions/<session_id>/heartbeat")
+def heartbeat(session_id: str) -> dict[str, Any]:
+    """Renew the session's lease."""
+    return engine.heartbeat(_db(), current_user(), session_id)
+
+
+@bp.delete("/sessions/<session_id>")
+def close_session(session_id: str) -> dict[str, Any]:
+    """Close the session: release all it holds, cancel its waiting requests."""
+    return engine.close_session(_db(), current_user(), session_id)
+
+
+@bp.post("/locks")
+def request_lock() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Ask for resources: 200 granted, 202 waiting (poll it), 409 unavailable now."""
+    body = read_body(LOCK_FIELDS)
+    result = engine.request_lock(_db(), current_user(), body["session_id"],
+                                 body["descriptors"], timeout=body.get("timeout", 0.0),
+                                 priority=body.get("priority", 0))
+    if result["state"] == "timed_out":
+        raise Unavailable(result["message"], request=result)
+    status = 202 if result["state"] == "waiting" else 200
+    return result, status, {"Location": url_for(".get_lock", request_id=result["id"])}
+
+
+@bp.get(f"/locks/{REQUEST_ID}")
+def get_lock(request_id: int) -> dict[str, Any]:
+    """A request's state; with ``?wait=SECONDS``, a long-poll until it leaves the queue."""
+    wait = _wait_seconds()
+    if wait > 0:
+        return engine.wait_for(_db(), current_user(), request_id, wait)
+    return engine.get_request(_db(), current_user(), request_id)
+
+
+@bp.delete(f"/locks/{REQUEST_ID}")
+def cancel_lock(request_id: int) -> dict[str, Any]:
+    """Withdraw a request; if it was granted meanwhile its resources are released."""
+    return engine.cancel(_db(), current_user(), request_id)
+
+
+@bp.post("/release")
+def release() -> dict[str, list[str]]:
+    """Release resources by name (an admin may ``force`` another user's)."""
+    body = read_body(RELEASE_FIELDS)
+    released = engine.release(_db(), current_user(), body["resources"],
+                              dirty=body.get("dirty", False),
+                              force=body.get("force", False))
+    return {"released": released}
+
+
+@bp.post("/query")
+def query() -> dict[str, list[dict[str, Any]]]:
+    """Resources of a type matching field lookups, among those the user may lock."""
+    body = read_body(QUERY_FIELDS)
+    return {"resources": engine.query(_db(), current_user(), body["type"],
+                                      body.get("filters"))}
+
+
+@bp.post("/update_fields")
+def update_fields() -> dict[str, list[dict[str, Any]]]:
+    """Set field values on matching resources (their holder, or an admin)."""
+    body = read_body(UPDATE_FIELDS)
+    return {"resources": engine.update_fields(_db(), current_user(), body["type"],
+                                              body.get("filters") or {}, body["values"])}
+
+
+def _wait_seconds() -> float:
+    """``?wait=`` as seconds, capped by the server's ``long_poll_seconds``."""
+    raw = request.args.get("wait", "0")
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = math.nan
+    if not math.isfinite(wait) or wait < 0:
+        raise InvalidRequest(f"'wait' must be a number of seconds, 0 or more; got "
+                             f"{raw[:30]!r}", field="wait")
+    return min(wait, current_app.config["ROTEST"]["long_poll_seconds"])

@@ -1,0 +1,91 @@
+"""The OpenAPI document: valid, served, and in step with the blueprint's routes."""
+from __future__ import annotations
+
+import json
+import re
+from importlib.resources import files
+
+import pytest
+from openapi_spec_validator import validate
+
+from api_helpers import app_config  # noqa: F401
+
+PREFIX = "/api/v1"
+AUTOMATIC_METHODS = {"HEAD", "OPTIONS"}
+BODY_METHODS = {"post", "put", "patch"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict:
+    return json.loads(files("app.api").joinpath("openapi.json").read_text("utf-8"))
+
+
+def openapi_path(rule: str) -> str:
+    """``/api/v1/locks/<int(max=...):request_id>`` -> ``/locks/{request_id}``."""
+    return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule.removeprefix(PREFIX))
+
+
+def blueprint_routes(app) -> set[tuple[str, str]]:
+    return {(openapi_path(rule.rule), method.lower())
+            for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+            for method in rule.methods - AUTOMATIC_METHODS}
+
+
+def documented_routes(document: dict) -> set[tuple[str, str]]:
+    return {(path, method) for path, item in document["paths"].items()
+            for method in item if method != "parameters"}
+
+
+def test_document_is_valid_openapi(document):
+    validate(document)
+    assert document["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_document_covers_exactly_the_blueprint_routes(app, document):
+    assert documented_routes(document) == blueprint_routes(app)
+    assert document["servers"] == [{"url": PREFIX}]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_document_is_served_without_a_token(app, document):
+    response = app.test_client().get(PREFIX + "/openapi.json")
+    app.extensions["rotest_sweeper"].stop()  # started by the request
+    assert response.status_code == 200 and response.is_json
+    assert response.json == document
+
+
+def test_every_operation_documents_its_errors_and_security(document):
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert document["security"] == [{"bearerAuth": []}]
+    public = {("/health", "get"), ("/openapi.json", "get")}
+    for path, method in documented_routes(document):
+        operation = document["paths"][path][method]
+        responses = operation["responses"]
+        if (path, method) in public:
+            assert operation["security"] == [], path
+            continue
+        assert "security" not in operation, (path, method)  # the global bearer applies
+        assert "401" in responses, (path, method)
+        if method in BODY_METHODS and "requestBody" in operation:
+            assert {"400", "413"} <= set(responses), (path, method)
+        for status, response in responses.items():
+            if status.startswith("4"):
+                assert response == {"$ref": f"#/components/responses/{_name(status)}"} \
+                    or response["content"]["application/json"]["schema"] == \
+                    {"$ref": "#/components/schemas/Error"}, (path, method, status)
+
+
+def _name(status: str) -> str:
+    return {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden",
+            "404": "NotFound", "409": "Conflict", "413": "TooLarge"}[status]
+
+
+def test_path_parameters_match_the_routes(document):
+    for path, item in document["paths"].items():
+        named = set(re.findall(r"{(\w+)}", path))
+        for method, operation in item.items():
+            declared = {p["name"] for p in operation.get("parameters", [])
+                        if p["in"] == "path"}
+            assert declared == named, (path, method)
