@@ -1,0 +1,247 @@
+"""The server's commands of the ``rotest`` console script: the database schema,
+users, API tokens and the development server.
+
+They need only the ``app`` package; :mod:`rotest_core.cli` gathers them under
+``rotest``. Each builds the app with :func:`app.create_app`, so settings come
+from rotest.yml (or ``--config`` / ``ROTEST_CONFIG``) and ``ROTEST_*`` variables.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+import click
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from . import create_app
+from .config import ConfigError
+from .migrate import MigrationError, generate_revision, migration_status, upgrade_database
+from .models import ApiToken, User, db
+from .plugins import PluginError
+
+
+class CliError(click.ClickException):
+    """A failure the user can fix: one line that says what to do, no traceback."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _use_config_file(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # Through the environment, so that the runtime's settings see it too.
+    if value:
+        os.environ["ROTEST_CONFIG"] = value
+
+
+config_option = click.option(
+    "--config", type=click.Path(exists=True, dir_okay=False), expose_value=False,
+    is_eager=True, callback=_use_config_file,
+    help="Settings file. Default: $ROTEST_CONFIG, else the first rotest.yml "
+         "upward from here.")
+
+
+@contextmanager
+def server_app() -> Iterator[Flask]:
+    """The app, inside its app context; known failures become :class:`CliError`."""
+    logging.basicConfig(format="%(message)s")
+    try:
+        app = create_app()
+    except ConfigError as error:
+        raise CliError(f"bad configuration: {error}. Fix the setting and try again.",
+                       exit_code=2) from None
+    except PluginError as error:
+        raise CliError(str(error), exit_code=2) from None
+    with app.app_context():
+        try:
+            yield app
+        except MigrationError as error:
+            raise CliError(str(error)) from None
+        except DBAPIError as error:
+            reason = str(error.orig).strip().splitlines()[0]
+            raise CliError(
+                f"database error: {reason}. Check database_url (ROTEST_DATABASE_URL); "
+                f"if tables are missing, run `rotest db upgrade`.") from None
+        finally:
+            db.session.remove()
+
+
+def _only_steps(record: logging.LogRecord) -> bool:
+    # Alembic also logs its dialect and DDL mode at INFO: keep only the steps.
+    return record.getMessage().startswith("Running")
+
+
+def _show_migration_progress() -> None:
+    logger = logging.getLogger("alembic.runtime.migration")
+    logger.setLevel(logging.INFO)
+    if _only_steps not in logger.filters:
+        logger.addFilter(_only_steps)
+
+
+# --- db ---------------------------------------------------------------------
+
+@click.group()
+def db_group() -> None:
+    """The database schema: migrations of the core and of the plugins."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration, core and plugins, and create the tables
+    of plugins that ship no migrations."""
+    with server_app() as app:
+        _show_migration_progress()
+        upgrade_database(app)
+    click.echo("The database is up to date.")
+
+
+@db_group.command("migrate")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+@click.option("--plugin", metavar="NAME",
+              help="The plugin whose branch gets the revision (its first one "
+                   "starts the branch). Default: the core tables.")
+def db_migrate(message: str, plugin: str | None) -> None:
+    """Write a revision from the difference between the models and the
+    database, which must be up to date."""
+    with server_app() as app:
+        path = generate_revision(app, message, plugin)
+    if path is None:
+        click.echo("The models and the database agree: no revision written.")
+    else:
+        click.echo(f"Wrote {path}. Review it, then run `rotest db upgrade`.")
+
+
+@db_group.command("current")
+def db_current() -> None:
+    """Show the revision of the database on each branch."""
+    with server_app() as app:
+        status = migration_status(app)
+    for branch, applied, head in status:
+        state = ("up to date" if applied == head else
+                 f"behind, head is {head}" if applied else f"not applied, head is {head}")
+        click.echo(f"{branch}: {applied or '-'} ({state})")
+
+
+# --- users ------------------------------------------------------------------
+
+@click.group()
+def users() -> None:
+    """Accounts: people at the admin site, clients with API tokens."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="May use the admin site and force releases.")
+@click.option("--password", envvar="ROTEST_PASSWORD", prompt=True, hide_input=True,
+              confirmation_prompt=True,
+              help="Default: $ROTEST_PASSWORD, else asked for twice.")
+def create_user(username: str, admin: bool, password: str) -> None:
+    """Create the user USERNAME."""
+    if not password:
+        raise CliError("the password must not be empty")
+    with server_app():
+        user = User(username=username, is_admin=admin)
+        user.set_password(password)
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            raise CliError(f"user {username!r} already exists: choose another name, "
+                           f"or see `rotest users list`") from None
+        user_id = user.id
+    click.echo(f"Created {'admin' if admin else 'user'} {username} (id {user_id}).")
+
+
+@users.command("list")
+def list_users() -> None:
+    """List the users."""
+    with server_app():
+        for user in db.session.scalars(select(User).order_by(User.username)):
+            flags = " ".join(flag for flag, on in (("admin", user.is_admin),
+                                                   ("inactive", not user.is_active)) if on)
+            click.echo(f"{user.id:>5}  {user.username}  {flags}".rstrip())
+
+
+def _user(username: str) -> User:
+    user = db.session.scalar(select(User).filter_by(username=username))
+    if user is None:
+        raise CliError(f"no user {username!r}: create it with "
+                       f"`rotest users create {username}`")
+    return user
+
+
+# --- tokens -----------------------------------------------------------------
+
+@click.group()
+def tokens() -> None:
+    """API tokens, with which clients authenticate to the lock API."""
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--name", default="", help="A label, e.g. the CI job that uses the token.")
+def create_token(username: str, name: str) -> None:
+    """Issue a token for USERNAME and print it: it is shown only this once."""
+    with server_app():
+        token, plain = ApiToken.issue(_user(username), name)
+        db.session.add(token)
+        db.session.commit()
+        # The note goes to stderr so that scripts can capture the token alone.
+        click.echo(f"Token {token.id} for {username}; store it now, it is not "
+                   f"kept and will not be shown again:", err=True)
+    click.echo(plain)
+
+
+@tokens.command("list")
+def list_tokens() -> None:
+    """List the tokens (their prefixes: the tokens themselves are not kept)."""
+    with server_app():
+        for token in db.session.scalars(select(ApiToken).order_by(ApiToken.id)):
+            used = token.last_used.isoformat(" ", "seconds") if token.last_used else "never"
+            click.echo(f"{token.id:>5}  {token.user.username}  {token.prefix}…  "
+                       f"{token.name or '-'}  last used: {used}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", metavar="ID", type=int)
+def revoke_token(token_id: int) -> None:
+    """Delete the token ID, as `rotest tokens list` shows it."""
+    with server_app():
+        token = db.session.get(ApiToken, token_id)
+        if token is None:
+            raise CliError(f"no token with id {token_id}: see `rotest tokens list`")
+        db.session.delete(token)
+        db.session.commit()
+    click.echo(f"Revoked token {token_id}.")
+
+
+# --- server -----------------------------------------------------------------
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--debug", is_flag=True, help="Reload on code changes; tracebacks in pages.")
+def server(host: str, port: int, debug: bool) -> None:
+    """Run Flask's development server, after upgrading the database.
+
+    \b
+    In production, upgrade with `rotest db upgrade` and serve wsgi:app:
+        gunicorn -k gthread --threads 8 -w 4 wsgi:app
+    """
+    with server_app() as app:
+        upgrade_database(app)
+    app.run(host=host, port=port, debug=debug)
+
+
+COMMANDS: dict[str, click.Command] = {"db": db_group, "users": users,
+                                      "tokens": tokens, "server": server}
+
+
+def register(group: click.Group) -> None:
+    """Add the server's commands to ``group`` (the ``rotest`` script)."""
+    for name, command in COMMANDS.items():
+        group.add_command(command, name)

@@ -1,0 +1,6 @@
+"""Alembic migrations of rotest's core tables (branch ``rotest``).
+
+This package is installed with rotest so that :mod:`app.migrate` can find its
+``env.py``, ``script.py.mako``, ``alembic.ini`` and ``versions/``; plugins keep
+their own versions directories and branches (see :mod:`app.migrate`).
+"""
