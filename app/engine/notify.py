@@ -60,13 +60,17 @@ class PostgresNotifier(Notifier):
         self._listener: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = threading.Event()
+        self._listening = threading.Event()
 
     def announce(self, db: Session) -> None:
         db.execute(text(f"NOTIFY {CHANNEL}"))
 
-    def wait(self, mark: object, timeout: float) -> None:
+    def mark(self) -> object:
+        # Listen before the caller checks its state, or a grant committed in
+        # between would go unheard until the next recheck.
         self._ensure_listening()
-        super().wait(mark, timeout)
+        self._listening.wait(RECHECK)
+        return super().mark()
 
     def _ensure_listening(self) -> None:
         with self._start_lock:
@@ -81,10 +85,13 @@ class PostgresNotifier(Notifier):
             try:
                 with psycopg.connect(self._dsn, autocommit=True) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
+                    self._listening.set()
+                    self.committed()  # anything missed while (re)connecting
                     while not self._closed.is_set():
                         for _ in connection.notifies(timeout=RECHECK):
                             self.committed()
             except Exception as error:  # noqa: BLE001 - reconnect whatever broke
+                self._listening.clear()
                 if self._closed.is_set():
                     return
                 log.warning("lock notification listener lost its connection (%s); "
