@@ -2,8 +2,14 @@
 long-polling client holds a thread, not a whole worker."""
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
+
+import requests
 
 DEFAULT_WORKERS = 4
 DEFAULT_THREADS = 16
@@ -23,3 +29,52 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+class GunicornServer:
+    """``gunicorn wsgi:app`` in a subprocess on a free local port, for tests and
+    benchmarks: start (waits for /api/v1/health), stop, start again."""
+
+    def __init__(self, env: dict[str, str], workers: int = DEFAULT_WORKERS,
+                 threads: int = DEFAULT_THREADS, log: Path | None = None,
+                 cwd: Path | None = None) -> None:
+        self.env, self.workers, self.threads = env, workers, threads
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.cwd = cwd
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> "GunicornServer":
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            gunicorn_command(port=self.port, workers=self.workers, threads=self.threads),
+            cwd=self.cwd, env=self.env, stdout=out, stderr=out)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; "
+                                   f"see {self.log}")
+            try:
+                if requests.get(self.url + "/api/v1/health", timeout=5).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("gunicorn did not answer /api/v1/health in time")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> "GunicornServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -45,7 +45,7 @@ def seed(database_url: str, usernames=("alice", "bob", "carol"), devices: int = 
 def server(database_url, tmp_path):
     tokens = seed(database_url)
     env = server_env(database_url, tmp_path / "workdir", sweep_interval=SWEEP)
-    with GunicornServer(env, workers=4, log=tmp_path / "gunicorn.log") as running:
+    with GunicornServer(env, workers=4, log=tmp_path / "gunicorn.log", cwd=ROOT) as running:
         running.tokens = tokens
         running.database_url = database_url
         yield running

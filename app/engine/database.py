@@ -8,8 +8,10 @@ from sqlalchemy import Engine, create_engine, event
 
 def configure_engine(engine: Engine) -> Engine:
     """Make SQLite safe for several processes: WAL, foreign keys, a long busy
-    timeout, and transactions that take the write lock up front (SQLite
-    ignores ``FOR UPDATE``, so every engine transaction is ``BEGIN IMMEDIATE``).
+    timeout, and engine transactions that take the write lock up front (SQLite
+    ignores ``FOR UPDATE``): a connection with the execution option
+    ``sqlite_immediate`` begins with ``BEGIN IMMEDIATE``, others with a plain
+    ``BEGIN`` so that readers never queue for the write lock.
     """
     if engine.dialect.name != "sqlite" or getattr(engine, "_rotest_configured", False):
         return engine
@@ -27,7 +29,8 @@ def configure_engine(engine: Engine) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        immediate = connection.get_execution_options().get("sqlite_immediate")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     engine._rotest_configured = True
     return engine

@@ -73,7 +73,6 @@ def request_lock(db: Session, user: User, session_id: str, descriptors: Any, *,
     with operation(db):
         session = sessions.get_active(db, user, session_id)
         sessions.renew(session)
-        queue.check_satisfiable(db, user, wanted)
         now = utcnow()
         request = LockRequest(session=session, priority=priority, created=now,
                               descriptors=[d.encode() for d in wanted],
@@ -82,6 +81,10 @@ def request_lock(db: Session, user: User, session_id: str, descriptors: Any, *,
         db.flush()
         changed(db)
         queue.serve(db, now)
+        if request.state != request.GRANTED:
+            # Only now worth asking: could waiting ever help? (An error here
+            # undoes the request with the operation's savepoint.)
+            queue.check_satisfiable(db, user, wanted)
         return _describe(db, request)
 
 

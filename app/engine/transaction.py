@@ -8,10 +8,13 @@ costs little, and it leaves no room for two grants of one resource.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+import fcntl
+import os
+import threading
+from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, scoped_session
 
 from .errors import EngineError
@@ -31,21 +34,61 @@ def serialized(db: Session) -> Iterator[Session]:
     db = _session(db)
     if db.in_transaction():
         db.commit()
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_KEY})
-    else:
-        db.connection()  # BEGIN IMMEDIATE
-    db.info["rotest_changed"] = False
-    try:
-        yield db
-    except EngineError:
-        _commit(db)  # what came before the failing step (reaping) stays done
-        raise
-    except BaseException:
-        db.info.pop("rotest_changed", None)
-        db.rollback()
-        raise
-    _commit(db)
+    with _gate(db.get_bind()):
+        if db.get_bind().dialect.name == "postgresql":
+            db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_KEY})
+        else:
+            db.connection(execution_options={"sqlite_immediate": True})
+        db.info["rotest_changed"] = False
+        try:
+            yield db
+        except EngineError:
+            _commit(db)  # what came before the failing step (reaping) stays done
+            raise
+        except BaseException:
+            db.info.pop("rotest_changed", None)
+            db.rollback()
+            raise
+        _commit(db)
+
+
+class _FileGate:
+    """A fair, blocking cross-process lock beside a SQLite file.
+
+    SQLite's own busy handler retries on a sleep schedule (up to 100 ms a
+    try), which starves unlucky writers; ``flock`` wakes the next waiter the
+    moment the holder lets go.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path + ".engine-lock"
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._threads:
+            if self._fd is None or self._pid != os.getpid():
+                self._fd, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), \
+                    os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+_gates: dict[str, _FileGate] = {}
+
+
+def _gate(engine: Engine):
+    """The gate of a SQLite file; nothing for other databases."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return nullcontext()
+    if database not in _gates:
+        _gates.setdefault(database, _FileGate(database))
+    return _gates[database]()
 
 
 def _commit(db: Session) -> None:
