@@ -35,9 +35,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+        if db.engine.dialect.name == "sqlite":
+            app.before_request(_sqlite_write_lock_up_front)
 
     _register_parts(app)
     return app
+
+
+def _sqlite_write_lock_up_front() -> None:
+    """Forms that change rows take SQLite's write lock when they begin: a
+    transaction that reads first may not be allowed to write later. (The API
+    goes through the lock engine, which does this itself.)"""
+    from flask import request
+    if request.method not in ("GET", "HEAD", "OPTIONS") \
+            and not request.path.startswith("/api/"):
+        db.session.connection(execution_options={"sqlite_immediate": True})
 
 
 def _register_parts(app: Flask) -> None:

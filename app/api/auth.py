@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from flask import g, request
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
 from ..engine import EngineError
@@ -36,11 +37,16 @@ def authenticate() -> None:
     if not found.user.is_active:
         db.session.rollback()
         raise Unauthorized(f"the account {found.user.username!r} is deactivated")
+    g.user = found.user
     now = utcnow()
     if found.last_used is None or now - found.last_used >= LAST_USED_RESOLUTION:
         found.last_used = now
-    g.user = found.user
-    db.session.commit()
+    try:
+        db.session.commit()
+    except OperationalError:
+        # SQLite refuses to turn this read into a write while another process
+        # writes; last_used is only a hint, so it waits for the next call.
+        db.session.rollback()
 
 
 def current_user() -> User:
