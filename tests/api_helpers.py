@@ -11,20 +11,6 @@ import pytest
 from app.models import ApiToken, Group, User, db
 
 
-@pytest.fixture
-def app_config(app_config):
-    return {**app_config, "plugins": ["lab_plugin"]}
-
-
-@pytest.fixture(autouse=True)
-def stop_sweeper(app):
-    """The sweeper thread starts on the first request; end it before the database goes."""
-    yield
-    sweeper = app.extensions.get("rotest_sweeper")
-    if sweeper:
-        sweeper.stop()
-
-
 class Api:
     """One user's view of the API through Flask's test client."""
 

@@ -14,20 +14,6 @@ PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-@pytest.fixture
-def app_config(app_config):
-    return {**app_config, "plugins": ["lab_plugin"]}
-
-
-@pytest.fixture(autouse=True)
-def stop_sweeper(app):
-    """The sweeper thread starts on the first request; end it before the database goes."""
-    yield
-    sweeper = app.extensions.get("rotest_sweeper")
-    if sweeper:
-        sweeper.stop()
-
-
 def add_user(app, username: str, *, is_admin: bool, password: str = PASSWORD) -> int:
     with app.app_context():
         user = User(username=username, is_admin=is_admin)

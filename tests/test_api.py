@@ -9,8 +9,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from api_helpers import (Api, add_user, api_for, app_config, descriptor,  # noqa: F401
-                         lab, stop_sweeper)
+from api_helpers import Api, add_user, api_for, descriptor, lab  # noqa: F401
 from app.models import ApiToken, db
 
 DEV2 = descriptor("DeviceData", name="dev2")

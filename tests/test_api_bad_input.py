@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api_helpers import Api, app_config, descriptor, lab, stop_sweeper  # noqa: F401
+from api_helpers import Api, descriptor, lab  # noqa: F401
 
 DEV2 = descriptor("DeviceData", name="dev2")
 NO_BODY = object()

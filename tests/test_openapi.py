@@ -8,7 +8,6 @@ from importlib.resources import files
 import pytest
 from openapi_spec_validator import validate
 
-from api_helpers import app_config  # noqa: F401
 
 PREFIX = "/api/v1"
 AUTOMATIC_METHODS = {"HEAD", "OPTIONS"}
