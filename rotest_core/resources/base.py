@@ -72,11 +72,18 @@ class BaseResource:
         """Build the sub-resources and services declared as class fields.
 
         A request whose ``data`` points at a field of this resource's data gets
-        that field's value (the sub-resource locked with this one).
+        that field's value (the sub-resource locked with this one). When that
+        field is empty (an optional relation), the attribute is None and there
+        is no sub-resource.
         """
         children = []
         for request in class_requests(type(self)):
             kwargs = request.resolved(self.data)
+            if request.is_service:
+                kwargs.setdefault("name", request.name)  # its work directory's name
+            if "data" in kwargs and kwargs["data"] is None:
+                setattr(self, request.name, None)
+                continue
             child = request.type(config=self.config, parent=self,
                                  base_work_dir=self.work_dir, **kwargs)
             setattr(self, request.name, child)
@@ -84,6 +91,7 @@ class BaseResource:
         return children
 
     def get_sub_resources(self) -> Iterator["BaseResource"]:
+        """The sub-resources and services of this resource, in declaration order."""
         return iter(self._sub_resources)
 
     def set_work_dir(self, base: str | Path) -> None:
@@ -113,17 +121,23 @@ class BaseResource:
         self._each([child.finalize for child in self.get_sub_resources()], "finalize")
 
     def store_state(self, state_dir: str | Path) -> None:
-        """Save what helps debug a failure (logs, configs) under ``state_dir``."""
-        self._each([lambda c=child: c.store_state(Path(state_dir) / _safe_name(c.name))
+        """Save what helps debug a failure (logs, configs) under ``state_dir``;
+        each sub-resource gets a folder of its own there. Every sub-resource is
+        asked even when some fail; then one error names them all."""
+        self._each([lambda c=child: c.store_state(_made(Path(state_dir) / _safe_name(c.name)))
                     for child in self.get_sub_resources()], "store_state")
 
     # --- driven by the runtime -------------------------------------------
 
     def setup_resource(self, skip_init: bool = False, force_initialize: bool = False) -> None:
         """connect; then, unless skipped, validate and initialize where needed.
-        A failed set-up is followed by finalize."""
+
+        ``force_initialize`` (a dirty resource) initializes even when valid and
+        even with ``skip_init``, as in Rotest. A failed initialization is
+        followed by finalize; a failed connect is not (nothing to undo yet).
+        """
         self.connect()
-        if skip_init:
+        if skip_init and not force_initialize:
             self.logger.debug("%s: skipping validation and initialization", self.name)
             return
         try:
@@ -152,24 +166,28 @@ class BaseResource:
 
     def _initialize_in_threads(self, children: list["BaseResource"],
                                force_initialize: bool) -> None:
-        errors: list[tuple[BaseResource, BaseException]] = []
+        """Initialize ``children`` at once; when all have ended, log every
+        failure and raise the first (in declaration order, not in time order,
+        so the same failure is reported on every run)."""
+        errors: dict[int, BaseException] = {}
 
-        def run(child: BaseResource) -> None:
+        def run(index: int, child: BaseResource) -> None:
             try:
                 child._initialize_resource(force_initialize)
             except BaseException as error:  # noqa: BLE001 - re-raised after join
-                errors.append((child, error))
+                errors[index] = error
 
-        threads = [threading.Thread(target=run, args=(c,), name=f"init-{c.name}")
-                   for c in children]
+        threads = [threading.Thread(target=run, args=(i, c), name=f"init-{c.name}")
+                   for i, c in enumerate(children)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        for child, error in errors:
-            self.logger.error("initializing %s failed", child.name, exc_info=error)
+        for index in sorted(errors):
+            self.logger.error("initializing %s failed", children[index].name,
+                              exc_info=errors[index])
         if errors:
-            raise errors[0][1]
+            raise errors[min(errors)]
 
     def _each(self, callbacks: list[Callable[[], None]], step: str) -> None:
         failures = []
@@ -202,6 +220,11 @@ class BaseResource:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _safe_name(name: str) -> str:

@@ -6,6 +6,7 @@ several processes on one machine share the SQLite file safely.
 from __future__ import annotations
 
 import getpass
+import logging
 import threading
 from typing import Any, Callable
 
@@ -15,8 +16,10 @@ from sqlalchemy.orm import Session
 from app import engine as lock_engine
 from app.models import User
 
-from .errors import LockClientError, error_for
+from .errors import LockClientError, SessionLostError, error_for
 from .lock_client import Descriptor, LockClient, ResourceDict
+
+log = logging.getLogger(__name__)
 
 #: A local session's lease: long, since a crashed process's locks are also
 #: reaped when its heartbeat thread stops; renewed every third of it.
@@ -69,8 +72,13 @@ class EmbeddedLockClient(LockClient):
         while not self._stop.wait(self._lease / 3):
             try:
                 self._call(lock_engine.heartbeat, self.session_id)
-            except LockClientError:
+            except SessionLostError:
+                if not self._stop.is_set():  # not just closed by close()
+                    log.error("the lock session expired: its resources were released")
                 return
+            except Exception as error:  # noqa: BLE001 - a busy database: try next beat
+                # Were this thread to end, the lease would run out mid-run.
+                log.warning("heartbeat failed: %s", error)
 
     def lock(self, descriptors: list[Descriptor], *, timeout: float = 0.0,
              priority: int = 0) -> list[ResourceDict]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import atexit
 import logging
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .base import BaseResource
 from .lock_client import LockClient
@@ -17,7 +17,12 @@ log = logging.getLogger("rotest.resources")
 
 
 class ResourceManager:
-    """Resources for tests, over one lock session."""
+    """Resources for tests, over one lock session.
+
+    Every resource it hands out stays *live* until it is given back (finalized
+    and released); the smart client keeps live ones between tests that make
+    the same request. :meth:`close` gives back whatever is still live.
+    """
 
     def __init__(self, client: LockClient, *, smart: bool = True, timeout: float = 0.0,
                  config: Any = None) -> None:
@@ -25,9 +30,10 @@ class ResourceManager:
         self.smart = smart
         self.timeout = timeout
         self.config = config
+        #: Handed out and not given back, by id: the request each was built for.
+        self._live: dict[int, tuple[ResourceRequest, BaseResource]] = {}
+        #: Live resources the smart client keeps for a later, equal request.
         self._kept: list[tuple[ResourceRequest, BaseResource]] = []
-        #: The request each live resource was built for, so it can be kept.
-        self._origin: dict[int, ResourceRequest] = {}
         self._opened = False
 
     def _ensure_open(self) -> None:
@@ -41,18 +47,27 @@ class ResourceManager:
                           timeout: float | None = None) -> dict[str, BaseResource]:
         """Lock (or reuse) and set up a resource for every request, all or none.
 
-        Returns them by request name. On any failure, whatever was locked here is
-        released (dirty where its set-up failed) before the error propagates.
+        Returns them by request name. A resource left dirty by its last user is
+        force-initialized. On any failure, whatever was locked here is given
+        back (dirty where its set-up failed) before the error propagates; reused
+        resources go back to the smart client's keeping.
         """
         requests = list(requests)
         reused = self._take_kept(requests) if use_previous and self.smart else {}
-        self.release_kept()
-        wanted = [r for r in requests if r.name not in reused]
-        built = self._build(wanted, base_work_dir,
-                            self.timeout if timeout is None else timeout)
-        self._setup(built, wanted, skip_init, force_initialize)
-        for request in requests:
-            self._origin[id(reused.get(request.name) or built[request.name])] = request
+        try:
+            self.release_kept()  # kept ones this test does not want
+            wanted = [r for r in requests if r.name not in reused]
+            built = self._build(wanted, base_work_dir,
+                                self.timeout if timeout is None else timeout)
+            self._setup(built, wanted, skip_init, force_initialize)
+        except BaseException:
+            self._kept.extend((self._live[id(r)][0], r) for r in reused.values())
+            raise
+        for request in wanted:
+            self._live[id(built[request.name])] = (request, built[request.name])
+        if base_work_dir is not None:  # a kept resource works in its new test's folder
+            for resource in reused.values():
+                resource.set_work_dir(base_work_dir)
         return {**reused, **built}
 
     def _take_kept(self, requests: list[ResourceRequest]) -> dict[str, BaseResource]:
@@ -68,24 +83,28 @@ class ResourceManager:
 
     def _build(self, requests: list[ResourceRequest], base_work_dir: Any,
                timeout: float) -> dict[str, BaseResource]:
+        """Lock what the requests describe (services are never sent to the
+        lock engine) and build the resources; all or none."""
         locked = [r for r in requests if not r.is_service]
-        built: dict[str, BaseResource] = {}
+        granted: list[dict[str, Any]] = []
         if locked:
             self._ensure_open()
             granted = self.client.lock([r.descriptor() for r in locked], timeout=timeout)
-            try:
-                for request, data in zip(locked, granted):
-                    built[request.name] = request.type(data=data, config=self.config,
-                                                       base_work_dir=base_work_dir)
-            except BaseException:
+        data = dict(zip((r.name for r in locked), granted))
+        try:
+            return {r.name: self._construct(r, data.get(r.name), base_work_dir)
+                    for r in requests}
+        except BaseException:
+            if granted:
                 self.client.release([d["name"] for d in granted], dirty=True)
-                raise
-        for request in requests:
-            if request.is_service:
-                built[request.name] = request.type(config=self.config,
-                                                   base_work_dir=base_work_dir,
-                                                   **request.kwargs)
-        return built
+            raise
+
+    def _construct(self, request: ResourceRequest, data: dict[str, Any] | None,
+                   base_work_dir: Any) -> BaseResource:
+        if request.is_service:
+            return request.type(config=self.config, base_work_dir=base_work_dir,
+                                **{"name": request.name, **request.kwargs})
+        return request.type(data=data, config=self.config, base_work_dir=base_work_dir)
 
     def _setup(self, built: dict[str, BaseResource], requests: list[ResourceRequest],
                skip_init: bool, force_initialize: bool) -> None:
@@ -93,16 +112,28 @@ class ResourceManager:
         for request in requests:
             resource = built[request.name]
             try:
-                resource.setup_resource(
-                    skip_init=skip_init,
-                    force_initialize=force_initialize or bool(resource.data.get("dirty")))
+                resource.setup_resource(skip_init=skip_init,
+                                        force_initialize=force_initialize or _dirty(resource))
             except BaseException:
-                # setup_resource finalized the failed one; give back all of them.
-                self._give_back(done, dirty=False)
-                self._give_back([r for r in built.values() if r not in done],
-                                dirty=True, finalize=False)
+                untouched = [r for r in built.values() if r not in done and r is not resource]
+                self._abandon(done, resource, untouched)
                 raise
             done.append(resource)
+
+    def _abandon(self, done: list[BaseResource], failed: BaseResource,
+                 untouched: list[BaseResource]) -> None:
+        """Give back everything of a request whose set-up failed. setup_resource
+        already finalized the failed one; its state is unknown, so it goes back
+        dirty. The ones never set up keep the dirty flag they came with.
+        Errors here are logged: the set-up error is the one to report."""
+        try:
+            _all_of(lambda: self._give_back(done, dirty=False),
+                    lambda: self._give_back([failed], dirty=True, finalize=False),
+                    *(lambda flag=flag: self._give_back(
+                        [r for r in untouched if _dirty(r) is flag], dirty=flag,
+                        finalize=False) for flag in (True, False)))
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("giving back the resources of a failed set-up failed")
 
     def release_resources(self, resources: dict[str, BaseResource] | Iterable[BaseResource],
                           *, dirty: bool = False, force_release: bool = False) -> None:
@@ -110,8 +141,8 @@ class ResourceManager:
         clean) or finalize and release them (dirty after an error)."""
         items = list(resources.values() if isinstance(resources, dict) else resources)
         if self.smart and not dirty and not force_release:
-            self._kept.extend((self._origin[id(r)], r) for r in items if id(r) in self._origin)
-            items = [r for r in items if id(r) not in self._origin]
+            self._kept.extend(self._live[id(r)] for r in items if id(r) in self._live)
+            items = [r for r in items if id(r) not in self._live]
         self._give_back(items, dirty=dirty)
 
     def release_kept(self) -> None:
@@ -121,9 +152,13 @@ class ResourceManager:
 
     def _give_back(self, resources: list[BaseResource], *, dirty: bool,
                    finalize: bool = True) -> None:
+        """Finalize each (all of them, even when some fail), then release the
+        locked ones in one call: dirty if asked or if a finalize failed."""
+        if not resources:
+            return
         errors = []
         for resource in resources:
-            self._origin.pop(id(resource), None)
+            self._live.pop(id(resource), None)
             if finalize:
                 try:
                     resource.finalize()
@@ -137,9 +172,12 @@ class ResourceManager:
             raise errors[0]
 
     def close(self) -> None:
-        """Release everything and end the lock session."""
+        """Give back everything still live and end the lock session. Resources
+        a test never gave back (an interrupted run) are released dirty."""
+        kept = {id(resource) for _, resource in self._kept}
+        in_use = [r for _, r in self._live.values() if id(r) not in kept]
         try:
-            self.release_kept()
+            _all_of(self.release_kept, lambda: self._give_back(in_use, dirty=True))
         finally:
             if self._opened:
                 self.client.close()
@@ -149,13 +187,33 @@ class ResourceManager:
 
     def lock_one(self, request: ResourceRequest, *, skip_init: bool = False,
                  timeout: float = 0.0) -> BaseResource:
+        """Lock, build and set up one resource outside of a test."""
         request = ResourceRequest(f"{request.type.__name__}-{id(request)}", request.type,
                                   **request.kwargs)
         return self.request_resources([request], skip_init=skip_init, use_previous=False,
                                       timeout=timeout)[request.name]
 
     def release_one(self, resource: BaseResource, *, dirty: bool = False) -> None:
+        """Finalize and release a resource from :meth:`lock_one`."""
         self._give_back([resource], dirty=dirty)
+
+
+def _dirty(resource: BaseResource) -> bool:
+    """Whether the resource's last user released it dirty."""
+    return bool(resource.data.get("dirty"))
+
+
+def _all_of(*steps: Callable[[], None]) -> None:
+    """Run every step even when some fail (so every lock is given back); then
+    raise the first failure."""
+    errors = []
+    for step in steps:
+        try:
+            step()
+        except BaseException as error:  # noqa: BLE001 - raised below, after the rest
+            errors.append(error)
+    if errors:
+        raise errors[0]
 
 
 _shell_manager: ResourceManager | None = None

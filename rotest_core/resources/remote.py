@@ -53,6 +53,9 @@ class RemoteLockClient(LockClient):
                 log.warning("rotest server unreachable, retrying in %.1fs", delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            except requests.RequestException as error:  # a timeout, a broken answer
+                raise ServerError(f"{method} {path} to the rotest server at {self.api} "
+                                  f"failed: {error}") from None
         return response.status_code, self._body(response)
 
     @staticmethod
@@ -81,9 +84,11 @@ class RemoteLockClient(LockClient):
             try:
                 self.call("POST", f"/sessions/{self.session_id}/heartbeat")
             except SessionLostError:
-                log.error("the lock session expired: its resources were released")
+                if not self._stop.is_set():  # not just closed by close()
+                    log.error("the lock session expired: its resources were released")
                 return
-            except LockClientError as error:
+            except Exception as error:  # noqa: BLE001 - try again at the next beat
+                # Were this thread to end, the lease would run out mid-run.
                 log.warning("heartbeat failed: %s", error)
 
     def lock(self, descriptors: list[Descriptor], *, timeout: float = 0.0,

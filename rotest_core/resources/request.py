@@ -20,7 +20,8 @@ class ResourceRequest:
     built.
     """
 
-    def __init__(self, name: str | None, resource_class: type["BaseResource"],
+    # Positional-only, so that ``Device.request(name="dev1")`` filters by name.
+    def __init__(self, name: str | None, resource_class: type["BaseResource"], /,
                  **kwargs: Any) -> None:
         self.name = name
         self.type = resource_class
