@@ -40,9 +40,16 @@ setup(
             "psycopg[binary]>=3.1",
             "playwright>=1.40",
             "openapi-spec-validator>=0.7",
+            "testresources>=2.0",
+            "fixtures>=4.0",
         ],
     },
     entry_points={
         "console_scripts": ["rotest = rotest_core.cli:main"],
+        "rotest.result_handlers": [
+            "dots = rotest_core.console:DotsHandler",
+            "full = rotest_core.console:FullHandler",
+            "tree = rotest_core.console:TreeHandler",
+        ],
     },
 )

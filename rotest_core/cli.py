@@ -1,9 +1,24 @@
-"""The ``rotest`` console script; ``python -m rotest_core.cli`` runs it too."""
+"""The ``rotest`` console script; ``python -m rotest_core.cli`` runs it too.
+
+``rotest run`` runs tests with Rotest's options and ``rotest resources`` keeps
+the lab's inventory; the server's commands (db, users, tokens, server) come
+from :mod:`app.cli`.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
 import click
 
-from app.cli import config_option, register
+from app.cli import CliError, config_option, register
+from app.config import ConfigError
+from app.plugins import PluginError
 
 from . import __version__
+from .inventory import resources
 
 
 @click.group(name="rotest", context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,6 +29,149 @@ def main() -> None:
 
 
 register(main)
+main.add_command(resources)
+
+
+# --------------------------------------------------------------------------
+# rotest run
+
+RUN_OPTIONS = (
+    click.option("-c", "--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+                 help="Settings file. Default: $ROTEST_CONFIG, else the first rotest.yml "
+                      "upward from here."),
+    click.option("-s", "--save-state", is_flag=True,
+                 help="When a test fails, have its resources store their state in its "
+                      "work directory."),
+    click.option("-d", "--delta", type=int, metavar="N",
+                 help="Re-run what did not pass in the last runs (not available yet)."),
+    click.option("-p", "--processes", type=click.IntRange(min=1), default=1, metavar="N",
+                 help="Run in N processes (only 1 for now)."),
+    click.option("-o", "--outputs", metavar="NAMES",
+                 help="Comma-separated report handlers. Default: 'outputs' of the "
+                      "settings (tree)."),
+    click.option("-f", "--filter", "filter_text", metavar="EXPR",
+                 help="Run the tests whose tags, class or method names match, e.g. "
+                      "'smoke and not slow'."),
+    click.option("-O", "--order", metavar="EXPR",
+                 help="Run the matching tests first (not available yet)."),
+    click.option("-n", "--name", "run_name", help="A name for the run and its work directory."),
+    click.option("-l", "--list", "list_only", is_flag=True,
+                 help="Print the tests with their tags; run nothing."),
+    click.option("-F", "--failfast", is_flag=True, help="Stop after the first failure or error."),
+    click.option("-D", "--debug", is_flag=True,
+                 help="Open the debugger (pdb) on every failure and error."),
+    click.option("-S", "--skip-init", is_flag=True,
+                 help="Connect to the resources but skip their validation and initialization."),
+    click.option("-r", "--resources", "resources_text", metavar="SPEC",
+                 help="Choose resources: 'calc=calc2' (by name), "
+                      "'calc.group.name=QA' (by field); comma-separated."),
+)
+
+
+def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Rotest's run options, for ``rotest run`` and :func:`rotest_core.main`."""
+    for option in reversed(RUN_OPTIONS):
+        function = option(function)
+    return function
+
+
+@main.command("run")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@run_options
+def run_command(paths: tuple[str, ...], **options: Any) -> None:
+    """Run the tests in PATHS: files, or directories searched for test*.py
+    and *_test.py (default: the current directory).
+
+    \b
+    Exit status: 0 every test passed (or was skipped), 1 some failed,
+    2 bad options, settings or test files, 5 no tests, 130 interrupted.
+    """
+    execute(functools.partial(_discover, paths or (".",)), **options)
+
+
+def _discover(paths: Sequence[str], config: Any) -> list[type]:
+    from .discover import discover
+    found = discover(paths, config.discoverer_blacklist)
+    for error in found.errors:
+        click.echo(f"Error: {error}", err=True)
+    if found.errors:
+        raise click.exceptions.Exit(2)
+    return found.tests
+
+
+def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
+            save_state: bool, delta: int | None, processes: int, outputs: str | None,
+            filter_text: str | None, order: str | None, run_name: str | None,
+            list_only: bool, failfast: bool, debug: bool, skip_init: bool,
+            resources_text: str | None) -> None:
+    """What ``rotest run`` does once its options are read: exits with the
+    run's status."""
+    from .config import load_config
+    from .filters import parse_filter
+    from .result import HandlerNotAvailable
+    from .runner import RunOptions, build_tree, format_tree, parse_resource_overrides, run, select
+    from .suite import SuiteDefinitionError
+
+    _refuse_later(delta=delta, processes=processes, order=order)
+    try:
+        expression = parse_filter(filter_text) if filter_text is not None else None
+        overrides = parse_resource_overrides(resources_text)
+    except ValueError as error:  # FilterSyntaxError or a bad -r: the message shows it
+        raise CliError(str(error), exit_code=2) from None
+    try:
+        config = load_config(config_file)
+        tests = find_tests(config)
+        if list_only:
+            root = build_tree(tests, run_name)
+            if expression is not None:
+                select(root, expression)
+            click.echo(format_tree(root))
+            return
+        report = run(tests, config, RunOptions(
+            name=run_name, outputs=_names(outputs), filter=expression, failfast=failfast,
+            debug=debug, skip_init=skip_init, save_state=save_state, resources=overrides))
+    except ConfigError as error:
+        raise CliError(f"bad configuration: {error}", exit_code=2) from None
+    except (HandlerNotAvailable, SuiteDefinitionError, PluginError) as error:
+        raise CliError(str(error), exit_code=2) from None
+    click.get_current_context().exit(report.exit_code)
+
+
+def _refuse_later(*, delta: int | None, processes: int, order: str | None) -> None:
+    """Options whose work comes in later issues: said plainly, exit 2."""
+    later = [("-d/--delta", delta is not None, "the run history work"),
+             ("-p/--processes above 1", processes > 1, "the multiprocess runner"),
+             ("-O/--order", order is not None, "the ordering work")]
+    for option, given, coming in later:
+        if given:
+            raise CliError(f"{option} is not available yet (coming with {coming})",
+                           exit_code=2)
+
+
+def _names(text: str | None) -> list[str] | None:
+    names = [name.strip() for name in (text or "").split(",") if name.strip()]
+    return names or None
+
+
+# --------------------------------------------------------------------------
+# rotest_core.main(): a test file that runs itself
+
+def run_module(module_name: str, tests: Sequence[type] = (),
+               argv: Sequence[str] | None = None) -> None:
+    """Run ``tests``, or the test classes of the module ``module_name``, with
+    ``rotest run``'s options read from ``argv`` (default: sys.argv); exits."""
+    from .discover import module_tests
+    chosen = list(tests) or module_tests(sys.modules[module_name])
+
+    @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+    @run_options
+    def command(**options: Any) -> None:
+        """Run the tests of this file."""
+        execute(lambda _config: chosen, **options)
+
+    command.main(args=list(argv) if argv is not None else sys.argv[1:],
+                 prog_name=Path(sys.argv[0]).name)
+
 
 if __name__ == "__main__":
     main()

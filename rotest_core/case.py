@@ -1,0 +1,440 @@
+"""TestCase: unittest's, with lab resources, expectations and success messages.
+
+As in Rotest::
+
+    class CalculatorCase(TestCase):
+        TAGS = ["calc"]
+        calc = Calculator.request(name="calc")   # or: resources = [request("calc", ...)]
+
+        def test_add(self):
+            self.expectEqual(self.calc.add(1, 1), 2)      # recorded, the test goes on
+            self.assertEqual(self.calc.add(2, 2), 4, success_msg="adds")
+
+Before ``setUp`` the run's resource manager locks and sets up every requested
+resource and sets it as an attribute; after ``tearDown`` (and the cleanups) it
+gets them back: kept for the next test that wants the same ones when the test
+passed, finalized and released dirty when it failed or errored.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import sys
+import unittest
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from .config import RunConfig, load_config, lock_client_for
+from .resources.request import ResourceRequest, class_requests
+
+if TYPE_CHECKING:
+    from .resources.base import BaseResource
+    from .resources.manager import ResourceManager
+
+__all__ = ["RunContext", "TestCase", "new_run_dir", "request", "unique_dir"]
+
+# unittest leaves this module's frames out of failure tracebacks, as its own,
+# and so does the search for the line that called an expect* method.
+__unittest = True
+
+#: Rotest's old style: ``resources = [request("calc", Calculator, name="calc")]``.
+request = ResourceRequest
+
+#: The parent of every test's logger. Its records stay out of the root
+#: logger, whose handlers would print every DEBUG line of every test.
+TEST_LOG = logging.getLogger("rotest.test")
+TEST_LOG.setLevel(logging.DEBUG)
+TEST_LOG.propagate = False
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+# --------------------------------------------------------------------------
+# What the tests of one run share
+
+def unique_dir(parent: Path, name: str) -> Path:
+    """Make ``parent/name`` (``name-2``, ``name-3``... if taken) and return it."""
+    base = re.sub(r"[^\w.-]+", "_", name) or "test"
+    parent.mkdir(parents=True, exist_ok=True)
+    candidate, number = parent / base, 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            number += 1
+            candidate = parent / f"{base}-{number}"
+
+
+def new_run_dir(workdir: str | Path, name: str | None = None) -> Path:
+    """``<workdir>/runs/<timestamp>[-<name>]``, new for every run."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return unique_dir(Path(workdir).expanduser() / "runs",
+                      f"{stamp}-{name}" if name else stamp)
+
+
+@dataclass
+class RunContext:
+    """What a run gives its tests: settings, work directory, the resource manager.
+
+    The manager is made on first use, so a run whose tests lock nothing never
+    opens the database or calls the server.
+    """
+
+    config: RunConfig
+    run_dir: Path
+    skip_init: bool = False
+    save_state: bool = False
+    #: ``-r calc=calc2`` as ``{"calc": {"name": "calc2"}}``: filters that
+    #: replace those of the requests with that name.
+    resource_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    _manager: "ResourceManager | None" = field(default=None, init=False, repr=False)
+
+    @property
+    def manager(self) -> "ResourceManager":
+        if self._manager is None:
+            from .resources.manager import ResourceManager
+            self._manager = ResourceManager(
+                lock_client_for(self.config), smart=self.config.smart_client,
+                timeout=self.config.resource_request_timeout, config=self.config)
+        return self._manager
+
+    def close(self) -> None:
+        """Release every resource still held and end the lock session."""
+        manager, self._manager = self._manager, None
+        if manager is not None:
+            manager.close()
+
+    @classmethod
+    def standalone(cls) -> "RunContext":
+        """For a TestCase run by another runner (unittest, pytest): the
+        settings from rotest.yml and the environment, a run directory of its own."""
+        config = load_config()
+        return cls(config, new_run_dir(config.workdir, "unittest"))
+
+
+# --------------------------------------------------------------------------
+# TestCase
+
+class TestCase(unittest.TestCase):
+    """A resource-oriented ``unittest.TestCase``.
+
+    Attributes:
+        TAGS: words ``-f`` filters select the test by.
+        TIMEOUT: seconds the test may take (enforced by the runner with ``-p``).
+        resources: Rotest's old-style requests; class fields made by
+            ``SomeResource.request(...)`` are requests too.
+        parent: the TestSuite the test is part of, or None.
+        config: the run's settings (:class:`~rotest_core.config.RunConfig`).
+        work_dir: the test's own directory under the run's (set when it runs).
+        logger: the test's logger, written to ``test.log`` in its work directory.
+        locked_resources: the resources the test holds, by request name.
+        success_messages: what :meth:`success` recorded.
+        expectation_failures: expect* failures not yet reported.
+    """
+
+    TAGS: Sequence[str] = []
+    TIMEOUT: float | None = 1800
+    resources: Sequence[ResourceRequest] = ()
+    STATE_DIR_NAME = "state"
+    LOG_FILE_NAME = "test.log"
+
+    def __init__(self, methodName: str = "runTest") -> None:
+        super().__init__(methodName)
+        self.parent: Any = None
+        self.work_dir: Path | None = None
+        self.context: RunContext | None = None
+        self.config: RunConfig | None = None  # Rotest's self.config
+        self.result: Any = None
+        self.logger = TEST_LOG.getChild(self.get_name(methodName))
+        self.locked_resources: dict[str, BaseResource] = {}
+        self.success_messages: list[str] = []
+        self.expectation_failures: list[str] = []
+        self._failed = False
+
+    @classmethod
+    def get_name(cls, method_name: str) -> str:
+        """``Class.method``, the test's name in reports and its work directory."""
+        return f"{cls.__name__}.{method_name}"
+
+    @classmethod
+    def get_resource_requests(cls) -> list[ResourceRequest]:
+        """The requests of ``resources`` and of the class fields (these win a
+        name both use)."""
+        found = {r.name: r for r in cls.resources}
+        found.update((r.name, r) for r in class_requests(cls))
+        return list(found.values())
+
+    # --- running -----------------------------------------------------------
+
+    def run(self, result: Any = None) -> Any:
+        """Run the test into ``result``; a :class:`~rotest_core.result.Result`
+        gives it the run's context, any other result a context of its own."""
+        context = getattr(result, "context", None)
+        own_context = not isinstance(context, RunContext)
+        self._start(RunContext.standalone() if own_context else context, result)
+        log_file = self._open_log()
+        try:
+            return super().run(result)
+        finally:
+            try:
+                self._release_leftovers()
+            finally:
+                self.logger.removeHandler(log_file)
+                log_file.close()
+                if own_context:
+                    self.context.close()
+
+    def _start(self, context: RunContext, result: Any) -> None:
+        self.context, self.config, self.result = context, context.config, result
+        self.locked_resources, self.success_messages = {}, []
+        self.expectation_failures, self._failed = [], False
+        parent_dir = getattr(self.parent, "work_dir", None) or context.run_dir
+        self.work_dir = unique_dir(parent_dir, self.get_name(self._testMethodName))
+
+    def _open_log(self) -> logging.Handler:
+        log_file = logging.FileHandler(self.work_dir / self.LOG_FILE_NAME, encoding="utf-8")
+        log_file.setFormatter(logging.Formatter(LOG_FORMAT))
+        self.logger.addHandler(log_file)
+        self.logger.debug("work directory %s", self.work_dir)
+        return log_file
+
+    # unittest's hooks around each part of a test (stable since Python 3.8,
+    # which added them for IsolatedAsyncioTestCase).
+
+    def _callSetUp(self) -> None:
+        # The first cleanup runs last: after tearDown and the test's own cleanups.
+        self.addCleanup(self._release_at_end)
+        with self._watch():
+            self.request_resources(self.get_resource_requests(), use_previous=True)
+            with self._noting_expectations():
+                super()._callSetUp()
+        # Expectations that failed in setUp fail the test at its end.
+        self._notify("setupFinished", self)
+
+    def _callTestMethod(self, method: Callable[[], Any]) -> None:
+        with self._watch():
+            with self._noting_expectations():
+                super()._callTestMethod(method)
+            self._fail_on_expectations()
+
+    def _callTearDown(self) -> None:
+        self._notify("startTeardown", self)
+        with self._watch():
+            with self._noting_expectations():
+                super()._callTearDown()
+            self._fail_on_expectations()
+
+    def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        with self._watch():
+            super()._callCleanup(function, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def subTest(self, *args: Any, **params: Any) -> Iterator[None]:
+        with super().subTest(*args, **params), self._watch():
+            yield
+
+    @contextlib.contextmanager
+    def _watch(self) -> Iterator[None]:
+        """Note a failure or error of any part, to release the resources dirty."""
+        try:
+            yield
+        except unittest.SkipTest:
+            raise
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _notify(self, event: str, *args: Any) -> None:
+        callback = getattr(self.result, event, None)
+        if callback is not None:
+            callback(*args)
+
+    # --- resources ---------------------------------------------------------
+
+    def request_resources(self, requests: Iterable[ResourceRequest],
+                          use_previous: bool = False) -> dict[str, BaseResource]:
+        """Lock and set up resources for the rest of the test, as attributes.
+
+        ``use_previous`` lets the smart client hand over resources kept from
+        the previous test. Released with the others at the end of the test.
+        """
+        requests = [self._overridden(r) for r in requests]
+        if not requests:
+            return {}
+        got = self.context.manager.request_resources(
+            requests, skip_init=self.context.skip_init, use_previous=use_previous,
+            base_work_dir=self.work_dir, timeout=self.context.config.resource_request_timeout)
+        for name, resource in got.items():
+            setattr(self, name, resource)
+            _adopt(resource, self.logger)
+        self.locked_resources.update(got)
+        self._notify("updateResources", self, got)
+        return got
+
+    def _overridden(self, request: ResourceRequest) -> ResourceRequest:
+        extra = self.context.resource_overrides.get(request.name)
+        if not extra:
+            return request
+        return ResourceRequest(request.name, request.type, **{**request.kwargs, **extra})
+
+    def release_resources(self, resources: Iterable[str] | Mapping[str, Any] | None = None,
+                          dirty: bool = False, force_release: bool = True) -> None:
+        """Give back resources the test holds: all of them, or those named
+        (a dict's keys). ``force_release=False`` lets the smart client keep
+        clean ones for the next test."""
+        names = list(self.locked_resources if resources is None else resources)
+        unknown = [name for name in names if name not in self.locked_resources]
+        if unknown:
+            raise KeyError(f"the test holds no resource named {', '.join(unknown)}; it "
+                           f"holds {', '.join(self.locked_resources) or 'none'}")
+        # Out of the test's hands first: a failed release must not be retried.
+        chosen = {name: self.locked_resources.pop(name) for name in names}
+        if chosen:
+            self.context.manager.release_resources(chosen, dirty=dirty,
+                                                   force_release=force_release)
+
+    def _release_at_end(self) -> None:
+        if not self.locked_resources:
+            return
+        if self._failed and self.context.save_state:
+            self.store_state()
+        self.release_resources(dirty=self._failed, force_release=False)
+
+    def _release_leftovers(self) -> None:
+        """After an interruption (Ctrl-C) skipped the cleanups: release dirty."""
+        if not self.locked_resources:
+            return
+        try:
+            self.release_resources(dirty=True)
+        except Exception:  # noqa: BLE001 - the interruption is the error to report
+            self.logger.exception("releasing the resources after an interruption failed")
+
+    def store_state(self) -> Path:
+        """Have every resource the test holds store its state, each in its own
+        directory under ``<work_dir>/state``; returns that directory."""
+        state_dir = unique_dir(self.work_dir, self.STATE_DIR_NAME)
+        for name, resource in self.locked_resources.items():
+            target = state_dir / name
+            target.mkdir(exist_ok=True)
+            try:
+                resource.store_state(target)
+            except Exception:  # noqa: BLE001 - the test's own failure matters more
+                self.logger.exception("storing the state of %s failed", name)
+        self.logger.info("stored the resources' state in %s", state_dir)
+        return state_dir
+
+    # --- expectations and success messages -----------------------------------
+
+    def success(self, msg: str) -> None:
+        """Record a success message: in the test's log and the reports."""
+        self.success_messages.append(msg)
+        self.logger.info("success: %s", msg)
+        self._notify("addInfo", self, msg)
+
+    def expect(self, expression: Any, msg: str | None = None) -> bool:
+        """Rotest's expect: a false ``expression`` fails the test at its end,
+        but lets it go on. Returns whether it was true."""
+        if not expression:
+            self._record_expectation(msg or f"{expression!r} is not true")
+        return bool(expression)
+
+    def _record_expectation(self, text: str) -> None:
+        frame = sys._getframe(1)
+        while frame is not None and "__unittest" in frame.f_globals:
+            frame = frame.f_back
+        where = (f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} in "
+                 f"{frame.f_code.co_name}" if frame is not None else "?")
+        self.expectation_failures.append(f"{where}: {text}")
+        self.logger.error("expectation failed at %s: %s", where, text)
+
+    @contextlib.contextmanager
+    def _noting_expectations(self) -> Iterator[None]:
+        """An error ends the part: the failed expectations go with it, as a note."""
+        try:
+            yield
+        except (unittest.SkipTest, KeyboardInterrupt):
+            raise
+        except BaseException as error:
+            if self.expectation_failures and hasattr(error, "add_note"):
+                error.add_note(self._take_expectations())
+            raise
+
+    def _fail_on_expectations(self) -> None:
+        if self.expectation_failures:
+            raise self.failureException(self._take_expectations())
+
+    def _take_expectations(self) -> str:
+        failures, self.expectation_failures = self.expectation_failures, []
+        count = len(failures)
+        return (f"{count} expectation{'s' * (count != 1)} failed:\n"
+                + "\n".join("  " + failure.replace("\n", "\n    ") for failure in failures))
+
+
+def _adopt(resource: Any, logger: logging.Logger) -> None:
+    """A resource (and its sub-resources) logs into the test that holds it."""
+    resource.logger = logger
+    for child in resource.get_sub_resources():
+        _adopt(child, logger)
+
+
+# --------------------------------------------------------------------------
+# expect* and success_msg= for every assert* of unittest
+
+#: Context managers only: no expect* (and no success_msg, known only on exit).
+CONTEXT_ONLY = frozenset({"assertLogs", "assertNoLogs"})
+#: Usable as expect* only with a callable: how many positional arguments it takes.
+NEEDS_CALLABLE = {"assertRaises": 2, "assertWarns": 2, "assertRaisesRegex": 3,
+                  "assertWarnsRegex": 3}
+
+
+def _with_success_msg(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def assertion(self: TestCase, *args: Any, success_msg: str | None = None,
+                  **kwargs: Any) -> Any:
+        outcome = original(self, *args, **kwargs)
+        if success_msg is not None:
+            if outcome is not None:
+                raise TypeError(f"{name} as a context manager takes no success_msg")
+            self.success(success_msg)
+        return outcome
+
+    assertion.__name__ = assertion.__qualname__ = name
+    assertion.__doc__ = original.__doc__
+    return assertion
+
+
+def _expectation(assert_name: str) -> Callable[..., bool]:
+    name = "expect" + assert_name[len("assert"):]
+
+    def expectation(self: TestCase, *args: Any, **kwargs: Any) -> bool:
+        if len(args) < NEEDS_CALLABLE.get(assert_name, 0):
+            raise TypeError(f"{name} needs a callable to call; as a context manager, "
+                            f"use {assert_name}")
+        try:
+            getattr(self, assert_name)(*args, **kwargs)
+        except self.failureException as error:
+            self._record_expectation(str(error))
+            return False
+        return True
+
+    expectation.__name__ = expectation.__qualname__ = name
+    expectation.__doc__ = (f"Like :meth:`{assert_name}`, but a failure is recorded "
+                           f"and the test goes on; it fails at its end. Returns "
+                           f"whether the check passed.")
+    return expectation
+
+
+def _add_assertions(cls: type) -> None:
+    for name in dir(unittest.TestCase):
+        original = getattr(unittest.TestCase, name)
+        # Deprecated aliases (assertEquals...) are wrappers with other names.
+        if (not name.startswith("assert") or not callable(original)
+                or original.__name__ != name or name in CONTEXT_ONLY):
+            continue
+        setattr(cls, name, _with_success_msg(name, original))
+        setattr(cls, "expect" + name[len("assert"):], _expectation(name))
+
+
+_add_assertions(TestCase)

@@ -1,0 +1,174 @@
+"""Finding tests: the TestCase and TestSuite classes in files and directories.
+
+In a directory, files named ``test*.py`` or ``*_test.py`` are test modules;
+a ``.py`` file given by name is one whatever its name. A module is imported
+as pytest's "prepend" mode does: the first folder above it without an
+``__init__.py`` goes on ``sys.path``, so tests import their neighbours and
+packages keep their dotted names.
+
+A module's tests are the classes it defines (not those it imports) except
+abstract ones: no test methods (or no components), or ``__test__ = False`` in
+the class itself. A case or suite that a found suite holds runs in that suite
+only, not a second time on its own.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Iterable, Sequence
+
+from .case import TestCase
+from .suite import TestSuite, case_method_names
+
+__all__ = ["Discovery", "DiscoveryError", "discover", "find_test_files",
+           "import_test_file", "module_tests"]
+
+TEST_FILE_PATTERNS = ("test*.py", "*_test.py")
+_HERE = Path(__file__).resolve()
+
+
+@dataclass
+class DiscoveryError:
+    """A test file that could not be imported, and why (one line)."""
+
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"cannot import {self.path}: {self.message}"
+
+
+@dataclass
+class Discovery:
+    """The test classes found, in order, and the files that failed."""
+
+    tests: list[type] = field(default_factory=list)
+    errors: list[DiscoveryError] = field(default_factory=list)
+
+
+def discover(paths: Iterable[str | Path], blacklist: Sequence[str] = ()) -> Discovery:
+    """The tests in ``paths`` (files or directories), in path order."""
+    found = Discovery()
+    for path in find_test_files(paths, blacklist):
+        try:
+            module = import_test_file(path)
+        except UnusableTestFile as error:
+            found.errors.append(DiscoveryError(path, str(error)))
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - any error of the user's module
+            found.errors.append(DiscoveryError(path, _describe(error, path)))
+        else:
+            found.tests.extend(module_tests(module))
+    found.tests = _outside_suites(found.tests)
+    return found
+
+
+def find_test_files(paths: Iterable[str | Path], blacklist: Sequence[str] = ()) -> list[Path]:
+    """Test files under ``paths``: given files as they are, directories walked
+    in name order, skipping names that match a ``blacklist`` pattern."""
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            files.extend(_walk(path, blacklist))
+        else:
+            files.append(path)
+    return list(dict.fromkeys(p.resolve() for p in files))
+
+
+def _walk(root: Path, blacklist: Sequence[str]) -> list[Path]:
+    def listed(name: str) -> bool:
+        return any(fnmatch.fnmatch(name, pattern) for pattern in blacklist)
+
+    found = []
+    for folder, dirs, files in os.walk(root):
+        # Pruned in place, so that os.walk never enters a blacklisted folder.
+        dirs[:] = sorted(d for d in dirs if not listed(d))
+        found.extend(Path(folder) / name for name in sorted(files)
+                     if not listed(name)
+                     and any(fnmatch.fnmatch(name, p) for p in TEST_FILE_PATTERNS))
+    return found
+
+
+class UnusableTestFile(ImportError):
+    """A path that cannot be imported as a test module of its own."""
+
+
+def import_test_file(path: Path) -> ModuleType:
+    """Import a test file under its package-qualified name."""
+    path = path.resolve()
+    if path.suffix != ".py":
+        raise UnusableTestFile("not a Python file (expected a .py file)")
+    root, name = _module_name(path)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    module = importlib.import_module(name)
+    loaded = Path(getattr(module, "__file__", "") or "").resolve()
+    if loaded != path:
+        raise UnusableTestFile(
+            f"its module name {name!r} is taken by {loaded}: rename one of the files, "
+            f"or put an __init__.py beside each to make them packages")
+    return module
+
+
+def _module_name(path: Path) -> tuple[Path, str]:
+    parts, folder = [path.stem], path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if parts[-1] == "__init__":
+        parts.pop()
+    return folder, ".".join(parts)
+
+
+def module_tests(module: ModuleType) -> list[type]:
+    """The test classes ``module`` defines, in definition order, but those
+    its suites hold."""
+    return _outside_suites([obj for obj in vars(module).values()
+                            if isinstance(obj, type) and obj.__module__ == module.__name__
+                            and is_test_class(obj)])
+
+
+def is_test_class(cls: type) -> bool:
+    """A concrete TestCase or TestSuite subclass."""
+    if cls.__dict__.get("__test__", True) is False:
+        return False
+    if issubclass(cls, TestSuite):
+        return bool(cls.components)
+    if issubclass(cls, TestCase):
+        return bool(case_method_names(cls))
+    return False
+
+
+def _outside_suites(tests: list[type]) -> list[type]:
+    inside: set[type] = set()
+
+    def collect(suite: type) -> None:
+        for component in getattr(suite, "components", ()):
+            if component not in inside:
+                inside.add(component)
+                collect(component)
+
+    for test in tests:
+        if issubclass(test, TestSuite):
+            collect(test)
+    return [test for test in tests if test not in inside]
+
+
+def _describe(error: BaseException, path: Path) -> str:
+    """``Type: message (at file:line)``, the line in the test file if it is there."""
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, SyntaxError):
+        return text  # its message names the file and line
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not f.filename.startswith("<") and Path(f.filename).resolve() != _HERE
+              and "importlib" not in Path(f.filename).parts]
+    ours = [f for f in frames if Path(f.filename).resolve() == path]
+    frame = (ours or frames or [None])[-1]
+    return f"{text} (at {frame.filename}:{frame.lineno})" if frame else text
+

@@ -1,0 +1,276 @@
+"""The result of a run: unittest's protocol in, Rotest's events out to handlers.
+
+The runner and the tests talk to one :class:`Result` (a ``unittest.TestResult``).
+It keeps unittest's bookkeeping (``failures``, ``errors``, ``wasSuccessful()``,
+``failfast``) and sends every event, under Rotest's names, to the report
+handlers chosen with ``-o``: subclasses of :class:`AbstractResultHandler`
+registered under the ``rotest.result_handlers`` entry point.
+
+A handler that raises is reported once, on stderr, and left out for the rest
+of the run: a broken report never breaks the tests.
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+import unittest
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+__all__ = ["AbstractResultHandler", "HandlerNotAvailable", "Result", "describe",
+           "handler_class", "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "rotest.result_handlers"
+
+#: Handlers that come with the runtime, also found without an installed entry point.
+BUILTIN_HANDLERS = {
+    "dots": "rotest_core.console:DotsHandler",
+    "tree": "rotest_core.console:TreeHandler",
+    "full": "rotest_core.console:FullHandler",
+}
+#: Rotest's other handlers, which the reports work will bring.
+COMING_LATER = frozenset({"junit", "xml", "excel", "html", "history", "db", "remote",
+                          "artifact", "signature", "loginfo", "logdebug", "pretty",
+                          "progress"})
+
+
+class AbstractResultHandler:
+    """The base of report handlers: one no-op method per event; override some.
+
+    Attributes:
+        NAME: the name ``-o`` selects it by (its entry point's name).
+        main_test: the root of the run's tree (a TestSuite).
+        stream: where console handlers write.
+        config: the run's settings (:class:`rotest_core.config.RunConfig`).
+        work_dir: the run's work directory, where file reports go.
+    """
+
+    NAME = ""
+
+    def __init__(self, main_test: Any = None, *, stream: TextIO | None = None,
+                 config: Any = None, work_dir: Path | None = None) -> None:
+        self.main_test = main_test
+        self.stream = stream if stream is not None else sys.stdout
+        self.config = config
+        self.work_dir = work_dir
+
+    def start_test_run(self) -> None:
+        """Once, before any test runs."""
+
+    def start_composite(self, test: Any) -> None:
+        """A suite starts."""
+
+    def start_test(self, test: Any) -> None:
+        """A test case starts (before its resources are locked)."""
+
+    def update_resources(self, test: Any, resources: dict[str, Any]) -> None:
+        """A test got resources (name -> resource)."""
+
+    def setup_finished(self, test: Any) -> None:
+        """A test's setUp ended well; its test method runs next."""
+
+    def start_teardown(self, test: Any) -> None:
+        """A test's tearDown starts."""
+
+    def add_success(self, test: Any) -> None:
+        """A test passed."""
+
+    def add_info(self, test: Any, message: str) -> None:
+        """A test reported a success message (``self.success(msg)``)."""
+
+    def add_skip(self, test: Any, reason: str) -> None:
+        """A test was skipped."""
+
+    def add_failure(self, test: Any, exception_string: str) -> None:
+        """A test failed; the formatted traceback."""
+
+    def add_error(self, test: Any, exception_string: str) -> None:
+        """A test raised an error; the formatted traceback."""
+
+    def add_expected_failure(self, test: Any, exception_string: str) -> None:
+        """A test marked ``expectedFailure`` failed, as expected."""
+
+    def add_unexpected_success(self, test: Any) -> None:
+        """A test marked ``expectedFailure`` passed."""
+
+    def stop_test(self, test: Any) -> None:
+        """A test case ended (its resources are released)."""
+
+    def stop_composite(self, test: Any) -> None:
+        """A suite ended."""
+
+    def stop_test_run(self) -> None:
+        """Once, after the last test and the release of every resource."""
+
+
+class HandlerNotAvailable(LookupError):
+    """An output handler name that names no handler here; the message says why."""
+
+
+def handler_class(name: str) -> type[AbstractResultHandler]:
+    """The handler registered as ``name``: an installed entry point of
+    :data:`ENTRY_POINT_GROUP` first, then the built-ins."""
+    for point in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        try:
+            return point.load()
+        except Exception as error:  # noqa: BLE001 - any import failure, said plainly
+            raise HandlerNotAvailable(f"output handler {name!r} ({point.value}) cannot "
+                                      f"be loaded: {type(error).__name__}: {error}") from None
+    if name in BUILTIN_HANDLERS:
+        return _load(BUILTIN_HANDLERS[name])
+    if name in COMING_LATER:
+        raise HandlerNotAvailable(f"output handler {name!r} is not available yet "
+                                  f"(coming with the reports work)")
+    known = sorted({*BUILTIN_HANDLERS, *entry_points(group=ENTRY_POINT_GROUP).names})
+    raise HandlerNotAvailable(f"unknown output handler {name!r}: choose from "
+                              f"{', '.join(known)}")
+
+
+def _load(target: str) -> Any:
+    import importlib
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def describe(test: Any) -> str:
+    """A test's display name: ``Class.method`` for a case, the suite's name."""
+    if isinstance(test, unittest.TestCase):
+        return f"{type(test).__name__}.{test._testMethodName}"
+    name = getattr(test, "name", None)
+    return name if isinstance(name, str) else str(test)  # str: setUpClass failures
+
+
+class Result(unittest.TestResult):
+    """unittest's result, fanned out to report handlers as Rotest's events.
+
+    Args:
+        handlers: the report handlers.
+        context: what the run's tests share (:class:`rotest_core.case.RunContext`);
+            tests read it from their result.
+        failfast: stop after the first failure or error.
+        debug: open pdb's post-mortem on every failure and error.
+    """
+
+    def __init__(self, handlers: Iterable[AbstractResultHandler] = (), *,
+                 context: Any = None, failfast: bool = False, debug: bool = False) -> None:
+        super().__init__()
+        self.handlers = list(handlers)
+        self.context = context
+        self.failfast = failfast
+        self.debug = debug
+        self.infos: list[tuple[Any, str]] = []
+        self._decided: set[int] = set()  # tests that got an outcome
+
+    # --- the fan-out -------------------------------------------------------
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Call ``event`` on every handler; disable one that raises."""
+        for handler in list(self.handlers):
+            try:
+                getattr(handler, event)(*args)
+            except Exception as error:  # noqa: BLE001 - a report must not break the run
+                self.handlers.remove(handler)
+                _report_broken(handler, event, error)
+
+    def _outcome(self, event: str, test: Any, *args: Any) -> None:
+        self._decided.add(id(test))
+        self.emit(event, test, *args)
+
+    # --- the run and its composites -----------------------------------------
+
+    def startTestRun(self) -> None:
+        super().startTestRun()
+        self.emit("start_test_run")
+
+    def stopTestRun(self) -> None:
+        super().stopTestRun()
+        self.emit("stop_test_run")
+
+    def startComposite(self, suite: Any) -> None:
+        self.emit("start_composite", suite)
+
+    def stopComposite(self, suite: Any) -> None:
+        self.emit("stop_composite", suite)
+
+    # --- one test ----------------------------------------------------------
+
+    def startTest(self, test: Any) -> None:
+        super().startTest(test)
+        self.emit("start_test", test)
+
+    def updateResources(self, test: Any, resources: dict[str, Any]) -> None:
+        self.emit("update_resources", test, resources)
+
+    def setupFinished(self, test: Any) -> None:
+        self.emit("setup_finished", test)
+
+    def startTeardown(self, test: Any) -> None:
+        self.emit("start_teardown", test)
+
+    def stopTest(self, test: Any) -> None:
+        if id(test) not in self._decided:
+            # Only an interrupted test (Ctrl-C) ends with no outcome: say so.
+            self.addError(test, (KeyboardInterrupt,
+                                 KeyboardInterrupt("the run was interrupted"), None))
+        self._decided.discard(id(test))
+        super().stopTest(test)
+        self.emit("stop_test", test)
+
+    # --- outcomes ----------------------------------------------------------
+
+    def addSuccess(self, test: Any) -> None:
+        super().addSuccess(test)
+        self._outcome("add_success", test)
+
+    def addInfo(self, test: Any, message: str) -> None:
+        self.infos.append((test, message))
+        self.emit("add_info", test, message)
+
+    def addSkip(self, test: Any, reason: str) -> None:
+        super().addSkip(test, reason)
+        self._outcome("add_skip", test, reason)
+
+    def addFailure(self, test: Any, err: Any) -> None:
+        super().addFailure(test, err)
+        self._post_mortem(err)
+        self._outcome("add_failure", test, self.failures[-1][1])
+
+    def addError(self, test: Any, err: Any) -> None:
+        super().addError(test, err)
+        self._post_mortem(err)
+        self._outcome("add_error", test, self.errors[-1][1])
+
+    def addExpectedFailure(self, test: Any, err: Any) -> None:
+        super().addExpectedFailure(test, err)
+        self._outcome("add_expected_failure", test, self.expectedFailures[-1][1])
+
+    def addUnexpectedSuccess(self, test: Any) -> None:
+        super().addUnexpectedSuccess(test)
+        self._outcome("add_unexpected_success", test)
+
+    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
+        super().addSubTest(test, subtest, err)
+        if err is None:
+            return
+        self._post_mortem(err)
+        # Handlers see the test itself; the text names the subtest.
+        failed = issubclass(err[0], test.failureException)
+        text = f"{subtest}\n{(self.failures if failed else self.errors)[-1][1]}"
+        self._outcome("add_failure" if failed else "add_error", test, text)
+
+    def _post_mortem(self, err: Any) -> None:
+        if self.debug and err[2] is not None:
+            import pdb
+            print(f"\n{err[0].__name__}: {err[1]}\nrotest: entering the post-mortem "
+                  f"debugger (-D); 'c' goes on with the run", file=sys.stderr)
+            pdb.post_mortem(err[2])
+
+
+def _report_broken(handler: AbstractResultHandler, event: str, error: Exception) -> None:
+    name = getattr(handler, "NAME", "") or type(handler).__name__
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    print(f"rotest: output handler {name!r} failed in {event}{where}: "
+          f"{type(error).__name__}: {error}; it is off for the rest of this run",
+          file=sys.stderr)

@@ -1,0 +1,214 @@
+"""The runner: one run of a tree of tests over one resource manager.
+
+::
+
+    report = run([CalculatorCase, NightlySuite], load_config(), RunOptions(failfast=True))
+    sys.exit(report.exit_code)
+
+The run gets a work directory, ``<workdir>/runs/<timestamp>[-<name>]``, with
+one directory per suite and test inside. Whatever happens (failures, errors
+in setUp or tearDown, Ctrl-C) every resource is released before the run
+reports its end, and the lock session is closed.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence, TextIO
+
+from .case import RunContext, new_run_dir
+from .config import RunConfig, load_config
+from .filters import Expression, parse_filter
+from .result import AbstractResultHandler, Result, handler_class
+from .suite import TestSuite, iter_cases
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_TESTS", "EXIT_OK", "EXIT_USAGE",
+           "RunOptions", "RunReport", "build_tree", "filter_names", "format_tree",
+           "parse_resource_overrides", "run", "select"]
+
+EXIT_OK = 0            # every test passed (skips count as passes)
+EXIT_FAILED = 1        # a test failed or errored
+EXIT_USAGE = 2         # bad options, configuration or test files
+EXIT_NO_TESTS = 5      # nothing to run, as pytest and unittest say
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+@dataclass
+class RunOptions:
+    """How to run: the options of ``rotest run``."""
+
+    name: str | None = None
+    #: Handler names (or classes); None: the configured ones.
+    outputs: Sequence[str | type[AbstractResultHandler]] | None = None
+    filter: str | Expression | None = None
+    failfast: bool = False
+    debug: bool = False
+    skip_init: bool = False
+    save_state: bool = False
+    #: Filters replacing those of the requests of that name (``-r``).
+    resources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    """How a run went."""
+
+    exit_code: int
+    main_test: TestSuite | None = None
+    result: Result | None = None
+    run_dir: Path | None = None
+    interrupted: bool = False
+
+
+# --------------------------------------------------------------------------
+# The tree
+
+def build_tree(tests: Iterable[type], name: str | None = None) -> TestSuite:
+    """One suite (named after the run) holding the given case and suite classes."""
+    root_class = type(name or "AllTests", (TestSuite,),
+                      {"components": list(tests), "__module__": __name__})
+    return root_class()
+
+
+def filter_names(case: Any) -> list[str]:
+    """What a filter word may match: the case's tags, class and method names,
+    and the tags and names of the suites around it."""
+    names = [*getattr(case, "TAGS", ()), type(case).__name__, case._testMethodName]
+    node = getattr(case, "parent", None)
+    while node is not None:
+        names += [*node.TAGS, node.name]
+        node = node.parent
+    return names
+
+
+def select(root: TestSuite, expression: str | Expression) -> int:
+    """Keep the tests the filter selects; returns how many are left."""
+    if isinstance(expression, str):
+        expression = parse_filter(expression)
+    return root.prune(lambda case: expression.matches(filter_names(case)))
+
+
+def format_tree(root: TestSuite) -> str:
+    """The tree of suites and tests with their tags, as ``-l`` prints it."""
+    lines: list[str] = []
+
+    def add(node: Any, depth: int) -> None:
+        if isinstance(node, TestSuite):
+            label = node.name
+            children = list(node)
+        else:
+            label = f"{type(node).__name__}.{node._testMethodName}"
+            children = []
+        tags = getattr(node, "TAGS", ())
+        lines.append("  " * depth + label + (f"  [{', '.join(tags)}]" if tags else ""))
+        for child in children:
+            add(child, depth + 1)
+
+    add(root, 0)
+    return "\n".join(lines)
+
+
+def parse_resource_overrides(text: str | None) -> dict[str, dict[str, str]]:
+    """``"calc=calc2,dev.group.name=QA"`` -> ``{"calc": {"name": "calc2"},
+    "dev": {"group__name": "QA"}}``: ``REQUEST=NAME`` picks a resource by name,
+    ``REQUEST.FIELD[.FIELD...]=VALUE`` filters on a field (relations with dots)."""
+    overrides: dict[str, dict[str, str]] = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        key, sep, value = item.partition("=")
+        request, *path = key.strip().split(".")
+        if not sep or not request or not value.strip() or not all(path):
+            raise ValueError(f"bad resource override {item!r}: write REQUEST=NAME or "
+                             f"REQUEST.FIELD=VALUE, e.g. calc=calc2,calc.group.name=QA")
+        overrides.setdefault(request, {})["__".join(path) or "name"] = value.strip()
+    return overrides
+
+
+# --------------------------------------------------------------------------
+# The run
+
+def run(tests: Iterable[type], config: RunConfig | None = None,
+        options: RunOptions | None = None, *, stream: TextIO | None = None) -> RunReport:
+    """Run the case and suite classes; every resource is released at the end.
+
+    Raises ConfigError (or PluginError) before any test runs when the lock
+    client cannot be made, and HandlerNotAvailable for an unknown output.
+    """
+    config = config if config is not None else load_config()
+    options = options or RunOptions()
+    stream = stream if stream is not None else sys.stdout
+    root = build_tree(tests, options.name)
+    if options.filter is not None:
+        select(root, options.filter)
+    handler_classes = [handler_class(h) if isinstance(h, str) else h
+                       for h in (options.outputs or config.outputs)]
+    if not root.countTestCases():
+        print("rotest: no tests to run", file=stream)
+        return RunReport(EXIT_NO_TESTS, root)
+    _warn_unused_overrides(root, options.resources)
+
+    root.work_dir = run_dir = new_run_dir(config.workdir, options.name)
+    context = RunContext(config, run_dir, skip_init=options.skip_init,
+                         save_state=options.save_state,
+                         resource_overrides=options.resources)
+    handlers = _make_handlers(handler_classes, root, stream=stream, config=config,
+                              work_dir=run_dir)
+    result = Result(handlers, context=context, failfast=options.failfast,
+                    debug=options.debug)
+    interrupted, released = _run_tree(root, result, context)
+    code = (EXIT_INTERRUPTED if interrupted else
+            EXIT_OK if result.wasSuccessful() and released else EXIT_FAILED)
+    return RunReport(code, root, result, run_dir, interrupted)
+
+
+def _run_tree(root: TestSuite, result: Result, context: RunContext) -> tuple[bool, bool]:
+    """Run, then release everything, then report the end.
+
+    Returns (interrupted by Ctrl-C, the final release went well).
+    """
+    started = interrupted = False
+    released = True
+    try:
+        if _locks_anything(root):
+            context.manager  # noqa: B018 - a bad config or plugin fails now, not in each test
+        result.startTestRun()
+        started = True
+        root.run(result)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        try:
+            context.close()
+        except Exception as error:  # noqa: BLE001 - the session is closed regardless
+            released = False
+            print(f"rotest: releasing the resources at the end failed: "
+                  f"{type(error).__name__}: {error}", file=sys.stderr)
+        finally:
+            if started:
+                result.stopTestRun()
+    return interrupted, released
+
+
+def _locks_anything(root: TestSuite) -> bool:
+    return any(not request.is_service for case in iter_cases(root)
+               for request in getattr(case, "get_resource_requests", list)())
+
+
+def _warn_unused_overrides(root: TestSuite, overrides: Mapping[str, Any]) -> None:
+    requested = {request.name for case in iter_cases(root)
+                 for request in getattr(case, "get_resource_requests", list)()}
+    for name in sorted(set(overrides) - requested):
+        print(f"rotest: warning: no test requests a resource named {name!r} "
+              f"(given with -r)", file=sys.stderr)
+
+
+def _make_handlers(classes: list[type[AbstractResultHandler]], root: TestSuite,
+                   **kwargs: Any) -> list[AbstractResultHandler]:
+    handlers = []
+    for cls in classes:
+        try:
+            handlers.append(cls(root, **kwargs))
+        except Exception as error:  # noqa: BLE001 - a report must not stop the run
+            print(f"rotest: output handler {getattr(cls, 'NAME', cls.__name__)!r} "
+                  f"could not start: {type(error).__name__}: {error}", file=sys.stderr)
+    return handlers

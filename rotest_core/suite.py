@@ -1,0 +1,112 @@
+"""TestSuite: a named group of test cases and suites, as in Rotest::
+
+    class CalculatorSuite(TestSuite):
+        TAGS = ["nightly"]
+        components = [AdditionCase, SubtractionCase, OtherSuite]
+
+A suite holds an instance of each case for every test method, and an
+instance of each nested suite. It runs them with unittest's machinery
+(setUpClass and setUpModule included) and tells the result where it
+starts and ends (Rotest's composite events).
+"""
+from __future__ import annotations
+
+import unittest
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from .case import RunContext, unique_dir
+
+__all__ = ["SuiteDefinitionError", "TestSuite", "iter_cases", "case_method_names"]
+
+
+class SuiteDefinitionError(TypeError):
+    """A suite's ``components`` holds something that is not a test class."""
+
+
+def case_method_names(case_class: type[unittest.TestCase]) -> list[str]:
+    """The test methods of a case, as unittest's loader finds them."""
+    names = unittest.TestLoader().getTestCaseNames(case_class)
+    if not names and hasattr(case_class, "runTest"):
+        return ["runTest"]
+    return list(names)
+
+
+class TestSuite(unittest.TestSuite):
+    """A suite of ``components``: TestCase and TestSuite classes.
+
+    Attributes:
+        components: the case and suite classes, run in this order.
+        TAGS: words ``-f`` filters select its tests by (with their own).
+        parent: the suite this one is part of, or None.
+        work_dir: its directory in the run's, set when it runs.
+    """
+
+    components: Sequence[type] = ()
+    TAGS: Sequence[str] = []
+    # Keep the tests after they ran (unittest drops them): reports read the tree.
+    _cleanup = False
+    __test__ = False  # not a pytest test class (discovery looks at subclasses)
+
+    def __init__(self, tests: Iterable[Any] | None = None, *, parent: Any = None) -> None:
+        super().__init__()
+        self.parent = parent
+        self.work_dir: Path | None = None
+        if tests is None:
+            tests = [test for component in self.components
+                     for test in self._instances_of(component)]
+        for test in tests:
+            test.parent = self
+            self.addTest(test)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def _instances_of(self, component: Any) -> list[Any]:
+        if isinstance(component, type) and issubclass(component, TestSuite):
+            return [component(parent=self)]
+        if isinstance(component, type) and issubclass(component, unittest.TestCase):
+            return [component(name) for name in case_method_names(component)]
+        raise SuiteDefinitionError(
+            f"{self.name}.components holds {component!r}: put TestCase or TestSuite "
+            f"classes there (the classes, not instances)")
+
+    def run(self, result: Any, debug: bool = False) -> Any:
+        context = getattr(result, "context", None)
+        if self.work_dir is None and isinstance(context, RunContext):
+            parent_dir = getattr(self.parent, "work_dir", None) or context.run_dir
+            self.work_dir = unique_dir(parent_dir, self.name)
+        _notify(result, "startComposite", self)
+        try:
+            return super().run(result, debug)
+        finally:
+            _notify(result, "stopComposite", self)
+
+    def prune(self, keep: Callable[[unittest.TestCase], bool]) -> int:
+        """Drop the cases ``keep`` rejects, and the suites left empty; returns
+        how many cases are left."""
+        kept = []
+        for test in self._tests:
+            if isinstance(test, TestSuite):
+                if test.prune(keep):
+                    kept.append(test)
+            elif keep(test):
+                kept.append(test)
+        self._tests = kept
+        return self.countTestCases()
+
+
+def iter_cases(suite: unittest.TestSuite) -> Iterator[unittest.TestCase]:
+    """Every test case in a tree of suites, in running order."""
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            yield from iter_cases(test)
+        else:
+            yield test
+
+
+def _notify(result: Any, event: str, suite: TestSuite) -> None:
+    callback = getattr(result, event, None)
+    if callback is not None:
+        callback(suite)
