@@ -1,0 +1,174 @@
+"""A suite that orders its tests to share resources, and holds them between
+tests so that a resource kept is not remade."""
+from __future__ import annotations
+
+import sys
+import unittest
+from types import TracebackType
+from typing import Any
+
+from ..order import Cost, Usage, optimise_order
+from .managers import TestResourceManager, neededResources
+
+__all__ = ["OptimisingTestSuite", "TestLoader"]
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
+
+
+class OptimisingTestSuite(unittest.TestSuite):
+    """Runs its tests in the order that costs least to set up, reset and tear
+    down their resources (rotest_core.order), holding between two tests what
+    both need, and releasing everything at the end.
+
+    Added unittest TestSuites are flattened; other suite classes are
+    distributed: ``Custom([a, b])`` is added as ``Custom([a])``, ``Custom([b])``.
+    A resource that fails to be made errors the test that needed it; the
+    other tests run.
+    """
+
+    known_suite_classes: tuple[type, ...] = ()
+
+    def addTest(self, test: Any) -> None:
+        try:
+            members = iter(test)
+        except TypeError:
+            super().addTest(test)
+            return
+        if type(test) in self.known_suite_classes:
+            for member in members:
+                self.addTest(member)
+        else:
+            for member in members:
+                super().addTest(type(test)([member]))
+
+    def adsorbSuite(self, test_case_or_suite: Any) -> None:
+        """Deprecated in testresources: addTest."""
+        self.addTest(test_case_or_suite)
+
+    def sortTests(self) -> None:
+        """Order the tests to minimise the resource costs (stable: tests that
+        need the same resources keep their order)."""
+        # Managers become numbers in the order tests declare them, so that the
+        # order depends on nothing like id() or the hash seed.
+        number: dict[Any, int] = {}
+        known: dict[tuple, Usage] = {}  # tests of a class declare alike: work once per kind
+        usages = []
+        for test in self._tests:
+            kind = (tuple(_declared(test)), tuple(getattr(test, "dirtiedResources", ())))
+            if kind not in known:
+                needed, dirty = _usage(test)
+                for manager in needed:
+                    number.setdefault(manager, len(number))
+                known[kind] = Usage(frozenset(number[manager] for manager in needed),
+                                    frozenset(number[manager] for manager in dirty))
+            usages.append(known[kind])
+        costs = {index: _cost(manager) for manager, index in number.items()}
+        self._tests = [self._tests[index] for index in optimise_order(usages, costs)]
+
+    def run(self, result: unittest.TestResult, debug: bool = False) -> unittest.TestResult:
+        self.sortTests()
+        held: list[TestResourceManager] = []  # what the suite holds, in the order got
+        try:
+            for test in self._tests:
+                if result.shouldStop:
+                    break
+                failure = self._switch(held, _needed(test), result)
+                if failure is None:
+                    test(result)
+                else:
+                    _error(test, failure, result)
+        finally:
+            self._switch(held, [], result)
+        return result
+
+    def _switch(self, held: list[TestResourceManager], needed: list[TestResourceManager],
+                result: Any) -> ExcInfo | None:
+        """Give back what ``held`` has and ``needed`` lacks (last first), then
+        get what is missing (dependencies first). If a get fails, return its
+        exception; what was got before stays in held."""
+        for manager in reversed(list(held)):
+            if manager not in needed:
+                held.remove(manager)
+                try:
+                    manager.finishedWith(manager._currentResource, result)
+                except Exception:  # noqa: BLE001 - reported, and the run goes on
+                    result.addError(_ResourceProblem(f"clean {manager.id()}"), sys.exc_info())
+        for manager in needed:
+            if manager not in held:
+                try:
+                    manager._hold(result)
+                except Exception:  # noqa: BLE001 - the test's error, reported by run
+                    return sys.exc_info()
+                held.append(manager)
+        return None
+
+
+OptimisingTestSuite.known_suite_classes = (unittest.TestSuite, OptimisingTestSuite)
+
+
+class TestLoader(unittest.TestLoader):
+    """A loader whose suites are OptimisingTestSuites."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+    suiteClass = OptimisingTestSuite
+
+
+class _ResourceProblem:
+    """Stands for a resource in result.addError when cleaning it fails
+    between tests (as unittest's _ErrorHolder does for tearDownClass)."""
+
+    failureException = AssertionError  # read by TestResult to format the traceback
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+
+    def id(self) -> str:
+        return self.description
+
+    def shortDescription(self) -> None:
+        return None
+
+    def countTestCases(self) -> int:
+        return 0
+
+    def __str__(self) -> str:
+        return self.description
+
+
+def _error(test: Any, failure: ExcInfo, result: Any) -> None:
+    """Report ``failure`` (a resource that could not be made) as ``test``'s
+    error, without running it."""
+    if not isinstance(test, unittest.TestCase):
+        test(result)  # a distributed suite: its test fails to set up and says so
+        return
+    result.startTest(test)
+    result.addError(test, failure)
+    result.stopTest(test)
+
+
+def _declared(test: Any) -> list[tuple[str, TestResourceManager]]:
+    return list(getattr(test, "resources", None) or ())
+
+
+def _needed(test: Any) -> list[TestResourceManager]:
+    return neededResources([manager for _, manager in _declared(test)])
+
+
+def _usage(test: Any) -> tuple[list[TestResourceManager], set[TestResourceManager]]:
+    """What the optimiser sees of a test: its resources with their
+    dependencies, and those it dirties (always-dirty ones, the names in its
+    ``dirtiedResources``, and whatever depends on a dirty one: a manager is
+    dirty when a dependency is)."""
+    needed = _needed(test)
+    named = dict(_declared(test))
+    dirty = {named[name] for name in getattr(test, "dirtiedResources", ()) if name in named}
+    for manager in needed:  # dependencies first: one pass closes upwards
+        if getattr(manager, "alwaysDirty", False) or any(
+                dependency in dirty for _, dependency in manager.resources):
+            dirty.add(manager)
+    return needed, dirty
+
+
+def _cost(manager: Any) -> Cost:
+    return Cost(getattr(manager, "setUpCost", 1), getattr(manager, "tearDownCost", 1),
+                getattr(manager, "resetCost", None))
