@@ -18,10 +18,34 @@ from app.config import ConfigError
 from app.plugins import PluginError
 
 from . import __version__
-from .inventory import resources
+from .resources.errors import LockClientError
 
 
-@click.group(name="rotest", context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group some of whose commands are imported when first used: ``rotest
+    run`` need not import what ``rotest resources`` does (SQLAlchemy, the
+    lock engine)."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: name -> "module:attribute"
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            import importlib
+            module, _, attribute = self.lazy_commands[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(name="rotest", cls=LazyGroup,
+             lazy_commands={"resources": "rotest_core.inventory:resources"},
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rotest")
 @config_option
 def main() -> None:
@@ -29,7 +53,14 @@ def main() -> None:
 
 
 register(main)
-main.add_command(resources)
+
+
+def __getattr__(name: str) -> Any:
+    # ``from rotest_core.cli import resources`` still works, importing it then.
+    if name == "resources":
+        from .inventory import resources
+        return resources
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------
@@ -134,6 +165,8 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
         raise CliError(f"bad configuration: {error}", exit_code=2) from None
     except (HandlerNotAvailable, SuiteDefinitionError, PluginError) as error:
         raise CliError(str(error), exit_code=2) from None
+    except LockClientError as error:  # e.g. the lock server cannot be reached
+        raise CliError(f"cannot lock resources: {error}", exit_code=2) from None
     click.get_current_context().exit(report.exit_code)
 
 

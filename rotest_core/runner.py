@@ -170,7 +170,8 @@ def _run_tree(root: TestSuite, result: Result, context: RunContext) -> tuple[boo
     released = True
     try:
         if _locks_anything(root):
-            context.manager  # noqa: B018 - a bad config or plugin fails now, not in each test
+            # A bad config, plugin or unreachable server fails now, not in each test.
+            context.manager.open()
         result.startTestRun()
         started = True
         root.run(result)

@@ -36,7 +36,9 @@ class ResourceManager:
         self._kept: list[tuple[ResourceRequest, BaseResource]] = []
         self._opened = False
 
-    def _ensure_open(self) -> None:
+    def open(self) -> None:
+        """Open the lock session now (it opens on first use otherwise), so an
+        unreachable server fails once, before any test runs."""
         if not self._opened:
             self.client.open(description="rotest run")
             self._opened = True
@@ -88,7 +90,7 @@ class ResourceManager:
         locked = [r for r in requests if not r.is_service]
         granted: list[dict[str, Any]] = []
         if locked:
-            self._ensure_open()
+            self.open()
             granted = self.client.lock([r.descriptor() for r in locked], timeout=timeout)
         data = dict(zip((r.name for r in locked), granted))
         try:
