@@ -1,13 +1,14 @@
 """The rotest server: one Flask app, built only by ``create_app``."""
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any, Mapping
 
 from . import config as config_module
-from .models import db
-from .plugins import load_plugins
+
+# Flask and the models are imported by create_app, not here: the client
+# runtime imports app.config (and app.plugins) and must stay light.
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -16,6 +17,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Keys are the lower-case setting names of :mod:`app.config` (database_url,
     plugins, ...); upper-case keys go to Flask's config unchanged (TESTING, ...).
     """
+    from flask import Flask
+
+    from .models import db
+    from .plugins import load_plugins
+
     overrides = {k: v for k, v in (config or {}).items() if k.islower()}
     settings = config_module.load_settings(overrides=overrides)
     app = Flask(__name__)
@@ -47,6 +53,8 @@ def _sqlite_write_lock_up_front() -> None:
     transaction that reads first may not be allowed to write later. (The API
     goes through the lock engine, which does this itself.)"""
     from flask import request
+
+    from .models import db
     if request.method not in ("GET", "HEAD", "OPTIONS") \
             and not request.path.startswith("/api/"):
         db.session.connection(execution_options={"sqlite_immediate": True})

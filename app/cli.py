@@ -10,18 +10,19 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import click
-from flask import Flask
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from . import create_app
 from .config import ConfigError
-from .migrate import MigrationError, generate_revision, migration_status, upgrade_database
-from .models import ApiToken, User, db
 from .plugins import PluginError
+
+# Flask, SQLAlchemy, the models and Alembic are imported by the commands that
+# use them: ``rotest run`` imports this module and must stay light.
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .models import User
 
 
 class CliError(click.ClickException):
@@ -48,6 +49,11 @@ config_option = click.option(
 @contextmanager
 def server_app() -> Iterator[Flask]:
     """The app, inside its app context; known failures become :class:`CliError`."""
+    from sqlalchemy.exc import DBAPIError
+
+    from . import create_app
+    from .migrate import MigrationError
+    from .models import db
     logging.basicConfig(format="%(message)s")
     try:
         app = create_app()
@@ -93,6 +99,7 @@ def db_group() -> None:
 def db_upgrade() -> None:
     """Apply every pending migration, core and plugins, and create the tables
     of plugins that ship no migrations."""
+    from .migrate import upgrade_database
     with server_app() as app:
         _show_migration_progress()
         upgrade_database(app)
@@ -107,6 +114,7 @@ def db_upgrade() -> None:
 def db_migrate(message: str, plugin: str | None) -> None:
     """Write a revision from the difference between the models and the
     database, which must be up to date."""
+    from .migrate import generate_revision
     with server_app() as app:
         path = generate_revision(app, message, plugin)
     if path is None:
@@ -118,6 +126,7 @@ def db_migrate(message: str, plugin: str | None) -> None:
 @db_group.command("current")
 def db_current() -> None:
     """Show the revision of the database on each branch."""
+    from .migrate import migration_status
     with server_app() as app:
         status = migration_status(app)
     for branch, applied, head in status:
@@ -141,6 +150,9 @@ def users() -> None:
               help="Default: $ROTEST_PASSWORD, else asked for twice.")
 def create_user(username: str, admin: bool, password: str) -> None:
     """Create the user USERNAME."""
+    from sqlalchemy.exc import IntegrityError
+
+    from .models import User, db
     if not password:
         raise CliError("the password must not be empty")
     with server_app():
@@ -159,6 +171,9 @@ def create_user(username: str, admin: bool, password: str) -> None:
 @users.command("list")
 def list_users() -> None:
     """List the users."""
+    from sqlalchemy import select
+
+    from .models import User, db
     with server_app():
         for user in db.session.scalars(select(User).order_by(User.username)):
             flags = " ".join(flag for flag, on in (("admin", user.is_admin),
@@ -167,6 +182,9 @@ def list_users() -> None:
 
 
 def _user(username: str) -> User:
+    from sqlalchemy import select
+
+    from .models import User, db
     user = db.session.scalar(select(User).filter_by(username=username))
     if user is None:
         raise CliError(f"no user {username!r}: create it with "
@@ -186,6 +204,7 @@ def tokens() -> None:
 @click.option("--name", default="", help="A label, e.g. the CI job that uses the token.")
 def create_token(username: str, name: str) -> None:
     """Issue a token for USERNAME and print it: it is shown only this once."""
+    from .models import ApiToken, db
     with server_app():
         token, plain = ApiToken.issue(_user(username), name)
         db.session.add(token)
@@ -199,6 +218,9 @@ def create_token(username: str, name: str) -> None:
 @tokens.command("list")
 def list_tokens() -> None:
     """List the tokens (their prefixes: the tokens themselves are not kept)."""
+    from sqlalchemy import select
+
+    from .models import ApiToken, db
     with server_app():
         for token in db.session.scalars(select(ApiToken).order_by(ApiToken.id)):
             used = token.last_used.isoformat(" ", "seconds") if token.last_used else "never"
@@ -210,6 +232,7 @@ def list_tokens() -> None:
 @click.argument("token_id", metavar="ID", type=int)
 def revoke_token(token_id: int) -> None:
     """Delete the token ID, as `rotest tokens list` shows it."""
+    from .models import ApiToken, db
     with server_app():
         token = db.session.get(ApiToken, token_id)
         if token is None:
@@ -232,6 +255,7 @@ def server(host: str, port: int, debug: bool) -> None:
     In production, upgrade with `rotest db upgrade` and serve wsgi:app:
         gunicorn -k gthread --threads 8 -w 4 wsgi:app
     """
+    from .migrate import upgrade_database
     with server_app() as app:
         upgrade_database(app)
     app.run(host=host, port=port, debug=debug)

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
-
 CONFIG_FILE_NAMES = ("rotest.yml", "rotest.yaml", ".rotest.yml")
 
 
@@ -113,6 +111,7 @@ def find_config_file(start: Path | None = None) -> Path | None:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The ``rotest:`` section of a YAML file (or the whole mapping if it has none)."""
+    import yaml  # only when there is a file: a run without one need not import it
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:

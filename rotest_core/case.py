@@ -51,6 +51,64 @@ TEST_LOG.propagate = False
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+class TestLogger(logging.Logger):
+    """A test's logger: a child of ``rotest.test`` that writes to ``test.log``
+    in the test's work directory while the test runs.
+
+    The directory and the file are made on the first record, so a test that
+    logs nothing costs no file system work. It is not registered with
+    :func:`logging.getLogger`: it goes away with its test.
+    """
+
+    def __init__(self, name: str, case: "TestCase | None" = None) -> None:
+        super().__init__(name)
+        self.parent = TEST_LOG
+        self.case = case
+        self.log_file: logging.Handler | None = None
+        self._writing = False  # between the start and the end of the test
+
+    def begin(self) -> None:
+        """The test starts: records from now on go to its log file."""
+        self._writing = True
+
+    def end(self) -> None:
+        """The test ended: close its log file, if it has one."""
+        self._writing = False
+        log_file, self.log_file = self.log_file, None
+        if log_file is not None:
+            self.removeHandler(log_file)
+            log_file.close()
+
+    def callHandlers(self, record: logging.LogRecord) -> None:
+        if self._writing and self.log_file is None and self.case is not None:
+            self._open_file()
+        super().callHandlers(record)
+
+    def _open_file(self) -> None:
+        try:
+            work_dir = self.case.work_dir
+        except OSError as error:
+            self._writing = False
+            print(f"rotest: cannot make the work directory of {self.name}: {error}",
+                  file=sys.stderr)
+            return
+        if work_dir is None:
+            return
+        self._writing = False  # no second attempt if this fails
+        try:
+            log_file = logging.FileHandler(work_dir / self.case.LOG_FILE_NAME,
+                                           encoding="utf-8")
+        except OSError as error:
+            print(f"rotest: cannot open the log file of {self.name}: {error}",
+                  file=sys.stderr)
+            return
+        log_file.setFormatter(logging.Formatter(LOG_FORMAT))
+        log_file.handle(self.makeRecord(self.name, logging.DEBUG, __file__, 0,
+                                        "work directory %s", (work_dir,), None))
+        self.log_file = log_file
+        self.addHandler(log_file)
+
+
 # --------------------------------------------------------------------------
 # What the tests of one run share
 
@@ -144,15 +202,31 @@ class TestCase(unittest.TestCase):
     def __init__(self, methodName: str = "runTest") -> None:
         super().__init__(methodName)
         self.parent: Any = None
-        self.work_dir: Path | None = None
+        self._work_dir: Path | None = None
+        #: (parent directory, name) of the work directory, made on first use.
+        self._pending_work_dir: tuple[Path, str] | None = None
         self.context: RunContext | None = None
         self.config: RunConfig | None = None  # Rotest's self.config
         self.result: Any = None
-        self.logger = TEST_LOG.getChild(self.get_name(methodName))
+        self.logger = TestLogger(f"{TEST_LOG.name}.{self.get_name(methodName)}", self)
         self.locked_resources: dict[str, BaseResource] = {}
         self.success_messages: list[str] = []
         self.expectation_failures: list[str] = []
         self._failed = False
+
+    @property
+    def work_dir(self) -> Path | None:
+        """The test's own directory under the run's (its suite's), made when
+        first asked for (or when the test first logs)."""
+        if self._work_dir is None and self._pending_work_dir is not None:
+            parent_dir, name = self._pending_work_dir
+            self._pending_work_dir = None
+            self._work_dir = unique_dir(parent_dir, name)
+        return self._work_dir
+
+    @work_dir.setter
+    def work_dir(self, value: Path | None) -> None:
+        self._work_dir, self._pending_work_dir = value, None
 
     @classmethod
     def get_name(cls, method_name: str) -> str:
@@ -175,15 +249,17 @@ class TestCase(unittest.TestCase):
         context = getattr(result, "context", None)
         own_context = not isinstance(context, RunContext)
         self._start(RunContext.standalone() if own_context else context, result)
-        log_file = self._open_log()
+        logger = self.logger
+        if isinstance(logger, TestLogger):
+            logger.begin()
         try:
             return super().run(result)
         finally:
             try:
                 self._release_leftovers()
             finally:
-                self.logger.removeHandler(log_file)
-                log_file.close()
+                if isinstance(logger, TestLogger):
+                    logger.end()
                 if own_context:
                     self.context.close()
 
@@ -192,14 +268,9 @@ class TestCase(unittest.TestCase):
         self.locked_resources, self.success_messages = {}, []
         self.expectation_failures, self._failed = [], False
         parent_dir = getattr(self.parent, "work_dir", None) or context.run_dir
-        self.work_dir = unique_dir(parent_dir, self.get_name(self._testMethodName))
-
-    def _open_log(self) -> logging.Handler:
-        log_file = logging.FileHandler(self.work_dir / self.LOG_FILE_NAME, encoding="utf-8")
-        log_file.setFormatter(logging.Formatter(LOG_FORMAT))
-        self.logger.addHandler(log_file)
-        self.logger.debug("work directory %s", self.work_dir)
-        return log_file
+        # Made on first use: most tests never write to theirs.
+        self._work_dir = None
+        self._pending_work_dir = (parent_dir, self.get_name(self._testMethodName))
 
     # unittest's hooks around each part of a test (stable since Python 3.8,
     # which added them for IsolatedAsyncioTestCase).
@@ -267,6 +338,10 @@ class TestCase(unittest.TestCase):
         got = self.context.manager.request_resources(
             requests, skip_init=self.context.skip_init, use_previous=use_previous,
             base_work_dir=self.work_dir, timeout=self.context.config.resource_request_timeout)
+        # A test that holds resources has its log file (its directory holds theirs).
+        self.logger.debug("got resources: %s", ", ".join(
+            f"{name}={getattr(resource, 'name', None) or type(resource).__name__}"
+            for name, resource in got.items()))
         for name, resource in got.items():
             setattr(self, name, resource)
             _adopt(resource, self.logger)

@@ -11,6 +11,7 @@ of the run: a broken report never breaks the tests.
 """
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 import unittest
@@ -234,11 +235,13 @@ class Result(unittest.TestResult):
     def addFailure(self, test: Any, err: Any) -> None:
         super().addFailure(test, err)
         self._post_mortem(err)
+        _log_problem(test, "failure", self.failures[-1][1])
         self._outcome("add_failure", test, self.failures[-1][1])
 
     def addError(self, test: Any, err: Any) -> None:
         super().addError(test, err)
         self._post_mortem(err)
+        _log_problem(test, "error", self.errors[-1][1])
         self._outcome("add_error", test, self.errors[-1][1])
 
     def addExpectedFailure(self, test: Any, err: Any) -> None:
@@ -257,6 +260,7 @@ class Result(unittest.TestResult):
         # Handlers see the test itself; the text names the subtest.
         failed = issubclass(err[0], test.failureException)
         text = f"{subtest}\n{(self.failures if failed else self.errors)[-1][1]}"
+        _log_problem(test, "failure" if failed else "error", text)
         self._outcome("add_failure" if failed else "add_error", test, text)
 
     def _post_mortem(self, err: Any) -> None:
@@ -265,6 +269,14 @@ class Result(unittest.TestResult):
             print(f"\n{err[0].__name__}: {err[1]}\nrotest: entering the post-mortem "
                   f"debugger (-D); 'c' goes on with the run", file=sys.stderr)
             pdb.post_mortem(err[2])
+
+
+def _log_problem(test: Any, kind: str, text: str) -> None:
+    """A failure or an error goes to the test's own log too (its test.log)."""
+    logger = getattr(test, "logger", None)
+    if isinstance(logger, logging.Logger):
+        logger.error("the test ended with %s:\n%s", "a failure" if kind == "failure"
+                     else "an error", text.rstrip())
 
 
 def _report_broken(handler: AbstractResultHandler, event: str, error: Exception) -> None:

@@ -190,14 +190,23 @@ def _run_tree(root: TestSuite, result: Result, context: RunContext) -> tuple[boo
     return interrupted, released
 
 
+def _class_requests(root: TestSuite) -> Iterable[Any]:
+    """The requests of the run's cases, asked once per case class."""
+    seen: set[type] = set()
+    for case in iter_cases(root):
+        if type(case) not in seen:
+            seen.add(type(case))
+            yield from getattr(case, "get_resource_requests", list)()
+
+
 def _locks_anything(root: TestSuite) -> bool:
-    return any(not request.is_service for case in iter_cases(root)
-               for request in getattr(case, "get_resource_requests", list)())
+    return any(not request.is_service for request in _class_requests(root))
 
 
 def _warn_unused_overrides(root: TestSuite, overrides: Mapping[str, Any]) -> None:
-    requested = {request.name for case in iter_cases(root)
-                 for request in getattr(case, "get_resource_requests", list)()}
+    if not overrides:
+        return
+    requested = {request.name for request in _class_requests(root)}
     for name in sorted(set(overrides) - requested):
         print(f"rotest: warning: no test requests a resource named {name!r} "
               f"(given with -r)", file=sys.stderr)

@@ -81,7 +81,11 @@ def test_run_prints_the_tree_and_exits_1_on_a_failure(rotest, workdir):
     assert "FAILED (failures=1, skipped=1)" in out
     (run_dir,) = (workdir / "runs").iterdir()
     assert run_dir.name.endswith("-calc")
-    assert (run_dir / "CalcSuite" / "AddCase.test_add" / "test.log").is_file()
+    # A test's work directory and test.log are made when it first logs: the
+    # failed test logged its failure; the passing one, which logs nothing, has none.
+    failed_log = run_dir / "CalcSuite" / "DivideCase.test_divide_by_zero" / "test.log"
+    assert "one over one is not zero" in failed_log.read_text()
+    assert not (run_dir / "CalcSuite" / "AddCase.test_add").exists()
 
 
 def test_filter_selects_by_tag_class_and_method(rotest):

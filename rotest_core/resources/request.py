@@ -2,9 +2,8 @@
 field of a test or of a resource."""
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy.orm import QueryableAttribute
 
 if TYPE_CHECKING:
     from .base import BaseResource
@@ -67,13 +66,24 @@ def _same(first: Any, second: Any) -> bool:
 
 def is_data_pointer(value: Any) -> bool:
     """A model field such as ``CalculatorData.ip_address`` used as a value."""
-    return isinstance(value, QueryableAttribute)
+    # Only a model module can make one, and it imports SQLAlchemy's ORM first:
+    # a run whose tests use no models never imports it.
+    orm = sys.modules.get("sqlalchemy.orm")
+    return orm is not None and isinstance(value, orm.QueryableAttribute)
+
+
+#: Modules whose classes (object, unittest's and Rotest's bases) declare no
+#: requests: their many attributes need not be looked through.
+_FRAMEWORK_MODULES = frozenset({"builtins", "unittest.case", "rotest_core.case",
+                                "rotest_core.resources.base"})
 
 
 def class_requests(cls: type) -> list[ResourceRequest]:
     """The ResourceRequest class fields of ``cls`` and its bases, base first."""
     found: dict[str, ResourceRequest] = {}
     for klass in reversed(cls.__mro__):
+        if klass.__module__ in _FRAMEWORK_MODULES:
+            continue
         for name, value in vars(klass).items():
             if isinstance(value, ResourceRequest):
                 found[name] = value
