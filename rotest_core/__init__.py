@@ -9,19 +9,24 @@ changing its imports::
 from __future__ import annotations
 
 import sys
-from importlib.metadata import PackageNotFoundError, version
-from typing import Sequence
+from typing import Any, Sequence
 
-try:
-    __version__ = version("rotest-flask")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+from .case import TestCase, request
+from .resources.base import BaseResource
+from .resources.request import ResourceRequest
+from .result import AbstractResultHandler
+from .suite import TestSuite
 
-from .case import TestCase, request  # noqa: E402 - after __version__, which cli imports
-from .resources.base import BaseResource  # noqa: E402
-from .resources.request import ResourceRequest  # noqa: E402
-from .result import AbstractResultHandler  # noqa: E402
-from .suite import TestSuite  # noqa: E402
+
+def __getattr__(name: str) -> Any:
+    # importlib.metadata costs ~20 ms to import: only --version needs it.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return version("rotest-flask")
+        except PackageNotFoundError:  # a source tree that is not installed
+            return "0+unknown"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["AbstractResultHandler", "BaseResource", "ResourceRequest", "TestCase",
            "TestSuite", "__version__", "main", "request"]

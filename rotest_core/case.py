@@ -278,40 +278,53 @@ class TestCase(unittest.TestCase):
     def _callSetUp(self) -> None:
         # The first cleanup runs last: after tearDown and the test's own cleanups.
         self.addCleanup(self._release_at_end)
-        with self._watch():
-            self.request_resources(self.get_resource_requests(), use_previous=True)
-            with self._noting_expectations():
-                super()._callSetUp()
+        self._part(self._set_up_with_resources, check_expectations=False)
         # Expectations that failed in setUp fail the test at its end.
         self._notify("setupFinished", self)
 
+    def _set_up_with_resources(self) -> None:
+        self.request_resources(self.get_resource_requests(), use_previous=True)
+        super()._callSetUp()
+
     def _callTestMethod(self, method: Callable[[], Any]) -> None:
-        with self._watch():
-            with self._noting_expectations():
-                super()._callTestMethod(method)
-            self._fail_on_expectations()
+        self._part(super()._callTestMethod, method)
 
     def _callTearDown(self) -> None:
         self._notify("startTeardown", self)
-        with self._watch():
-            with self._noting_expectations():
-                super()._callTearDown()
-            self._fail_on_expectations()
+        self._part(super()._callTearDown)
 
     def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
-        with self._watch():
-            super()._callCleanup(function, *args, **kwargs)
+        self._part(lambda: super(TestCase, self)._callCleanup(function, *args, **kwargs),
+                   check_expectations=False)
 
     @contextlib.contextmanager
     def subTest(self, *args: Any, **params: Any) -> Iterator[None]:
-        with super().subTest(*args, **params), self._watch():
-            yield
+        with super().subTest(*args, **params):
+            try:
+                yield
+            except unittest.SkipTest:
+                raise
+            except BaseException:
+                self._failed = True
+                raise
 
-    @contextlib.contextmanager
-    def _watch(self) -> Iterator[None]:
-        """Note a failure or error of any part, to release the resources dirty."""
+    def _part(self, run: Callable[..., Any], *args: Any,
+              check_expectations: bool = True) -> None:
+        """Run one part of the test. Any failure or error is noted (the
+        resources go back dirty); an error carries the part's failed
+        expectations as a note; without one, they fail the part at its end.
+        (Plain try blocks: this runs several times for every test.)"""
         try:
-            yield
+            try:
+                run(*args)
+            except (unittest.SkipTest, KeyboardInterrupt):
+                raise
+            except BaseException as error:
+                if self.expectation_failures and hasattr(error, "add_note"):
+                    error.add_note(self._take_expectations())
+                raise
+            if check_expectations:
+                self._fail_on_expectations()
         except unittest.SkipTest:
             raise
         except BaseException:
@@ -424,18 +437,6 @@ class TestCase(unittest.TestCase):
                  f"{frame.f_code.co_name}" if frame is not None else "?")
         self.expectation_failures.append(f"{where}: {text}")
         self.logger.error("expectation failed at %s: %s", where, text)
-
-    @contextlib.contextmanager
-    def _noting_expectations(self) -> Iterator[None]:
-        """An error ends the part: the failed expectations go with it, as a note."""
-        try:
-            yield
-        except (unittest.SkipTest, KeyboardInterrupt):
-            raise
-        except BaseException as error:
-            if self.expectation_failures and hasattr(error, "add_note"):
-                error.add_note(self._take_expectations())
-            raise
 
     def _fail_on_expectations(self) -> None:
         if self.expectation_failures:

@@ -17,7 +17,7 @@ from app.cli import CliError, config_option, register
 from app.config import ConfigError
 from app.plugins import PluginError
 
-from . import __version__
+import rotest_core
 from .resources.errors import LockClientError
 
 
@@ -43,10 +43,18 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+def _print_version(ctx: click.Context, wanted: bool) -> None:
+    if wanted and not ctx.resilient_parsing:
+        click.echo(f"rotest, version {rotest_core.__version__}")
+        ctx.exit()
+
+
 @click.group(name="rotest", cls=LazyGroup,
              lazy_commands={"resources": "rotest_core.inventory:resources"},
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="rotest")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, _param, value: _print_version(ctx, value),
+              help="Show the version and exit.")
 @config_option
 def main() -> None:
     """Rotest: lock lab resources, run resource-oriented tests, report on them."""

@@ -258,14 +258,14 @@ def test_a_broken_handler_is_reported_once_and_left_out(workdir, capsys):
     assert [e for e, _, _ in Recorder.events].count("add_success") == 2
 
 
-def test_handlers_come_from_entry_points_then_built_ins(monkeypatch):
+def test_handlers_come_from_built_ins_then_entry_points(monkeypatch):
     point = EntryPoint("recorder", "runtime_samples.handlers:Recorder",
                        result_module.ENTRY_POINT_GROUP)
 
     def fake_entry_points(group, name=None):
         return EntryPoints(p for p in [point] if name in (None, p.name))
 
-    monkeypatch.setattr(result_module, "entry_points", fake_entry_points)
+    monkeypatch.setattr("importlib.metadata.entry_points", fake_entry_points)
     assert handler_class("recorder") is Recorder
     assert handler_class("tree").NAME == "tree"
     with pytest.raises(HandlerNotAvailable, match="choose from dots, full, recorder, tree"):

@@ -2,6 +2,8 @@
 field of a test or of a resource."""
 from __future__ import annotations
 
+import functools
+
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -78,8 +80,10 @@ _FRAMEWORK_MODULES = frozenset({"builtins", "unittest.case", "rotest_core.case",
                                 "rotest_core.resources.base"})
 
 
-def class_requests(cls: type) -> list[ResourceRequest]:
-    """The ResourceRequest class fields of ``cls`` and its bases, base first."""
+@functools.cache
+def class_requests(cls: type) -> tuple[ResourceRequest, ...]:
+    """The ResourceRequest class fields of ``cls`` and its bases, base first
+    (looked up once per class: the runner asks for every test)."""
     found: dict[str, ResourceRequest] = {}
     for klass in reversed(cls.__mro__):
         if klass.__module__ in _FRAMEWORK_MODULES:
@@ -87,4 +91,4 @@ def class_requests(cls: type) -> list[ResourceRequest]:
         for name, value in vars(klass).items():
             if isinstance(value, ResourceRequest):
                 found[name] = value
-    return list(found.values())
+    return tuple(found.values())
