@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import LockSession, ResourceData, User, db, utcnow
+from server_process import ThreadedServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -32,21 +32,14 @@ def app_config(sqlite_url, tmp_path):
 @pytest.fixture
 def server(app):
     """The app served over HTTP on a free port; yields its base URL."""
-    from werkzeug.serving import make_server
     with app.app_context():
         admin = User(username="root", is_admin=True)
         admin.set_password(PASSWORD)
         db.session.add(admin)
         db.session.commit()
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=10)
-    sweeper = app.extensions.get("rotest_sweeper")
-    if sweeper:
-        sweeper.stop()
+    server = ThreadedServer(app)
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 
 import pytest
 import requests
-from werkzeug.serving import make_server
+from server_process import ThreadedServer
 
 from api_helpers import Api, add_user, api_for, descriptor, lab  # noqa: F401
 from app.models import ApiToken, db
@@ -263,12 +263,9 @@ def test_update_fields_by_holder_and_admin_only(lab):
 @pytest.fixture
 def live_server(app):
     """The app in a real threaded HTTP server; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/api/v1"
-    server.shutdown()
-    thread.join(5)
+    server = ThreadedServer(app)
+    yield f"{server.url}/api/v1"
+    server.stop()
 
 
 def http_client(token: str) -> requests.Session:

@@ -8,12 +8,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from werkzeug.serving import make_server
+from server_process import ThreadedServer
 
 from api_helpers import add_user
 from engine_helpers import Lab
@@ -237,12 +236,9 @@ def server(imported, url, tmp_path):
     from app import create_app
     app = create_app({"database_url": url, "plugins": ["lab_plugin"],
                       "workdir": str(tmp_path / "server"), "secret_key": "test"})
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield app, http.server_port
-    http.shutdown()
-    http.server_close()
+    server = ThreadedServer(app)
+    yield app, server.port
+    server.stop()
     app.extensions["rotest_sweeper"].stop()
 
 

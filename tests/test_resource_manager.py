@@ -13,7 +13,6 @@ import time
 from typing import Any, Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from api_helpers import add_user
 from engine_helpers import Lab
@@ -21,6 +20,7 @@ from lab_plugin import DeviceData, PortData
 from rotest_core.resources import (BaseResource, EmbeddedLockClient, RemoteLockClient,
                                    ResourceManager, ResourceRequest,
                                    ResourceUnavailableError, ServerError)
+from server_process import ThreadedServer
 
 USER = "tester"
 
@@ -104,21 +104,6 @@ def lab(tmp_path) -> Iterator[Lab]:
     lab.dispose()
 
 
-class Server:
-    """The real Flask app on 127.0.0.1:port, served by werkzeug in a thread."""
-
-    def __init__(self, app, port: int = 0) -> None:
-        self.http = make_server("127.0.0.1", port, app, threaded=True)
-        self.port = self.http.server_port
-        self.thread = threading.Thread(target=self.http.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-
-
 @pytest.fixture
 def flask_app(lab, tmp_path, monkeypatch):
     from app import create_app
@@ -142,7 +127,7 @@ def client(request, lab):
         yield EmbeddedLockClient(lab.url, username=USER)
         return
     app, token = request.getfixturevalue("flask_app"), request.getfixturevalue("token")
-    server = Server(app)
+    server = ThreadedServer(app)
     yield RemoteLockClient(f"http://127.0.0.1:{server.port}", token, retry_seconds=2)
     server.stop()
 
@@ -394,7 +379,7 @@ def test_remote_client_retries_while_the_server_is_down(flask_app, token, lab, c
     port = free_port()
     client = RemoteLockClient(f"http://127.0.0.1:{port}", token, retry_seconds=20)
     servers: list[Server] = []
-    starter = threading.Timer(1.0, lambda: servers.append(Server(flask_app, port)))
+    starter = threading.Timer(1.0, lambda: servers.append(ThreadedServer(flask_app, port)))
     started = time.monotonic()
     starter.start()
     try:
@@ -427,7 +412,7 @@ def test_remote_client_reports_a_server_that_does_not_answer():
 
 
 def test_heartbeat_keeps_a_short_lease_alive(flask_app, token, lab):
-    server = Server(flask_app)
+    server = ThreadedServer(flask_app)
     client = RemoteLockClient(f"http://127.0.0.1:{server.port}", token)
     try:
         client.open(lease_seconds=2)

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import User
-from . import queue, sessions
+from . import queue
 from .descriptors import Descriptor
 from .errors import Conflict, InvalidRequest, PermissionDenied
 from .lookups import coerce_value

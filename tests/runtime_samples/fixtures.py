@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from api_helpers import add_user
 from app.config import default_database_url
@@ -20,6 +18,7 @@ from engine_helpers import Lab
 from lab_plugin import DeviceData
 from rotest_core.config import RunConfig, load_config
 from rotest_core.embedded_db import prepare_database
+from server_process import ThreadedServer
 
 from . import cases, lab as lab_module
 
@@ -57,29 +56,14 @@ def lab(workdir) -> Iterator[Lab]:
     lab.dispose()
 
 
-class Server:
-    """The real Flask app on 127.0.0.1, served by werkzeug in a thread."""
-
-    def __init__(self, app) -> None:
-        self.http = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.http.server_port
-        self.thread = threading.Thread(target=self.http.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-
-
 @pytest.fixture
-def server(lab, workdir) -> Iterator[tuple[Server, str]]:
+def server(lab, workdir) -> Iterator[tuple[ThreadedServer, str]]:
     """The lock server on the lab's database, and a token of user 'tester'."""
     from app import create_app
     app = create_app({"database_url": lab.url, "plugins": ["lab_plugin"],
                       "workdir": str(workdir.parent / "server"), "secret_key": "test"})
     token = add_user(app, "tester")
-    http = Server(app)
+    http = ThreadedServer(app)
     yield http, token
     http.stop()
     app.extensions["rotest_sweeper"].stop()
