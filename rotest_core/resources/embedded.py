@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import getpass
 import logging
-import threading
 from typing import Any, Callable
 
 from sqlalchemy import select
@@ -16,13 +15,13 @@ from sqlalchemy.orm import Session
 from app import engine as lock_engine
 from app.models import User
 
-from .errors import LockClientError, SessionLostError, error_for
+from .errors import error_for
 from .lock_client import Descriptor, LockClient, ResourceDict
 
 log = logging.getLogger(__name__)
 
-#: A local session's lease: long, since a crashed process's locks are also
-#: reaped when its heartbeat thread stops; renewed every third of it.
+#: A local session's lease: a process that dies without closing its session
+#: loses its locks this long after its last heartbeat.
 EMBEDDED_LEASE = 30.0
 
 
@@ -40,14 +39,11 @@ def local_user(db: Session, username: str | None = None) -> User:
 class EmbeddedLockClient(LockClient):
     """Locks through :mod:`app.engine` on the database at ``database_url``."""
 
+    DEFAULT_LEASE = EMBEDDED_LEASE
+
     def __init__(self, database_url: str, username: str | None = None) -> None:
         self.engine = lock_engine.open_engine(database_url)
         self.username = username or getpass.getuser()
-        self.session_id: str | None = None
-        self._lease = EMBEDDED_LEASE
-        self._stop = threading.Event()
-        self._heartbeat: threading.Thread | None = None
-        self._local = threading.local()
 
     def _call(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run an engine operation in a short-lived Session of this thread."""
@@ -58,32 +54,18 @@ class EmbeddedLockClient(LockClient):
             except lock_engine.EngineError as error:
                 raise error_for(error.code, error.message, error.details) from None
 
-    def open(self, *, lease_seconds: float | None = None, description: str = "") -> None:
-        self._lease = lease_seconds or EMBEDDED_LEASE
-        session = self._call(lock_engine.open_session, lease_seconds=self._lease,
-                             description=description)
-        self.session_id = session["id"]
-        self._stop.clear()
-        self._heartbeat = threading.Thread(target=self._beat, daemon=True,
-                                           name="rotest-heartbeat")
-        self._heartbeat.start()
+    def _open_session(self, lease_seconds: float, description: str) -> str:
+        return self._call(lock_engine.open_session, lease_seconds=lease_seconds,
+                          description=description)["id"]
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self._lease / 3):
-            try:
-                self._call(lock_engine.heartbeat, self.session_id)
-            except SessionLostError:
-                if not self._stop.is_set():  # not just closed by close()
-                    log.error("the lock session expired: its resources were released")
-                return
-            except Exception as error:  # noqa: BLE001 - a busy database: try next beat
-                # Were this thread to end, the lease would run out mid-run.
-                log.warning("heartbeat failed: %s", error)
+    def _renew(self) -> None:
+        self._call(lock_engine.heartbeat, self.session_id)
 
-    def lock(self, descriptors: list[Descriptor], *, timeout: float = 0.0,
-             priority: int = 0) -> list[ResourceDict]:
-        from .waiting import lock_and_wait
-        return lock_and_wait(self, descriptors, timeout, priority)
+    def _close_session(self) -> None:
+        self._call(lock_engine.close_session, self.session_id)
+
+    def _dispose(self) -> None:
+        self.engine.dispose()
 
     def submit(self, descriptors: list[Descriptor], timeout: float,
                priority: int) -> dict[str, Any]:
@@ -106,13 +88,3 @@ class EmbeddedLockClient(LockClient):
     def update_fields(self, type_name: str, filters: dict[str, Any],
                       values: dict[str, Any]) -> list[ResourceDict]:
         return self._call(lock_engine.update_fields, type_name, filters, values)
-
-    def close(self) -> None:
-        self._stop.set()
-        if self.session_id is not None:
-            try:
-                self._call(lock_engine.close_session, self.session_id)
-            except LockClientError:
-                pass  # expired already: nothing is held
-            self.session_id = None
-        self.engine.dispose()

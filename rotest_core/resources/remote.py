@@ -7,19 +7,16 @@ connect are retried with backoff while the server restarts.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
 
 import requests
 
-from .errors import LockClientError, ServerError, SessionLostError, error_for
+from .errors import ServerError, error_for
 from .lock_client import Descriptor, LockClient, ResourceDict
-from .waiting import lock_and_wait
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEASE = 60.0
 
 
 class RemoteLockClient(LockClient):
@@ -32,9 +29,6 @@ class RemoteLockClient(LockClient):
         self.connect_timeout = connect_timeout
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {token}"
-        self.session_id: str | None = None
-        self._lease = DEFAULT_LEASE
-        self._stop = threading.Event()
 
     def call(self, method: str, path: str, body: Any = None, *,
              read_timeout: float = 30.0) -> tuple[int, dict[str, Any]]:
@@ -71,29 +65,18 @@ class RemoteLockClient(LockClient):
                         body.get("message", f"HTTP {response.status_code}"),
                         body.get("details"))
 
-    def open(self, *, lease_seconds: float | None = None, description: str = "") -> None:
-        self._lease = lease_seconds or DEFAULT_LEASE
-        _, session = self.call("POST", "/sessions", {"lease_seconds": self._lease,
-                                                     "description": description})
-        self.session_id = session["id"]
-        self._stop.clear()
-        threading.Thread(target=self._beat, daemon=True, name="rotest-heartbeat").start()
+    def _open_session(self, lease_seconds: float, description: str) -> str:
+        return self.call("POST", "/sessions", {"lease_seconds": lease_seconds,
+                                               "description": description})[1]["id"]
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self._lease / 3):
-            try:
-                self.call("POST", f"/sessions/{self.session_id}/heartbeat")
-            except SessionLostError:
-                if not self._stop.is_set():  # not just closed by close()
-                    log.error("the lock session expired: its resources were released")
-                return
-            except Exception as error:  # noqa: BLE001 - try again at the next beat
-                # Were this thread to end, the lease would run out mid-run.
-                log.warning("heartbeat failed: %s", error)
+    def _renew(self) -> None:
+        self.call("POST", f"/sessions/{self.session_id}/heartbeat")
 
-    def lock(self, descriptors: list[Descriptor], *, timeout: float = 0.0,
-             priority: int = 0) -> list[ResourceDict]:
-        return lock_and_wait(self, descriptors, timeout, priority)
+    def _close_session(self) -> None:
+        self.call("DELETE", f"/sessions/{self.session_id}")
+
+    def _dispose(self) -> None:
+        self.http.close()
 
     def submit(self, descriptors: list[Descriptor], timeout: float,
                priority: int) -> dict[str, Any]:
@@ -122,13 +105,3 @@ class RemoteLockClient(LockClient):
                       values: dict[str, Any]) -> list[ResourceDict]:
         return self.call("POST", "/update_fields", {"type": type_name, "filters": filters,
                                                     "values": values})[1]["resources"]
-
-    def close(self) -> None:
-        self._stop.set()
-        if self.session_id is not None:
-            try:
-                self.call("DELETE", f"/sessions/{self.session_id}")
-            except LockClientError as error:
-                log.debug("closing the lock session: %s", error)
-            self.session_id = None
-        self.http.close()
