@@ -1,0 +1,375 @@
+"""The run as a tree of records: what every file report reads.
+
+:class:`RecordingHandler` listens to the events of a run and keeps one
+:class:`TestRecord` per suite, flow, case and block, with its times, outcome,
+tracebacks, success messages and resources. File reports (junit, excel, html,
+history) subclass it and write the tree out, so they agree on what happened.
+
+A test run again in the same run (``--delta`` re-runs) keeps one record: the
+earlier attempts move to :attr:`TestRecord.reruns`.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import socket
+import sys
+import unittest
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from rotest_core.result import AbstractResultHandler, describe
+
+__all__ = ["OUTCOMES", "Attempt", "RecordingHandler", "RunRecord", "TestRecord",
+           "description_of", "environment"]
+
+#: Outcomes, worst first; a test with several (a failure, then an error in
+#: tearDown) keeps the worst, and a composite takes its worst child's.
+OUTCOMES = ("error", "failure", "unexpected_success", "expected_failure", "skip",
+            "success")
+#: Outcomes that count as passing (the exit code, ``--delta``).
+PASSING = frozenset({"success", "skip", "expected_failure"})
+
+
+def worst(*outcomes: str | None) -> str | None:
+    """The worst of the outcomes given (None ones ignored)."""
+    known = [o for o in outcomes if o is not None]
+    return min(known, key=OUTCOMES.index) if known else None
+
+
+@dataclass
+class Attempt:
+    """An earlier run of a test that was run again (``--delta``)."""
+
+    outcome: str
+    details: list[tuple[str, str]]
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass
+class TestRecord:
+    """One node of the run: a suite, a flow, a case (one test method) or a
+    block; or ``"error"``: an error outside any test (setUpClass...).
+
+    Attributes:
+        details: (outcome, text) of each failure, error or skip, in order:
+            a traceback or a skip reason.
+    """
+
+    name: str
+    kind: str
+    classname: str
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    parent: "TestRecord | None" = None
+    children: list["TestRecord"] = field(default_factory=list)
+    start: datetime | None = None
+    end: datetime | None = None
+    own_outcome: str | None = None
+    details: list[tuple[str, str]] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
+    resources: dict[str, str] = field(default_factory=dict)
+    work_dir: Path | None = None
+    reruns: list[Attempt] = field(default_factory=list)
+    #: A composite's note on how it ended (a flow: which block stopped it).
+    note: str = ""
+
+    @property
+    def is_composite(self) -> bool:
+        return self.kind in ("suite", "flow")
+
+    @property
+    def outcome(self) -> str | None:
+        """A test's own outcome; a composite's: the worst of its own (an
+        error in setUpClass) and its children's."""
+        if not self.is_composite:
+            return self.own_outcome
+        return worst(self.own_outcome, *(child.outcome for child in self.children))
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome in PASSING
+
+    @property
+    def depth(self) -> int:
+        depth, node = 0, self.parent
+        while node is not None:
+            depth, node = depth + 1, node.parent
+        return depth
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end, or None if it never ended."""
+        if self.start is None or self.end is None:
+            return None
+        return (self.end - self.start).total_seconds()
+
+    @property
+    def path(self) -> str:
+        """The names from the run's root down, joined with ``/``: the test's
+        identity within runs of the same tests (``--delta`` matches on it)."""
+        names, node = [], self
+        while node is not None and node.parent is not None:  # the root is the run
+            names.append(node.name)
+            node = node.parent
+        return "/".join(reversed(names))
+
+    @property
+    def traceback(self) -> str:
+        """The failures' and errors' texts, joined."""
+        return "\n".join(text for kind, text in self.details if kind in ("failure", "error"))
+
+    @property
+    def message(self) -> str:
+        """One line: the last line of the first traceback, or the skip reason."""
+        for _kind, text in self.details:
+            lines = [line for line in text.strip().splitlines() if line.strip()]
+            if lines:
+                return lines[-1].strip()
+        return ""
+
+    @property
+    def log_path(self) -> Path | None:
+        """The test's log file, if it wrote one."""
+        if self.work_dir is None:
+            return None
+        path = self.work_dir / "test.log"
+        return path if path.is_file() else None
+
+    def log_text(self, limit: int = 64 * 1024) -> str:
+        """The test's log, its last ``limit`` characters when longer."""
+        path = self.log_path
+        if path is None:
+            return ""
+        try:
+            with open(path, encoding="utf-8", errors="replace") as stream:
+                text = stream.read()
+        except OSError:
+            return ""
+        if len(text) > limit:
+            return f"[... {len(text) - limit} characters cut ...]\n" + text[-limit:]
+        return text
+
+    def walk(self) -> Iterator["TestRecord"]:
+        """This record and everything under it, depth first, in running order."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def tests(self) -> Iterator["TestRecord"]:
+        """The leaves under this record: cases, blocks and errors outside tests."""
+        return (record for record in self.walk() if not record.is_composite)
+
+
+@dataclass
+class RunRecord:
+    """The run: its name, times, settings and the tree of records."""
+
+    name: str
+    root: TestRecord
+    start: datetime
+    end: datetime | None = None
+    run_dir: Path | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.end is None else (self.end - self.start).total_seconds()
+
+    def counts(self) -> dict[str, int]:
+        """How many tests ended with each outcome (every outcome listed)."""
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for record in self.root.tests():
+            if record.outcome is not None:
+                counts[record.outcome] += 1
+        return counts
+
+    def tests(self) -> Iterator[TestRecord]:
+        return self.root.tests()
+
+
+def now() -> datetime:
+    """The current time with the local UTC offset (reports show local times)."""
+    return datetime.now(timezone.utc).astimezone()
+
+
+def description_of(test: Any) -> str:
+    """The first paragraph of the test method's docstring, else the class's."""
+    method = getattr(test, getattr(test, "_testMethodName", ""), None)
+    doc = getattr(method, "__doc__", None) or type(test).__doc__ or ""
+    if type(test).__doc__ == doc and doc in (unittest.TestCase.__doc__,):
+        return ""
+    return doc.strip().split("\n\n")[0].strip()
+
+
+def environment() -> dict[str, str]:
+    """Where the run ran, for the reports' headers."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        user = ""
+    return {"host": socket.gethostname(), "user": user,
+            "python": sys.version.split()[0], "platform": platform.platform(),
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "cwd": os.getcwd()}
+
+
+def _kind(test: Any) -> str:
+    declared = getattr(test, "REPORT_KIND", None)  # flows and blocks say theirs
+    if isinstance(declared, str):
+        return declared
+    if isinstance(test, unittest.TestCase):
+        return "case"
+    if isinstance(test, unittest.TestSuite):
+        return "suite"
+    return "error"
+
+
+def _classname(test: Any) -> str:
+    cls = type(test)
+    if _kind(test) == "error":
+        return str(test)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class RecordingHandler(AbstractResultHandler):
+    """Builds :attr:`run`, the tree of records, from the run's events.
+
+    Subclasses write it out, as it goes (override the events, calling
+    ``super()`` first) or at the end (:meth:`stop_test_run`, after ``super()``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        root = TestRecord(name=self._run_name(), kind="suite",
+                          classname=_classname(self.main_test) if self.main_test else "")
+        self.run = RunRecord(name=root.name, root=root, start=now(),
+                             run_dir=self.work_dir, environment=environment(),
+                             settings=self._settings())
+        self._records: dict[int, TestRecord] = {}
+        if self.main_test is not None:
+            self._records[id(self.main_test)] = root
+
+    def _run_name(self) -> str:
+        return getattr(self.main_test, "name", None) or "run"
+
+    def _settings(self) -> dict[str, str]:
+        config = self.config
+        if config is None:
+            return {}
+        keys = ("host", "port", "workdir", "resource_request_timeout", "smart_client",
+                "artifacts_dir", "outputs")
+        return {key: str(getattr(config, key)) for key in keys if hasattr(config, key)}
+
+    # --- finding a test's record -------------------------------------------
+
+    def record_of(self, test: Any) -> TestRecord:
+        """The record of ``test``, made (under its parent's) on first sight."""
+        record = self._records.get(id(test))
+        if record is None:
+            parent = self._parent_record(test)
+            record = TestRecord(name=describe(test), kind=_kind(test),
+                                classname=_classname(test),
+                                description=description_of(test),
+                                tags=list(getattr(test, "TAGS", ()) or ()), parent=parent)
+            previous = next((r for r in parent.children
+                             if r.name == record.name and r.kind == record.kind), None)
+            if previous is not None and (previous.is_composite or previous.end is not None):
+                # The same test again (a re-run): one record, the old attempt kept.
+                if not previous.is_composite:
+                    self._retry(previous)
+                record = previous
+            else:
+                parent.children.append(record)
+            self._records[id(test)] = record
+        return record
+
+    def _parent_record(self, test: Any) -> TestRecord:
+        parent = getattr(test, "parent", None)
+        if parent is not None and id(parent) in self._records:
+            return self._records[id(parent)]
+        if parent is not None:
+            return self.record_of(parent)
+        return self.run.root
+
+    @staticmethod
+    def _retry(record: TestRecord) -> None:
+        """``record`` runs again: its last attempt moves to its reruns."""
+        record.reruns.append(Attempt(record.own_outcome or "error", record.details,
+                                     record.start, record.end))
+        record.own_outcome, record.details, record.infos = None, [], []
+        record.start = record.end = None
+
+    # --- events ------------------------------------------------------------
+
+    def start_test_run(self) -> None:
+        self.run.start = self.run.root.start = now()
+
+    def start_composite(self, test: Any) -> None:
+        record = self.record_of(test)
+        record.start = now()
+        record.work_dir = getattr(test, "work_dir", None)
+
+    def stop_composite(self, test: Any) -> None:
+        record = self.record_of(test)
+        record.end = now()
+        record.note = getattr(test, "report_note", "") or record.note
+
+    def start_test(self, test: Any) -> None:
+        record = self.record_of(test)
+        record.start = now()
+
+    def update_resources(self, test: Any, resources: dict[str, Any]) -> None:
+        record = self.record_of(test)
+        for name, resource in resources.items():
+            record.resources[name] = (getattr(resource, "name", None)
+                                      or type(resource).__name__)
+
+    def add_info(self, test: Any, message: str) -> None:
+        self.record_of(test).infos.append(message)
+
+    def _outcome(self, test: Any, outcome: str, text: str | None = None) -> TestRecord:
+        record = self.record_of(test)
+        record.own_outcome = worst(record.own_outcome, outcome)
+        if text is not None:
+            record.details.append((outcome, text))
+        if record.kind == "error":  # no start_test or stop_test will come
+            record.start = record.start or now()
+            record.end = now()
+        return record
+
+    def add_success(self, test: Any) -> None:
+        self._outcome(test, "success")
+
+    def add_skip(self, test: Any, reason: str) -> None:
+        self._outcome(test, "skip", reason)
+
+    def add_failure(self, test: Any, exception_string: str) -> None:
+        self._outcome(test, "failure", exception_string)
+
+    def add_error(self, test: Any, exception_string: str) -> None:
+        self._outcome(test, "error", exception_string)
+
+    def add_expected_failure(self, test: Any, exception_string: str) -> None:
+        self._outcome(test, "expected_failure", exception_string)
+
+    def add_unexpected_success(self, test: Any) -> None:
+        self._outcome(test, "unexpected_success")
+
+    def stop_test(self, test: Any) -> None:
+        record = self.record_of(test)
+        record.end = now()
+        if record.start is None:
+            record.start = record.end
+        # Made on first use: known only now, if the test wrote anything.
+        record.work_dir = getattr(test, "_work_dir", None) or getattr(test, "work_dir", None)
+        if record.own_outcome is None:
+            record.own_outcome = "error"
+
+    def stop_test_run(self) -> None:
+        self.run.end = self.run.root.end = now()
