@@ -75,6 +75,9 @@ class TestRecord:
     resources: dict[str, str] = field(default_factory=dict)
     work_dir: Path | None = None
     reruns: list[Attempt] = field(default_factory=list)
+    #: Known error patterns its failures matched (the signature handler sets
+    #: ``test.error_signatures``): dicts with name, pattern and link.
+    signatures: list[dict[str, str]] = field(default_factory=list)
     #: A composite's note on how it ended (a flow: which block stopped it).
     note: str = ""
 
@@ -368,6 +371,7 @@ class RecordingHandler(AbstractResultHandler):
             record.start = record.end
         # Made on first use: known only now, if the test wrote anything.
         record.work_dir = getattr(test, "_work_dir", None) or getattr(test, "work_dir", None)
+        record.signatures = list(getattr(test, "error_signatures", None) or ())
         if record.own_outcome is None:
             record.own_outcome = "error"
 
