@@ -35,15 +35,17 @@ def write_suite(folder: Path, count: int, base: str) -> Path:
 
 
 def wall(command: list[str], cwd: Path, env: dict[str, str], repeat: int) -> float:
+    """The best of ``repeat`` wall times, after one warm-up run."""
     best = float("inf")
-    for _ in range(repeat):
+    for attempt in range(repeat + 1):
         began = time.perf_counter()
         finished = subprocess.run(command, cwd=cwd, env=env, capture_output=True)
         elapsed = time.perf_counter() - began
         if finished.returncode != 0:
             sys.exit(f"{' '.join(command)} failed:\n{finished.stdout.decode()[-2000:]}"
                      f"{finished.stderr.decode()[-2000:]}")
-        best = min(best, elapsed)
+        if attempt:
+            best = min(best, elapsed)
     return best
 
 
@@ -54,8 +56,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         temp_path = Path(temp)
         env = dict(os.environ, ROTEST_WORKDIR=str(temp_path / "workdir"),
-                   PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+                   PYTHONPATH=str(ROOT))
         env.pop("ROTEST_HOST", None)
+        # As installed code runs: compiled once (the standard library unittest
+        # imports is). Each command's first run, a warm-up, writes the caches.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         rotest = [sys.executable, "-m", "rotest_core.cli", "run", "-o", "dots", "."]
         unittest = [sys.executable, "-m", "unittest", "discover", "-s", ".", "-p", "test*.py"]
         print(f"{'tests':>6} {'unittest s':>11} {'rotest s':>9} {'ratio':>6}")

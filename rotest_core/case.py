@@ -17,15 +17,14 @@ passed, finalized and released dirty when it failed or errored.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import sys
+import time
 import unittest
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .config import RunConfig, load_config, lock_client_for
 from .resources.request import ResourceRequest, class_requests
@@ -128,7 +127,7 @@ def unique_dir(parent: Path, name: str) -> Path:
 
 def new_run_dir(workdir: str | Path, name: str | None = None) -> Path:
     """``<workdir>/runs/<timestamp>[-<name>]``, new for every run."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     return unique_dir(Path(workdir).expanduser() / "runs",
                       f"{stamp}-{name}" if name else stamp)
 
@@ -176,6 +175,9 @@ class RunContext:
 # --------------------------------------------------------------------------
 # TestCase
 
+#: class -> (its ``resources`` when asked, its requests): asked once per test.
+_REQUESTS: dict[type, tuple[Any, list[ResourceRequest]]] = {}
+
 class TestCase(unittest.TestCase):
     """A resource-oriented ``unittest.TestCase``.
 
@@ -208,11 +210,13 @@ class TestCase(unittest.TestCase):
         self.context: RunContext | None = None
         self.config: RunConfig | None = None  # Rotest's self.config
         self.result: Any = None
-        self.logger = TestLogger(f"{TEST_LOG.name}.{self.get_name(methodName)}", self)
+        self._logger: logging.Logger | None = None  # made on first use
+        self._running = False
         self.locked_resources: dict[str, BaseResource] = {}
         self.success_messages: list[str] = []
         self.expectation_failures: list[str] = []
-        self._failed = False
+        self._failed = False  # set to release the resources dirty whatever happens
+        self._skipped = False
 
     @property
     def work_dir(self) -> Path | None:
@@ -228,6 +232,21 @@ class TestCase(unittest.TestCase):
     def work_dir(self, value: Path | None) -> None:
         self._work_dir, self._pending_work_dir = value, None
 
+    @property
+    def logger(self) -> logging.Logger:
+        """The test's logger (a :class:`TestLogger`), made when first used."""
+        logger = self._logger
+        if logger is None:
+            logger = self._logger = TestLogger(
+                f"{TEST_LOG.name}.{self.get_name(self._testMethodName)}", self)
+            if self._running:
+                logger.begin()
+        return logger
+
+    @logger.setter
+    def logger(self, value: logging.Logger) -> None:
+        self._logger = value
+
     @classmethod
     def get_name(cls, method_name: str) -> str:
         """``Class.method``, the test's name in reports and its work directory."""
@@ -237,9 +256,12 @@ class TestCase(unittest.TestCase):
     def get_resource_requests(cls) -> list[ResourceRequest]:
         """The requests of ``resources`` and of the class fields (these win a
         name both use)."""
-        found = {r.name: r for r in cls.resources}
-        found.update((r.name, r) for r in class_requests(cls))
-        return list(found.values())
+        cached = _REQUESTS.get(cls)
+        if cached is None or cached[0] is not cls.resources:
+            found = {r.name: r for r in cls.resources}
+            found.update((r.name, r) for r in class_requests(cls))
+            cached = _REQUESTS[cls] = (cls.resources, list(found.values()))
+        return list(cached[1])
 
     # --- running -----------------------------------------------------------
 
@@ -249,87 +271,105 @@ class TestCase(unittest.TestCase):
         context = getattr(result, "context", None)
         own_context = not isinstance(context, RunContext)
         self._start(RunContext.standalone() if own_context else context, result)
-        logger = self.logger
-        if isinstance(logger, TestLogger):
-            logger.begin()
+        self._running = True
+        if isinstance(self._logger, TestLogger):
+            self._logger.begin()
         try:
             return super().run(result)
         finally:
             try:
                 self._release_leftovers()
             finally:
-                if isinstance(logger, TestLogger):
-                    logger.end()
+                self._running = False
+                if isinstance(self._logger, TestLogger):
+                    self._logger.end()
                 if own_context:
                     self.context.close()
 
     def _start(self, context: RunContext, result: Any) -> None:
         self.context, self.config, self.result = context, context.config, result
         self.locked_resources, self.success_messages = {}, []
-        self.expectation_failures, self._failed = [], False
+        self.expectation_failures, self._failed, self._skipped = [], False, False
         parent_dir = getattr(self.parent, "work_dir", None) or context.run_dir
         # Made on first use: most tests never write to theirs.
         self._work_dir = None
         self._pending_work_dir = (parent_dir, self.get_name(self._testMethodName))
 
     # unittest's hooks around each part of a test (stable since Python 3.8,
-    # which added them for IsolatedAsyncioTestCase).
+    # which added them for IsolatedAsyncioTestCase). unittest records what
+    # each part raises in ``self._outcome``; these add only what Rotest does
+    # more, with plain try blocks: they run several times for every test.
 
     def _callSetUp(self) -> None:
-        # The first cleanup runs last: after tearDown and the test's own cleanups.
-        self.addCleanup(self._release_at_end)
-        self._part(self._set_up_with_resources, check_expectations=False)
+        try:
+            self.request_resources(self.get_resource_requests(), use_previous=True)
+            super()._callSetUp()
+        except unittest.SkipTest:
+            self._skipped = True
+            raise
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:
+            self._note_expectations(error)
+            raise
         # Expectations that failed in setUp fail the test at its end.
         self._notify("setupFinished", self)
 
-    def _set_up_with_resources(self) -> None:
-        self.request_resources(self.get_resource_requests(), use_previous=True)
-        super()._callSetUp()
-
     def _callTestMethod(self, method: Callable[[], Any]) -> None:
-        self._part(super()._callTestMethod, method)
+        try:
+            super()._callTestMethod(method)
+        except unittest.SkipTest:
+            self._skipped = True
+            raise
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:
+            self._note_expectations(error)
+            raise
+        self._fail_on_expectations()
 
     def _callTearDown(self) -> None:
         self._notify("startTeardown", self)
-        self._part(super()._callTearDown)
-
-    def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
-        self._part(lambda: super(TestCase, self)._callCleanup(function, *args, **kwargs),
-                   check_expectations=False)
-
-    @contextlib.contextmanager
-    def subTest(self, *args: Any, **params: Any) -> Iterator[None]:
-        with super().subTest(*args, **params):
-            try:
-                yield
-            except unittest.SkipTest:
-                raise
-            except BaseException:
-                self._failed = True
-                raise
-
-    def _part(self, run: Callable[..., Any], *args: Any,
-              check_expectations: bool = True) -> None:
-        """Run one part of the test. Any failure or error is noted (the
-        resources go back dirty); an error carries the part's failed
-        expectations as a note; without one, they fail the part at its end.
-        (Plain try blocks: this runs several times for every test.)"""
         try:
-            try:
-                run(*args)
-            except (unittest.SkipTest, KeyboardInterrupt):
-                raise
-            except BaseException as error:
-                if self.expectation_failures and hasattr(error, "add_note"):
-                    error.add_note(self._take_expectations())
-                raise
-            if check_expectations:
-                self._fail_on_expectations()
+            super()._callTearDown()
         except unittest.SkipTest:
+            self._skipped = True
             raise
-        except BaseException:
-            self._failed = True
+        except KeyboardInterrupt:
             raise
+        except BaseException as error:
+            self._note_expectations(error)
+            raise
+        self._fail_on_expectations()
+
+    def doCleanups(self) -> bool:
+        """The test's cleanups, then the release of its resources: last, so
+        cleanups may still use them."""
+        done = super().doCleanups()
+        if self.locked_resources:
+            failed, outcome = self.failed, self._outcome
+            if outcome is None:  # called by hand, outside run()
+                self._release_at_end(failed)
+            else:
+                # Asked before: a part's executor counts only that part.
+                with outcome.testPartExecutor(self):
+                    self._release_at_end(failed)
+                done = outcome.success
+        return done
+
+    @property
+    def failed(self) -> bool:
+        """Whether a part of the test failed or erred so far (subtests
+        included): its resources go back dirty."""
+        # unittest's outcome says a part did not succeed; a skip is not a failure.
+        outcome = self._outcome
+        return self._failed or (outcome is not None and not outcome.success
+                                and not self._skipped)
+
+    def _note_expectations(self, error: BaseException) -> None:
+        """An error carries the part's failed expectations as a note."""
+        if self.expectation_failures and hasattr(error, "add_note"):
+            error.add_note(self._take_expectations())
 
     def _notify(self, event: str, *args: Any) -> None:
         callback = getattr(self.result, event, None)
@@ -384,12 +424,10 @@ class TestCase(unittest.TestCase):
             self.context.manager.release_resources(chosen, dirty=dirty,
                                                    force_release=force_release)
 
-    def _release_at_end(self) -> None:
-        if not self.locked_resources:
-            return
-        if self._failed and self.context.save_state:
+    def _release_at_end(self, failed: bool) -> None:
+        if failed and self.context.save_state:
             self.store_state()
-        self.release_resources(dirty=self._failed, force_release=False)
+        self.release_resources(dirty=failed, force_release=False)
 
     def _release_leftovers(self) -> None:
         """After an interruption (Ctrl-C) skipped the cleanups: release dirty."""

@@ -146,14 +146,16 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     """What ``rotest run`` does once its options are read: exits with the
     run's status."""
     from .config import load_config
-    from .filters import parse_filter
     from .result import HandlerNotAvailable
     from .runner import RunOptions, build_tree, format_tree, parse_resource_overrides, run, select
     from .suite import SuiteDefinitionError
 
     _refuse_later(delta=delta, processes=processes, order=order)
     try:
-        expression = parse_filter(filter_text) if filter_text is not None else None
+        expression = None
+        if filter_text is not None:
+            from .filters import parse_filter
+            expression = parse_filter(filter_text)
         overrides = parse_resource_overrides(resources_text)
     except ValueError as error:  # FilterSyntaxError or a bad -r: the message shows it
         raise CliError(str(error), exit_code=2) from None

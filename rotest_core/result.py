@@ -170,7 +170,7 @@ class Result(unittest.TestResult):
     def __init__(self, handlers: Iterable[AbstractResultHandler] = (), *,
                  context: Any = None, failfast: bool = False, debug: bool = False) -> None:
         super().__init__()
-        self.handlers = list(handlers)
+        self.handlers = handlers
         self.context = context
         self.failfast = failfast
         self.debug = debug
@@ -179,13 +179,28 @@ class Result(unittest.TestResult):
 
     # --- the fan-out -------------------------------------------------------
 
+    @property
+    def handlers(self) -> tuple[AbstractResultHandler, ...]:
+        """The report handlers still on (set a new sequence to change them)."""
+        return self._handlers
+
+    @handlers.setter
+    def handlers(self, handlers: Iterable[AbstractResultHandler]) -> None:
+        self._handlers = tuple(handlers)
+        #: event -> the bound methods of the handlers that override it: most
+        #: handlers listen to a few events, and every test sends a dozen.
+        self._listeners: dict[str, list[tuple[AbstractResultHandler, Any]]] = {}
+
     def emit(self, event: str, *args: Any) -> None:
         """Call ``event`` on every handler; disable one that raises."""
-        for handler in list(self.handlers):
+        listeners = self._listeners.get(event)
+        if listeners is None:
+            listeners = self._listeners[event] = _listeners(self._handlers, event)
+        for handler, listener in listeners:
             try:
-                getattr(handler, event)(*args)
+                listener(*args)
             except Exception as error:  # noqa: BLE001 - a report must not break the run
-                self.handlers.remove(handler)
+                self.handlers = [h for h in self._handlers if h is not handler]
                 _report_broken(handler, event, error)
 
     def _outcome(self, event: str, test: Any, *args: Any) -> None:
@@ -283,6 +298,15 @@ class Result(unittest.TestResult):
             print(f"\n{err[0].__name__}: {err[1]}\nrotest: entering the post-mortem "
                   f"debugger (-D); 'c' goes on with the run", file=sys.stderr)
             pdb.post_mortem(err[2])
+
+
+def _listeners(handlers: Iterable[Any], event: str) -> list[tuple[Any, Any]]:
+    """(handler, its ``event`` method) for each handler that does something
+    on ``event``: the base's no-ops are left out."""
+    no_op = getattr(AbstractResultHandler, event, None)
+    pairs = [(handler, getattr(handler, event)) for handler in handlers]
+    return [(handler, method) for handler, method in pairs
+            if getattr(method, "__func__", None) is not no_op]
 
 
 def _log_problem(test: Any, kind: str, text: str) -> None:

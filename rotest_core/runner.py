@@ -15,13 +15,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, TextIO
 
 from .case import RunContext, new_run_dir
 from .config import RunConfig, load_config
-from .filters import Expression, parse_filter
 from .result import AbstractResultHandler, Result, handler_class
 from .suite import TestSuite, iter_cases
+
+if TYPE_CHECKING:
+    from .filters import Expression
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_TESTS", "EXIT_OK", "EXIT_USAGE",
            "RunOptions", "RunReport", "build_tree", "filter_names", "format_tree",
@@ -85,6 +87,7 @@ def filter_names(case: Any) -> list[str]:
 def select(root: TestSuite, expression: str | Expression) -> int:
     """Keep the tests the filter selects; returns how many are left."""
     if isinstance(expression, str):
+        from .filters import parse_filter
         expression = parse_filter(expression)
     return root.prune(lambda case: expression.matches(filter_names(case)))
 
