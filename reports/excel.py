@@ -119,7 +119,7 @@ def _row(sheet: Any, record: TestRecord) -> list[Any]:
               "\n".join(text for _kind, text in record.details), record.description,
               ", ".join(f"{name}={value}" for name, value in record.resources.items()),
               None, None]
-    cells = [WriteOnlyCell(sheet, _cell_value(value)) for value in values]
+    cells = [_cell(sheet, value) for value in values]
     cells[0].alignment = _indent(record.depth - 1)
     if outcome in COLOURS:
         cells[1].fill = _fill(outcome)
@@ -128,12 +128,17 @@ def _row(sheet: Any, record: TestRecord) -> list[Any]:
     return cells
 
 
-def _cell_value(value: Any) -> Any:
-    """Text made safe for a cell: no control characters, within the limit."""
-    if isinstance(value, str):
-        # The note cap adds must fit in the cell too.
-        return cap(clean(value), CELL_LIMIT - 100, keep="start") or None
-    return value
+def _cell(sheet: Any, value: Any) -> Any:
+    """A cell for ``value``; text made safe: no control characters, within
+    the cell's limit, and never a formula (a test's text starting with ``=``
+    is shown, not computed)."""
+    if not isinstance(value, str):
+        return WriteOnlyCell(sheet, value)
+    # The note cap adds must fit in the cell too.
+    cell = WriteOnlyCell(sheet, cap(clean(value), CELL_LIMIT - 100, keep="start") or None)
+    if cell.value is not None:
+        cell.data_type = "s"
+    return cell
 
 
 def _local(moment: datetime | None) -> datetime | None:
@@ -171,10 +176,10 @@ def _summary(sheet: Any, run: RunRecord) -> None:
     counts = run.counts()
     sheet.column_dimensions["A"].width = 22
     sheet.column_dimensions["B"].width = 30
-    header = [("Run", clean(run.name)), ("Start time", _local(run.start)),
+    header = [("Run", run.name), ("Start time", _local(run.start)),
               ("End time", _local(run.end)), ("Duration", run.duration), (None, None)]
     for label, value in header:
-        cell = WriteOnlyCell(sheet, value)
+        cell = _cell(sheet, value)
         cell.number_format = TIME_FORMAT if isinstance(value, datetime) else "0.000"
         sheet.append([_bold(sheet, label), cell])
     sheet.append([_bold(sheet, "Result"), _bold(sheet, "Tests")])

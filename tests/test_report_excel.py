@@ -113,3 +113,14 @@ def test_a_large_run_is_written_once_in_write_only_mode_with_the_same_rows(
     assert streamed == live
     summary = load_workbook(path)["Summary"]
     assert len(summary._charts) == 1
+
+
+def test_text_that_looks_like_a_formula_stays_text(workdir):
+    _report, path = run_excel([report_samples.FormulaCase], name="=SUM(A1:A9)")
+    workbook = load_workbook(path)
+    [row] = rows_of(workbook["Results"])
+    assert row["Traceback"] == "=1+1"
+    assert row["Description"].startswith("=HYPERLINK(")
+    assert workbook["Results"]["F2"].data_type == "s"
+    assert workbook["Summary"]["B1"].value == "=SUM(A1:A9)"
+    assert workbook["Summary"]["B1"].data_type == "s"

@@ -2,6 +2,7 @@
 that open a report mid-run, and many generated trivial tests."""
 from __future__ import annotations
 
+import unittest
 from pathlib import Path
 
 from rotest_core import TestCase
@@ -67,3 +68,11 @@ def trivial_cases(count: int, per_class: int = 2) -> list[type]:
                  {f"test_{number}": bodies[(index + number) % 3]
                   for number in range(per_class)} | {"__module__": __name__})
             for index in range(count)]
+
+
+class FormulaCase(TestCase):
+    """=HYPERLINK("http://example.invalid", "click")"""
+
+    @unittest.skip('=1+1')
+    def test_formula_reason(self):
+        pass
