@@ -4,10 +4,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from openpyxl import load_workbook
 
 from reports import excel
-from reports.excel import COLOURS, COLUMNS, LABELS, build_workbook
+from reports.excel import CELL_LIMIT, COLOURS, COLUMNS, LABELS, build_workbook
+from reports.text import cap, clean
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import outcomes, report_samples
@@ -124,3 +126,18 @@ def test_text_that_looks_like_a_formula_stays_text(workdir):
     assert workbook["Results"]["F2"].data_type == "s"
     assert workbook["Summary"]["B1"].value == "=SUM(A1:A9)"
     assert workbook["Summary"]["B1"].data_type == "s"
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=st.text() | st.text(min_size=1, max_size=10).map(lambda text: text * 4000))
+def test_any_text_is_kept_as_text_in_both_modes(text):
+    def in_cell(value: str) -> str | None:
+        return cap(clean(value), CELL_LIMIT - 100, keep="start") or None
+    expected = in_cell(text)
+    for write_only in (False, True):
+        stream = io.BytesIO()
+        build_workbook(report_samples.one_test_run(text, "failure"),
+                       write_only=write_only).save(stream)
+        [row] = rows_of(load_workbook(stream)["Results"])
+        assert row["Traceback"] == expected and len(expected or "") <= CELL_LIMIT
+        assert row["Name"] == in_cell(f"Case.{text}")

@@ -2,15 +2,17 @@
 both JUnit schemas and read back for names, counts and messages."""
 from __future__ import annotations
 
+import functools
 import io
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from lxml import etree
 
-from reports.junit import JUnitHandler
+from reports.junit import JUnitHandler, build_document
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import outcomes, report_samples
@@ -25,6 +27,7 @@ SCHEMAS = ("junit-10.xsd", "jenkins-junit.xsd")
 MODULE = "runtime_samples.outcomes"
 
 
+@functools.lru_cache(maxsize=None)
 def schema(name: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / name)))
 
@@ -192,3 +195,16 @@ def test_the_cli_writes_junit_and_excel_into_the_run_dir(workdir, tmp_path):
     from openpyxl import load_workbook
     workbook = load_workbook(run_dir / "results.xlsx")
     assert workbook["Results"].max_row == 1 + 10 + 2  # the header, the tests, 2 suites
+
+
+@needs_schemas
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(), outcome=st.sampled_from(["failure", "error", "skip"]))
+def test_any_text_gives_a_file_both_schemas_accept(text, outcome):
+    written = etree.tostring(build_document(report_samples.one_test_run(text, outcome)),
+                             encoding="UTF-8", xml_declaration=True)
+    document = etree.ElementTree(etree.fromstring(written))
+    for name in SCHEMAS:
+        checker = schema(name)
+        assert checker.validate(document), (name, checker.error_log)
+    assert document.getroot().get("tests") == "1"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unittest
 from pathlib import Path
 
+from reports import record
 from rotest_core import TestCase
 
 #: How many times each FlakyCase test ran, by method name.
@@ -76,3 +77,15 @@ class FormulaCase(TestCase):
     @unittest.skip('=1+1')
     def test_formula_reason(self):
         pass
+
+
+def one_test_run(text: str, outcome: str) -> record.RunRecord:
+    """A run of one test whose name, traceback, info and host are ``text``."""
+    moment = record.now()
+    root = record.TestRecord(name="run", kind="suite", classname="")
+    test = record.TestRecord(name=f"Case.{text}", kind="case", classname="module.Case",
+                      parent=root, start=moment, end=moment, own_outcome=outcome,
+                      details=[(outcome, text)], infos=[text])
+    root.children.append(test)
+    return record.RunRecord(name=text, root=root, start=moment, end=moment,
+                     environment={"host": text})
