@@ -1,0 +1,247 @@
+"""The ``junit`` handler (also ``xml``): the run as JUnit XML, for Jenkins.
+
+One file per run (``junit_path``; default ``junit.xml`` in the run's
+directory), rewritten atomically after the first top-level test, then at most
+every :data:`INTERIM_INTERVAL` seconds, and at the end: a run that crashes
+leaves a valid file of what it did so far.
+
+The shape is what both Jenkins's schema and Maven Surefire's accept: one
+``<testsuites>`` holding a flat ``<testsuite>`` per suite with tests of its
+own (Jenkins's schema allows no nesting; the suite's name is its path, e.g.
+``Nightly/Inner``), each ``<testcase>`` with ``classname`` the dotted
+``module.Class`` (Jenkins builds its package/class tree from it).
+
+Outcomes: an error is ``<error>``; a failure and an unexpected success are
+``<failure>``; a skip is ``<skipped>`` (its reason as text: Jenkins's schema
+allows no attribute there); an expected failure passes, with a note in
+``<system-out>``. Earlier attempts of a re-run test (``--delta``) are
+Surefire's ``flakyFailure``/``flakyError`` when the test passed in the end,
+else ``rerunFailure``/``rerunError``. Jenkins's schema predates those
+elements, so only a file with re-runs in it fails that schema; Jenkins itself
+ignores elements it does not know.
+"""
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+
+from .files import report_path, write_atomically
+from .record import Attempt, RecordingHandler, RunRecord, TestRecord
+from .text import cap, clean
+
+__all__ = ["JUnitHandler", "build_document"]
+
+#: Characters kept of a test's system-out (its log), of a traceback, of a message.
+LOG_LIMIT = 64 * 1024
+TRACEBACK_LIMIT = 64 * 1024
+MESSAGE_LIMIT = 1024
+#: Least seconds between two rewrites of the file during the run: rewriting
+#: after every top-level test of a long run would cost time squared.
+INTERIM_INTERVAL = 5.0
+
+_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
+_CLASS_FIXTURE = re.compile(r"^(\w+) \((.+)\)$")  # "setUpClass (module.Class)"
+
+
+class JUnitHandler(RecordingHandler):
+    """Writes the run's JUnit XML to :attr:`path`."""
+
+    NAME = "junit"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.path = report_path(getattr(self.config, "junit_path", None), "junit.xml",
+                                self.work_dir)
+        self._written_at: float | None = None
+
+    def stop_test(self, test: Any) -> None:
+        super().stop_test(test)
+        self._after(self.record_of(test))
+
+    def stop_composite(self, test: Any) -> None:
+        super().stop_composite(test)
+        self._after(self.record_of(test))
+
+    def stop_test_run(self) -> None:
+        super().stop_test_run()
+        self.write()
+
+    def _after(self, record: TestRecord) -> None:
+        """A top-level test ended: save, unless a save was made lately."""
+        due = (self._written_at is None
+               or time.monotonic() - self._written_at >= INTERIM_INTERVAL)
+        if record.parent is self.run.root and due:
+            self.write()
+
+    def write(self) -> None:
+        """Write the file for the run as recorded so far."""
+        document = build_document(self.run)
+        write_atomically(self.path, lambda stream: document.write(
+            stream, encoding="UTF-8", xml_declaration=True, pretty_print=True))
+        self._written_at = time.monotonic()
+
+
+# --------------------------------------------------------------------------
+# The document
+
+def build_document(run: RunRecord) -> etree._ElementTree:
+    """The ``<testsuites>`` document of the tests of ``run`` that ended."""
+    groups = _groups(run)
+    tests = [test for _name, _start, group in groups for test in group]
+    counts = _counts(tests)
+    root = etree.Element("testsuites", name=clean(run.name), tests=str(len(tests)),
+                         failures=str(counts["failures"]), errors=str(counts["errors"]),
+                         time=_seconds(run.duration if run.end else _total(tests)))
+    properties = _properties(run)
+    for name, start, group in groups:
+        root.append(_suite(run, name, start, group, properties))
+    return etree.ElementTree(root)
+
+
+def _groups(run: RunRecord) -> list[tuple[str, datetime | None, list[TestRecord]]]:
+    """(name, start, ended tests) of every suite with tests of its own, in
+    the order their first tests ran (the run's own tests are a group too)."""
+    groups = []
+    for node in run.root.walk():
+        tests = [child for child in node.children
+                 if not child.is_composite and child.outcome is not None]
+        if node.is_composite and tests:
+            groups.append((node.path or run.name, tests[0].start or run.start, tests))
+    return sorted(groups, key=lambda group: group[1])
+
+
+def _counts(tests: list[TestRecord]) -> Counter[str]:
+    outcomes = Counter(test.outcome for test in tests)
+    return Counter(failures=outcomes["failure"] + outcomes["unexpected_success"],
+                   errors=outcomes["error"], skipped=outcomes["skip"])
+
+
+def _total(tests: list[TestRecord]) -> float:
+    return sum(test.duration or 0.0 for test in tests)
+
+
+def _seconds(seconds: float | None) -> str:
+    return f"{max(seconds or 0.0, 0.0):.3f}"
+
+
+def _properties(run: RunRecord) -> etree._Element:
+    properties = etree.Element("properties")
+    items = [("run", run.name), ("start", run.start.isoformat(timespec="seconds")),
+             *((f"environment.{key}", value) for key, value in run.environment.items()),
+             *((f"config.{key}", value) for key, value in run.settings.items())]
+    for name, value in items:
+        etree.SubElement(properties, "property", name=clean(name), value=clean(value))
+    return properties
+
+
+def _suite(run: RunRecord, name: str, start: datetime | None, tests: list[TestRecord],
+           properties: etree._Element) -> etree._Element:
+    counts = _counts(tests)
+    suite = etree.Element("testsuite", name=clean(name), tests=str(len(tests)),
+                          failures=str(counts["failures"]), errors=str(counts["errors"]),
+                          skipped=str(counts["skipped"]), time=_seconds(_total(tests)),
+                          timestamp=(start or run.start).isoformat(timespec="seconds"),
+                          hostname=clean(run.environment.get("host", "")))
+    suite.append(copy.deepcopy(properties))
+    for test in tests:
+        suite.append(_case(test))
+    return suite
+
+
+# --------------------------------------------------------------------------
+# One test
+
+def _case(record: TestRecord) -> etree._Element:
+    classname, name = _identity(record)
+    case = etree.Element("testcase", name=clean(name), classname=clean(classname),
+                         time=_seconds(record.duration))
+    # Jenkins's schema wants this order: skipped, errors, failures, output.
+    skip = next((text for kind, text in record.details if kind == "skip"), None)
+    if skip is not None:
+        etree.SubElement(case, "skipped").text = clean(cap(skip, MESSAGE_LIMIT))
+    for kind in ("error", "failure"):
+        for detail, text in record.details:
+            if detail == kind:
+                case.append(_problem(kind, text))
+    for element in _missing_problem(record):
+        case.append(element)
+    for attempt in record.reruns:
+        element = _rerun(attempt, record.passed)
+        if element is not None:
+            case.append(element)
+    output = _output(record)
+    if output:
+        etree.SubElement(case, "system-out").text = output
+    return case
+
+
+def _identity(record: TestRecord) -> tuple[str, str]:
+    """(classname, name): ``module.Class`` and the method; an error outside
+    tests (``setUpClass (module.Class)``) goes under its class."""
+    if record.kind == "error":
+        match = _CLASS_FIXTURE.match(record.name)
+        if match:
+            return match.group(2), match.group(1)
+        return record.parent.classname if record.parent else "", record.name
+    return record.classname, record.name.rpartition(".")[2] or record.name
+
+
+def _problem(kind: str, text: str) -> etree._Element:
+    message, exception = _summary(text, kind)
+    element = etree.Element(kind, message=message, type=exception)
+    element.text = clean(cap(text, TRACEBACK_LIMIT, keep="start"))
+    return element
+
+
+def _missing_problem(record: TestRecord) -> list[etree._Element]:
+    """The element a test's outcome needs when no traceback says it: an
+    unexpected success, or a test that ended with no outcome (interrupted)."""
+    kinds = {kind for kind, _text in record.details}
+    if record.outcome == "unexpected_success":
+        return [etree.Element("failure", type="UnexpectedSuccess",
+                              message="marked expectedFailure, but it passed")]
+    if record.outcome in ("error", "failure") and record.outcome not in kinds:
+        return [etree.Element(record.outcome, type="NoOutcome",
+                              message="the test ended with no outcome (interrupted?)")]
+    return []
+
+
+def _rerun(attempt: Attempt, passed: bool) -> etree._Element | None:
+    """An earlier attempt that did not pass, as Surefire writes it."""
+    if attempt.outcome not in ("error", "failure", "unexpected_success"):
+        return None
+    kind = "Error" if attempt.outcome == "error" else "Failure"
+    text = next((text for detail, text in attempt.details
+                 if detail in ("error", "failure")), attempt.outcome)
+    message, exception = _summary(text, attempt.outcome)
+    element = etree.Element(("flaky" if passed else "rerun") + kind, message=message,
+                            type=exception)
+    etree.SubElement(element, "stackTrace").text = clean(
+        cap(text, TRACEBACK_LIMIT, keep="start"))
+    return element
+
+
+def _summary(text: str, kind: str) -> tuple[str, str]:
+    """(message, exception type) of a traceback: its last line, and the
+    exception's name there when it names one."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else kind
+    match = _EXCEPTION.match(last)
+    return clean(cap(last, MESSAGE_LIMIT, keep="start")), match.group(1) if match else kind
+
+
+def _output(record: TestRecord) -> str:
+    """system-out: success messages, an expected failure's traceback, the log."""
+    parts = [f"success: {info}" for info in record.infos]
+    parts += [f"expected failure (counted as a pass):\n{text}"
+              for kind, text in record.details if kind == "expected_failure"]
+    log = record.log_text(LOG_LIMIT)
+    if log:
+        parts.append(log)
+    return clean(cap("\n".join(parts), LOG_LIMIT))
