@@ -36,7 +36,13 @@ class StreamHandler(AbstractResultHandler):
     # --- printing ----------------------------------------------------------
 
     def write(self, text: str = "", end: str = "\n") -> None:
-        self.stream.write(text + end)
+        text += end
+        try:
+            self.stream.write(text)
+        except UnicodeEncodeError:
+            # Lone surrogates, or a terminal that cannot show some character.
+            encoding = getattr(self.stream, "encoding", None) or "utf-8"
+            self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
         self.stream.flush()
 
     def paint(self, text: str, kind: str) -> str:

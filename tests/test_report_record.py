@@ -70,3 +70,16 @@ def test_clean_and_cap_make_text_safe():
     assert "red" in text and "שלום" in text and "]]>" in text
     assert cap("abcdef", 3) == "[... 3 characters cut ...]\ndef"
     assert cap("abcdef", 3, keep="start").startswith("abc\n")
+
+
+def test_hostile_text_reaches_the_log_and_the_console(workdir):
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    report = run(outcomes.TESTS, load_config(), RunOptions(outputs=["full", Keeper]),
+                 stream=stream)
+    by_name = {r.name: r for r in Keeper.last.run.tests()}
+    log = by_name["HostileCase.test_ünïcödé_name"].log_text()
+    assert "ok: nul" in log and "\\ud800" in log and "שלום" in log
+    printed = raw.getvalue().decode("utf-8")
+    assert "Ran 10 tests" in printed and report.exit_code == 1
+    assert "\\ud800" in printed  # the hostile failure's text, escaped
