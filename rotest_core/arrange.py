@@ -47,8 +47,8 @@ Rank = Callable[[unittest.TestCase], int]
 
 def parse_order(text: str) -> list[Expression]:
     """``"smoke, calc and not slow"`` -> one expression per priority, first
-    first. Commas inside quotes belong to the word. Raises
-    FilterSyntaxError (a ValueError) for a bad expression or an empty part."""
+    first. Commas inside quotes belong to the word. Raises ValueError
+    (FilterSyntaxError for a bad expression) saying what to fix."""
     parts, current, quote = [], "", ""
     for char in text:
         if quote:
@@ -61,6 +61,10 @@ def parse_order(text: str) -> list[Expression]:
             continue
         current += char
     parts.append(current)
+    for number, part in enumerate(parts, 1):
+        if not part.strip():
+            raise ValueError(f"priority {number} of {text!r} is empty: give filter "
+                             f"expressions separated by commas, e.g. 'smoke, calc'")
     return [parse_filter(part) for part in parts]
 
 

@@ -162,10 +162,13 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     _refuse_later(delta=delta, processes=processes)
     try:
         expression = parse_filter(filter_text) if filter_text is not None else None
-        priorities = parse_order(order) if order is not None else None
         overrides = parse_resource_overrides(resources_text)
-    except ValueError as error:  # FilterSyntaxError (-f, -O) or a bad -r: the message shows it
+    except ValueError as error:  # FilterSyntaxError or a bad -r: the message shows it
         raise CliError(str(error), exit_code=2) from None
+    try:
+        priorities = parse_order(order) if order is not None else None
+    except ValueError as error:
+        raise CliError(f"bad -O/--order: {error}", exit_code=2) from None
     try:
         config = load_config(config_file)
         tests = find_tests(config)

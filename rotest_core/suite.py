@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .case import RunContext, unique_dir
-from .testresources.suite import needed_managers, switch_held
+from .testresources.suite import error_without_running, needed_managers, switch_held
 
 __all__ = ["SuiteDefinitionError", "TestSuite", "iter_cases", "case_method_names"]
 
@@ -95,11 +95,18 @@ class TestSuite(unittest.TestSuite):
 
     def _handleClassSetUp(self, test: Any, result: Any) -> None:
         # unittest's hook before every case: hold what this case needs and
-        # let go of the rest. A resource that cannot be made is not held: the
-        # case's own setUp tries again and errors with it.
+        # let go of the rest.
         super()._handleClassSetUp(test, result)
-        if not getattr(type(test), "_classSetupFailed", False):
-            switch_held(self._held, needed_managers(test), result)
+        if getattr(type(test), "_classSetupFailed", False):
+            return
+        failure = switch_held(self._held, needed_managers(test), result)
+        if failure is not None:
+            # A resource could not be made: the case errors with that, without
+            # running (unittest's loop calls it next; this run stands in once).
+            def report(result: Any = None, *_: Any) -> None:
+                del test.run
+                error_without_running(test, failure, result)
+            test.run = report
 
     def prune(self, keep: Callable[[unittest.TestCase], bool]) -> int:
         """Drop the cases ``keep`` rejects, and the suites left empty; returns

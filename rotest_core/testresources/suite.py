@@ -10,7 +10,7 @@ from typing import Any
 from ..order import Cost, Usage, optimise_order
 from .managers import TestResourceManager, neededResources
 
-__all__ = ["OptimisingTestSuite", "TestLoader", "manager_usage", "needed_managers",
+__all__ = ["OptimisingTestSuite", "TestLoader", "error_without_running", "manager_usage", "needed_managers",
            "switch_held"]
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
@@ -77,7 +77,7 @@ class OptimisingTestSuite(unittest.TestSuite):
                 if failure is None:
                     test(result)
                 else:
-                    _error(test, failure, result)
+                    error_without_running(test, failure, result)
         finally:
             switch_held(held, [], result)
         return result
@@ -115,7 +115,7 @@ class _ResourceProblem:
         return self.description
 
 
-def _error(test: Any, failure: ExcInfo, result: Any) -> None:
+def error_without_running(test: Any, failure: ExcInfo, result: Any) -> None:
     """Report ``failure`` (a resource that could not be made) as ``test``'s
     error, without running it."""
     if not isinstance(test, unittest.TestCase):
