@@ -129,7 +129,7 @@ def _fixture(child: Any) -> tuple[str, Any] | None:
     if any(hasattr(module, name) for name in ("setUpModule", "tearDownModule")):
         return ("module", cls.__module__)
     plain = unittest.TestCase.__dict__
-    if any(getattr(cls, name).__func__ is not plain[name].__func__
+    if any(getattr(getattr(cls, name), "__func__", None) is not plain[name].__func__
            for name in ("setUpClass", "tearDownClass")):
         return ("class", cls)
     return None
@@ -156,6 +156,7 @@ class _Keys:
         self.requests: list[tuple[Any, int]] = []   # distinct rotest requests, their keys
         self.managers: dict[Any, int] = {}          # managers hash by identity
         self.costs: dict[int, Cost] = {}
+        self.by_class: dict[type, Usage] = {}      # cases of a class declare alike
 
     def request(self, request: Any) -> int:
         """The key of a rotest request: equal requests (``same_as``) share one."""
@@ -188,6 +189,14 @@ def _usage(case: unittest.TestCase, keys: _Keys) -> Usage:
     """What one case needs: its rotest requests and its managers (with their
     dependencies), and the managers it leaves dirty. A rotest resource is
     dirty only when its test fails, which nobody knows before."""
+    if not {"resources", "dirtiedResources"} & vars(case).keys():
+        if type(case) not in keys.by_class:
+            keys.by_class[type(case)] = _declared_usage(case, keys)
+        return keys.by_class[type(case)]
+    return _declared_usage(case, keys)
+
+
+def _declared_usage(case: unittest.TestCase, keys: _Keys) -> Usage:
     requests = getattr(type(case), "get_resource_requests", None)
     needs = {keys.request(request) for request in (requests() if requests else ())}
     managers, dirty = manager_usage(case)
