@@ -33,6 +33,7 @@ import sys
 import unittest
 from collections.abc import Callable, Hashable, Sequence
 from itertools import pairwise
+from math import inf
 from typing import Any
 
 from .filters import Expression, parse_filter
@@ -86,7 +87,8 @@ def arrange(root: TestSuite, rank: Rank | None = None, optimise: bool = True) ->
     keys = _Keys()
     for suite in _suites(root):
         units = _units(list(suite._tests))
-        ranks = [min(map(rank, _cases(unit)), default=0) if rank else 0 for unit in units]
+        # A child with no case to see ranks last (with what matches nothing).
+        ranks = [min(map(rank, _cases(unit)), default=inf) if rank else 0 for unit in units]
         order = sorted(range(len(units)), key=ranks.__getitem__)
         units = [units[i] for i in order]
         if optimise and len(units) > 1:
@@ -138,7 +140,10 @@ def _fixture(child: Any) -> tuple[str, Any] | None:
 def _cases(unit: list[Any]) -> list[unittest.TestCase]:
     cases: list[unittest.TestCase] = []
     for child in unit:
-        cases += [child] if isinstance(child, unittest.TestCase) else list(iter_cases(child))
+        if isinstance(child, unittest.TestCase):
+            cases.append(child)
+        elif isinstance(child, unittest.TestSuite):
+            cases += iter_cases(child)
     return cases
 
 
