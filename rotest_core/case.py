@@ -148,6 +148,8 @@ class RunContext:
     #: ``-r calc=calc2`` as ``{"calc": {"name": "calc2"}}``: filters that
     #: replace those of the requests with that name.
     resource_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Told of each resource set-up and finalize (the Result counts them).
+    on_resource_event: Callable[[str, Any], None] | None = None
     _manager: "ResourceManager | None" = field(default=None, init=False, repr=False)
 
     @property
@@ -156,7 +158,8 @@ class RunContext:
             from .resources.manager import ResourceManager
             self._manager = ResourceManager(
                 lock_client_for(self.config), smart=self.config.smart_client,
-                timeout=self.config.resource_request_timeout, config=self.config)
+                timeout=self.config.resource_request_timeout, config=self.config,
+                on_event=self.on_resource_event)
         return self._manager
 
     def close(self) -> None:

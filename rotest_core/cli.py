@@ -91,8 +91,13 @@ RUN_OPTIONS = (
     click.option("-f", "--filter", "filter_text", metavar="EXPR",
                  help="Run the tests whose tags, class or method names match, e.g. "
                       "'smoke and not slow'."),
-    click.option("-O", "--order", metavar="EXPR",
-                 help="Run the matching tests first (not available yet)."),
+    click.option("-O", "--order", metavar="EXPRS",
+                 help="Run the matching tests first: filter expressions (as -f takes), "
+                      "comma-separated, in priority order, e.g. 'smoke, calc and not "
+                      "slow'. Tests move only inside their suite."),
+    click.option("--keep-order", is_flag=True,
+                 help="Run the tests in the declared order (and -O's): do not reorder "
+                      "them to share resources (set-ups) between neighbours."),
     click.option("-n", "--name", "run_name", help="A name for the run and its work directory."),
     click.option("-l", "--list", "list_only", is_flag=True,
                  help="Print the tests with their tags; run nothing."),
@@ -140,17 +145,20 @@ def _discover(paths: Sequence[str], config: Any) -> list[type]:
 
 def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
             save_state: bool, delta: int | None, processes: int, outputs: str | None,
-            filter_text: str | None, order: str | None, run_name: str | None,
+            filter_text: str | None, order: str | None, keep_order: bool,
+            run_name: str | None,
             list_only: bool, failfast: bool, debug: bool, skip_init: bool,
             resources_text: str | None) -> None:
     """What ``rotest run`` does once its options are read: exits with the
     run's status."""
+    from .arrange import parse_order
     from .config import load_config
     from .result import HandlerNotAvailable
-    from .runner import RunOptions, build_tree, format_tree, parse_resource_overrides, run, select
+    from .runner import (RunOptions, arrange_tree, build_tree, format_tree,
+                         parse_resource_overrides, run, select)
     from .suite import SuiteDefinitionError
 
-    _refuse_later(delta=delta, processes=processes, order=order)
+    _refuse_later(delta=delta, processes=processes)
     try:
         expression = None
         if filter_text is not None:
@@ -160,17 +168,24 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     except ValueError as error:  # FilterSyntaxError or a bad -r: the message shows it
         raise CliError(str(error), exit_code=2) from None
     try:
+        priorities = parse_order(order) if order is not None else None
+    except ValueError as error:
+        raise CliError(f"bad -O/--order: {error}", exit_code=2) from None
+    try:
         config = load_config(config_file)
         tests = find_tests(config)
         if list_only:
             root = build_tree(tests, run_name)
             if expression is not None:
                 select(root, expression)
+            options = RunOptions(order=priorities, optimise=not keep_order)
+            arrange_tree(root, options)  # -l shows the order the run would take
             click.echo(format_tree(root))
             return
         report = run(tests, config, RunOptions(
             name=run_name, outputs=_names(outputs), filter=expression, failfast=failfast,
-            debug=debug, skip_init=skip_init, save_state=save_state, resources=overrides))
+            debug=debug, skip_init=skip_init, save_state=save_state, resources=overrides,
+            order=priorities, optimise=not keep_order))
     except ConfigError as error:
         raise CliError(f"bad configuration: {error}", exit_code=2) from None
     except (HandlerNotAvailable, SuiteDefinitionError, PluginError) as error:
@@ -180,11 +195,10 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     click.get_current_context().exit(report.exit_code)
 
 
-def _refuse_later(*, delta: int | None, processes: int, order: str | None) -> None:
+def _refuse_later(*, delta: int | None, processes: int) -> None:
     """Options whose work comes in later issues: said plainly, exit 2."""
     later = [("-d/--delta", delta is not None, "the run history work"),
-             ("-p/--processes above 1", processes > 1, "the multiprocess runner"),
-             ("-O/--order", order is not None, "the ordering work")]
+             ("-p/--processes above 1", processes > 1, "the multiprocess runner")]
     for option, given, coming in later:
         if given:
             raise CliError(f"{option} is not available yet (coming with {coming})",

@@ -31,6 +31,7 @@ class StreamHandler(AbstractResultHandler):
         self.counts: Counter[str] = Counter()
         self.problems: list[tuple[str, Any, str]] = []
         self.tests_run = 0
+        self.resources: Counter[str] = Counter()  # made, reset, cleaned
         self.started = time.monotonic()
 
     # --- printing ----------------------------------------------------------
@@ -85,6 +86,9 @@ class StreamHandler(AbstractResultHandler):
         self.tests_run += 1
         self.counts[self.outcomes.get(id(test), "error")] += 1
 
+    def resource_event(self, action: str, resource: str) -> None:
+        self.resources[action] += 1
+
     # --- the end -----------------------------------------------------------
 
     def stop_test_run(self) -> None:
@@ -98,8 +102,16 @@ class StreamHandler(AbstractResultHandler):
         self.write(f"Ran {self.tests_run} test{'s' * (self.tests_run != 1)} "
                    f"in {elapsed:.3f}s")
         self.write(self.summary())
+        if self.resources:
+            self.write(self.resource_summary())
         if self.work_dir is not None:
             self.write(f"Work directory: {self.work_dir}")
+
+    def resource_summary(self) -> str:
+        """``resources: 3 made, 1 reset, 3 cleaned``."""
+        return "resources: " + ", ".join(f"{self.resources[action]} {word}" for action, word
+                                          in (("make", "made"), ("reset", "reset"),
+                                              ("clean", "cleaned")))
 
     def summary(self) -> str:
         labels = {"failure": "failures", "error": "errors", "skip": "skipped",

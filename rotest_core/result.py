@@ -15,6 +15,7 @@ import logging
 import sys
 import traceback
 import unittest
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
@@ -114,6 +115,11 @@ class AbstractResultHandler:
     def stop_test_run(self) -> None:
         """Once, after the last test and the release of every resource."""
 
+    def resource_event(self, action: str, resource: str) -> None:
+        """A resource was made (``"make"``: a testresources make or a rotest
+        resource's set-up), ``"reset"`` or cleaned (``"clean"``: a clean or a
+        rotest resource's finalize); ``resource`` names it."""
+
 
 class HandlerNotAvailable(LookupError):
     """An output handler name that names no handler here; the message says why."""
@@ -175,6 +181,8 @@ class Result(unittest.TestResult):
         self.failfast = failfast
         self.debug = debug
         self.infos: list[tuple[Any, str]] = []
+        #: How many resources were made, reset and cleaned, by action.
+        self.resource_counts: Counter[str] = Counter()
         self._decided: set[int] = set()  # tests that got an outcome
 
     # --- the fan-out -------------------------------------------------------
@@ -222,6 +230,36 @@ class Result(unittest.TestResult):
 
     def stopComposite(self, suite: Any) -> None:
         self.emit("stop_composite", suite)
+
+    # --- resources ---------------------------------------------------------
+
+    def resourceEvent(self, action: str, resource: Any) -> None:
+        """Count and log a make, reset or clean (see
+        AbstractResultHandler.resource_event), and tell the handlers."""
+        name = _resource_name(resource)
+        self.resource_counts[action] += 1
+        RESOURCE_LOG.info("%s %s", action, name)
+        self.emit("resource_event", action, name)
+
+    # testresources' events: counted when they start (a make that raises
+    # counts too; the test it was for reports the error).
+    def startMakeResource(self, resource: Any) -> None:
+        self.resourceEvent("make", resource)
+
+    def startResetResource(self, resource: Any) -> None:
+        self.resourceEvent("reset", resource)
+
+    def startCleanResource(self, resource: Any) -> None:
+        self.resourceEvent("clean", resource)
+
+    def stopMakeResource(self, resource: Any) -> None:
+        """The make ended (well or not)."""
+
+    def stopResetResource(self, resource: Any) -> None:
+        """The reset ended (well or not)."""
+
+    def stopCleanResource(self, resource: Any) -> None:
+        """The clean ended (well or not)."""
 
     # --- one test ----------------------------------------------------------
 
@@ -307,6 +345,16 @@ def _listeners(handlers: Iterable[Any], event: str) -> list[tuple[Any, Any]]:
     pairs = [(handler, getattr(handler, event)) for handler in handlers]
     return [(handler, method) for handler, method in pairs
             if getattr(method, "__func__", None) is not no_op]
+
+
+RESOURCE_LOG = logging.getLogger("rotest.resources")
+
+
+def _resource_name(resource: Any) -> str:
+    """A testresources manager's id(), a rotest resource's name, else its class."""
+    if callable(getattr(resource, "id", None)):
+        return str(resource.id())
+    return str(getattr(resource, "name", None) or type(resource).__name__)
 
 
 def _log_problem(test: Any, kind: str, text: str) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, TextIO
 
+from .arrange import arrange, order_rank, parse_order
 from .case import RunContext, new_run_dir
 from .config import RunConfig, load_config
 from .result import AbstractResultHandler, Result, handler_class
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_TESTS", "EXIT_OK", "EXIT_USAGE",
            "RunOptions", "RunReport", "build_tree", "filter_names", "format_tree",
-           "parse_resource_overrides", "run", "select"]
+           "arrange_tree", "parse_resource_overrides", "run", "select"]
 
 EXIT_OK = 0            # every test passed (skips count as passes)
 EXIT_FAILED = 1        # a test failed or errored
@@ -50,6 +51,11 @@ class RunOptions:
     save_state: bool = False
     #: Filters replacing those of the requests of that name (``-r``).
     resources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: ``-O``: filter expressions in priority order (text: comma-separated);
+    #: matching tests run first, inside each suite.
+    order: str | Sequence[Expression] | None = None
+    #: Reorder tests to share resources (off with ``--keep-order``).
+    optimise: bool = True
 
 
 @dataclass
@@ -61,6 +67,8 @@ class RunReport:
     result: Result | None = None
     run_dir: Path | None = None
     interrupted: bool = False
+    #: Resources made, reset and cleaned, by action ("make", "reset", "clean").
+    resource_counts: Mapping[str, int] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------
@@ -149,6 +157,7 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
         print("rotest: no tests to run", file=stream)
         return RunReport(EXIT_NO_TESTS, root)
     _warn_unused_overrides(root, options.resources)
+    arrange_tree(root, options)
 
     root.work_dir = run_dir = new_run_dir(config.workdir, options.name)
     context = RunContext(config, run_dir, skip_init=options.skip_init,
@@ -158,10 +167,20 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
                               work_dir=run_dir)
     result = Result(handlers, context=context, failfast=options.failfast,
                     debug=options.debug)
+    context.on_resource_event = result.resourceEvent
     interrupted, released = _run_tree(root, result, context)
     code = (EXIT_INTERRUPTED if interrupted else
             EXIT_OK if result.wasSuccessful() and released else EXIT_FAILED)
-    return RunReport(code, root, result, run_dir, interrupted)
+    return RunReport(code, root, result, run_dir, interrupted,
+                     dict(result.resource_counts))
+
+
+def arrange_tree(root: TestSuite, options: RunOptions) -> None:
+    """The run's order: ``-O`` priorities first, then, unless turned off,
+    the resource optimiser (see :mod:`rotest_core.arrange`)."""
+    order = parse_order(options.order) if isinstance(options.order, str) else options.order
+    rank = order_rank(order, filter_names) if order else None
+    arrange(root, rank, optimise=options.optimise)
 
 
 def _run_tree(root: TestSuite, result: Result, context: RunContext) -> tuple[bool, bool]:

@@ -8,6 +8,11 @@ A suite holds an instance of each case for every test method, and an
 instance of each nested suite. It runs them with unittest's machinery
 (setUpClass and setUpModule included) and tells the result where it
 starts and ends (Rotest's composite events).
+
+Like testresources' OptimisingTestSuite, a suite holds the testresources
+managers its cases declare (``resources = [("name", manager)]``) between
+cases: a clean resource is shared by consecutive cases that need it, and what
+the suite holds is cleaned when it ends.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .case import RunContext, unique_dir
+from .testresources.suite import error_without_running, needed_managers, switch_held
 
 __all__ = ["SuiteDefinitionError", "TestSuite", "iter_cases", "case_method_names"]
 
@@ -78,10 +84,29 @@ class TestSuite(unittest.TestSuite):
             parent_dir = getattr(self.parent, "work_dir", None) or context.run_dir
             self.work_dir = unique_dir(parent_dir, self.name)
         _notify(result, "startComposite", self)
+        self._held: list[Any] = []  # testresources managers held between cases
         try:
             return super().run(result, debug)
         finally:
-            _notify(result, "stopComposite", self)
+            try:
+                switch_held(self._held, [], result)
+            finally:
+                _notify(result, "stopComposite", self)
+
+    def _handleClassSetUp(self, test: Any, result: Any) -> None:
+        # unittest's hook before every case: hold what this case needs and
+        # let go of the rest.
+        super()._handleClassSetUp(test, result)
+        if getattr(type(test), "_classSetupFailed", False):
+            return
+        failure = switch_held(self._held, needed_managers(test), result)
+        if failure is not None:
+            # A resource could not be made: the case errors with that, without
+            # running (unittest's loop calls it next; this run stands in once).
+            def report(result: Any = None, *_: Any) -> None:
+                del test.run
+                error_without_running(test, failure, result)
+            test.run = report
 
     def prune(self, keep: Callable[[unittest.TestCase], bool]) -> int:
         """Drop the cases ``keep`` rejects, and the suites left empty; returns

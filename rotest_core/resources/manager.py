@@ -25,8 +25,12 @@ class ResourceManager:
     """
 
     def __init__(self, client: LockClient, *, smart: bool = True, timeout: float = 0.0,
-                 config: Any = None) -> None:
+                 config: Any = None,
+                 on_event: Callable[[str, BaseResource], None] | None = None) -> None:
         self.client = client
+        #: Told of each set-up (``"make"``) and finalize (``"clean"``): the
+        #: run's Result counts them.
+        self.on_event = on_event
         self.smart = smart
         self.timeout = timeout
         self.config = config
@@ -113,6 +117,7 @@ class ResourceManager:
         done: list[BaseResource] = []
         for request in requests:
             resource = built[request.name]
+            self._event("make", resource)
             try:
                 resource.setup_resource(skip_init=skip_init,
                                         force_initialize=force_initialize or _dirty(resource))
@@ -162,6 +167,7 @@ class ResourceManager:
         for resource in resources:
             self._live.pop(id(resource), None)
             if finalize:
+                self._event("clean", resource)
                 try:
                     resource.finalize()
                 except Exception as error:  # noqa: BLE001 - released dirty, then raised
@@ -172,6 +178,10 @@ class ResourceManager:
             self.client.release(names, dirty=dirty or bool(errors))
         if errors:
             raise errors[0]
+
+    def _event(self, action: str, resource: BaseResource) -> None:
+        if self.on_event is not None:
+            self.on_event(action, resource)
 
     def close(self) -> None:
         """Give back everything still live and end the lock session. Resources

@@ -10,7 +10,8 @@ from typing import Any
 from ..order import Cost, Usage, optimise_order
 from .managers import TestResourceManager, neededResources
 
-__all__ = ["OptimisingTestSuite", "TestLoader"]
+__all__ = ["OptimisingTestSuite", "TestLoader", "error_without_running", "manager_usage", "needed_managers",
+           "switch_held"]
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
 
@@ -56,13 +57,13 @@ class OptimisingTestSuite(unittest.TestSuite):
         for test in self._tests:
             kind = (tuple(_declared(test)), tuple(getattr(test, "dirtiedResources", ())))
             if kind not in known:
-                needed, dirty = _usage(test)
+                needed, dirty = manager_usage(test)
                 for manager in needed:
                     number.setdefault(manager, len(number))
                 known[kind] = Usage(frozenset(number[manager] for manager in needed),
                                     frozenset(number[manager] for manager in dirty))
             usages.append(known[kind])
-        costs = {index: _cost(manager) for manager, index in number.items()}
+        costs = {index: manager_cost(manager) for manager, index in number.items()}
         self._tests = [self._tests[index] for index in optimise_order(usages, costs)]
 
     def run(self, result: unittest.TestResult, debug: bool = False) -> unittest.TestResult:
@@ -72,35 +73,14 @@ class OptimisingTestSuite(unittest.TestSuite):
             for test in self._tests:
                 if result.shouldStop:
                     break
-                failure = self._switch(held, _needed(test), result)
+                failure = switch_held(held, needed_managers(test), result)
                 if failure is None:
                     test(result)
                 else:
-                    _error(test, failure, result)
+                    error_without_running(test, failure, result)
         finally:
-            self._switch(held, [], result)
+            switch_held(held, [], result)
         return result
-
-    def _switch(self, held: list[TestResourceManager], needed: list[TestResourceManager],
-                result: Any) -> ExcInfo | None:
-        """Give back what ``held`` has and ``needed`` lacks (last first), then
-        get what is missing (dependencies first). If a get fails, return its
-        exception; what was got before stays in held."""
-        for manager in reversed(list(held)):
-            if manager not in needed:
-                held.remove(manager)
-                try:
-                    manager.finishedWith(manager._currentResource, result)
-                except Exception:  # noqa: BLE001 - reported, and the run goes on
-                    result.addError(_ResourceProblem(f"clean {manager.id()}"), sys.exc_info())
-        for manager in needed:
-            if manager not in held:
-                try:
-                    manager._hold(result)
-                except Exception:  # noqa: BLE001 - the test's error, reported by run
-                    return sys.exc_info()
-                held.append(manager)
-        return None
 
 
 OptimisingTestSuite.known_suite_classes = (unittest.TestSuite, OptimisingTestSuite)
@@ -135,7 +115,7 @@ class _ResourceProblem:
         return self.description
 
 
-def _error(test: Any, failure: ExcInfo, result: Any) -> None:
+def error_without_running(test: Any, failure: ExcInfo, result: Any) -> None:
     """Report ``failure`` (a resource that could not be made) as ``test``'s
     error, without running it."""
     if not isinstance(test, unittest.TestCase):
@@ -146,20 +126,49 @@ def _error(test: Any, failure: ExcInfo, result: Any) -> None:
     result.stopTest(test)
 
 
+def switch_held(held: list[TestResourceManager], needed: list[TestResourceManager],
+                result: Any) -> ExcInfo | None:
+    """Give back what ``held`` has and ``needed`` lacks (last first), then
+    get what is missing (dependencies first). If a get fails, return its
+    exception; what was got before stays in held. (OptimisingTestSuite and
+    rotest's TestSuite hold resources between tests with it.)"""
+    for manager in reversed(list(held)):
+        if manager not in needed:
+            held.remove(manager)
+            try:
+                manager.finishedWith(manager._currentResource, result)
+            except Exception:  # noqa: BLE001 - reported, and the run goes on
+                result.addError(_ResourceProblem(f"clean {manager.id()}"), sys.exc_info())
+    for manager in needed:
+        if manager not in held:
+            try:
+                manager._hold(result)
+            except Exception:  # noqa: BLE001 - the test's error, reported by the caller
+                return sys.exc_info()
+            held.append(manager)
+    return None
+
+
 def _declared(test: Any) -> list[tuple[str, TestResourceManager]]:
-    return list(getattr(test, "resources", None) or ())
+    """The test's ``(name, manager)`` pairs; rotest's TestCase has a
+    ``resources`` attribute too, of ResourceRequests, which are left out."""
+    return [entry for entry in getattr(test, "resources", None) or ()
+            if isinstance(entry, tuple) and len(entry) == 2
+            and isinstance(entry[1], TestResourceManager)]
 
 
-def _needed(test: Any) -> list[TestResourceManager]:
+def needed_managers(test: Any) -> list[TestResourceManager]:
+    """The managers ``test`` declares, with their dependencies, dependencies first."""
     return neededResources([manager for _, manager in _declared(test)])
 
 
-def _usage(test: Any) -> tuple[list[TestResourceManager], set[TestResourceManager]]:
+
+def manager_usage(test: Any) -> tuple[list[TestResourceManager], set[TestResourceManager]]:
     """What the optimiser sees of a test: its resources with their
     dependencies, and those it dirties (always-dirty ones, the names in its
     ``dirtiedResources``, and whatever depends on a dirty one: a manager is
     dirty when a dependency is)."""
-    needed = _needed(test)
+    needed = needed_managers(test)
     named = dict(_declared(test))
     dirty = {named[name] for name in getattr(test, "dirtiedResources", ()) if name in named}
     for manager in needed:  # dependencies first: one pass closes upwards
@@ -169,6 +178,7 @@ def _usage(test: Any) -> tuple[list[TestResourceManager], set[TestResourceManage
     return needed, dirty
 
 
-def _cost(manager: Any) -> Cost:
+def manager_cost(manager: Any) -> Cost:
+    """What the optimiser is told a manager costs."""
     return Cost(getattr(manager, "setUpCost", 1), getattr(manager, "tearDownCost", 1),
                 getattr(manager, "resetCost", None))
