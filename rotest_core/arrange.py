@@ -85,6 +85,9 @@ def arrange(root: TestSuite, rank: Rank | None = None, optimise: bool = True) ->
     ``rank`` (lower first, stable), then, if ``optimise``, to share resources
     inside each rank. Deterministic: the same tree gives the same order."""
     keys = _Keys()
+    optimise = optimise and _wants_resources(root, keys)
+    if rank is None and not optimise:
+        return  # the common case of plain tests: nothing to do, at no cost
     for suite in _suites(root):
         units = _units(list(suite._tests))
         # A child with no case to see ranks last (with what matches nothing).
@@ -94,6 +97,20 @@ def arrange(root: TestSuite, rank: Rank | None = None, optimise: bool = True) ->
         if optimise and len(units) > 1:
             units = _optimised(units, [ranks[i] for i in order], keys)
         suite._tests = [child for unit in units for child in unit]
+
+
+def _wants_resources(root: TestSuite, keys: "_Keys") -> bool:
+    """Whether any case of the tree needs a resource (asked once per class
+    unless an instance declares its own)."""
+    asked: set[type] = set()
+    for case in iter_cases(root):
+        own = vars(case)
+        if type(case) in asked and "resources" not in own and "dirtiedResources" not in own:
+            continue
+        asked.add(type(case))
+        if _usage(case, keys).needs:
+            return True
+    return False
 
 
 # --- the units a suite's children move as ------------------------------------
@@ -228,6 +245,8 @@ def _optimised(units: list[list[Any]], ranks: list[int], keys: _Keys) -> list[li
             needs |= usage.needs
             dirties |= usage.dirties
         usages.append(Usage(frozenset(needs), frozenset(dirties)))
+    if not any(usage.needs for usage in usages):
+        return units  # nothing to share: the declared order is as good as any
     order = _only_better(optimise_order(usages, keys.costs, barriers), usages, keys.costs,
                          barriers)
     return [units[index] for index in order]

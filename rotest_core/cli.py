@@ -151,7 +151,6 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
             resources_text: str | None) -> None:
     """What ``rotest run`` does once its options are read: exits with the
     run's status."""
-    from .arrange import parse_order
     from .config import load_config
     from .result import HandlerNotAvailable
     from .runner import (RunOptions, arrange_tree, build_tree, format_tree,
@@ -168,7 +167,10 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     except ValueError as error:  # FilterSyntaxError or a bad -r: the message shows it
         raise CliError(str(error), exit_code=2) from None
     try:
-        priorities = parse_order(order) if order is not None else None
+        priorities = None
+        if order is not None:
+            from .arrange import parse_order
+            priorities = parse_order(order)
     except ValueError as error:
         raise CliError(f"bad -O/--order: {error}", exit_code=2) from None
     try:

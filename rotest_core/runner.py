@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, TextIO
 
-from .arrange import arrange, order_rank, parse_order
 from .case import RunContext, new_run_dir
 from .config import RunConfig, load_config
 from .result import AbstractResultHandler, Result, handler_class
@@ -178,6 +177,7 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
 def arrange_tree(root: TestSuite, options: RunOptions) -> None:
     """The run's order: ``-O`` priorities first, then, unless turned off,
     the resource optimiser (see :mod:`rotest_core.arrange`)."""
+    from .arrange import arrange, order_rank, parse_order
     order = parse_order(options.order) if isinstance(options.order, str) else options.order
     rank = order_rank(order, filter_names) if order else None
     arrange(root, rank, optimise=options.optimise)
