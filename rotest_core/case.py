@@ -96,8 +96,9 @@ class TestLogger(logging.Logger):
             return
         self._writing = False  # no second attempt if this fails
         try:
+            # backslashreplace: a lone surrogate in a message must not lose the record.
             log_file = logging.FileHandler(work_dir / self.case.LOG_FILE_NAME,
-                                           encoding="utf-8")
+                                           encoding="utf-8", errors="backslashreplace")
         except OSError as error:
             print(f"rotest: cannot open the log file of {self.name}: {error}",
                   file=sys.stderr)
