@@ -17,6 +17,7 @@ import re
 import sys
 from typing import Any, Callable
 
+from app.models.signatures import FLAGS, pattern_problem
 from rotest_core.result import AbstractResultHandler, describe
 
 from .text import clean
@@ -75,7 +76,7 @@ class SignatureHandler(AbstractResultHandler):
         super().__init__(*args, **kwargs)
         self.store: Store | None = None
         self.known: list[tuple[dict[str, Any], re.Pattern[str]]] = []
-        self._warned = False
+        self._said: set[str] = set()  # warnings given, each once
 
     # --- the run -----------------------------------------------------------
 
@@ -140,13 +141,14 @@ class SignatureHandler(AbstractResultHandler):
         self._print(f"{describe(test)}: new error signature recorded: {name!r}")
 
     def _learn(self, signature: dict[str, Any]) -> None:
-        try:
-            compiled = re.compile(signature["pattern"], re.MULTILINE)
-        except (re.error, TypeError, KeyError) as error:
-            self._warn(f"error signature {signature.get('name')!r} is skipped: its "
-                       f"pattern does not compile ({error}); fix it in the admin site")
+        pattern = signature.get("pattern")
+        problem = pattern_problem(pattern) if isinstance(pattern, str) else "no pattern"
+        if problem:
+            # Stored before the checks, or straight into the database.
+            self._warn(f"error signature {signature.get('name')!r} is skipped: "
+                       f"{problem}; fix it in the admin site")
             return
-        self.known.append((signature, compiled))
+        self.known.append((signature, re.compile(pattern, FLAGS)))
 
     # --- plumbing ----------------------------------------------------------
 
@@ -158,17 +160,18 @@ class SignatureHandler(AbstractResultHandler):
             return operation(*args)
         except Exception as error:  # noqa: BLE001 - the run goes on
             self._warn(f"cannot record error signatures ({_describe(error)}); "
-                       f"matching goes on for this run")
+                       f"matching goes on for this run", key="record")
             return None
 
     def _print(self, text: str) -> None:
         self.stream.write(f"signature: {clean(text)}\n")
         self.stream.flush()
 
-    def _warn(self, text: str) -> None:
-        if not self._warned:
-            self._warned = True
-            print(f"rotest: signature: {text}", file=sys.stderr)
+    def _warn(self, text: str, key: str | None = None) -> None:
+        key = key or text
+        if key not in self._said:
+            self._said.add(key)
+            print(f"rotest: signature: {clean(text)}", file=sys.stderr)
 
     def _close(self) -> None:
         store, self.store = self.store, None

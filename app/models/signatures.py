@@ -61,7 +61,43 @@ def pattern_problem(pattern: str) -> str | None:
     except re.error as error:
         return (f"the pattern is not a valid regular expression: {error}; escape "
                 f"special characters such as ( [ . * + ? with a backslash")
+    if _nests_repeats(pattern):
+        return ("the pattern repeats a group that repeats inside, as in (a+)+, which can "
+                "take forever on a long traceback; rewrite it with one repeat, or make "
+                "the inner one possessive (a++) or atomic ((?>a+))")
     return None
+
+
+def _nests_repeats(pattern: str) -> bool:
+    """Whether an unbounded repeat holds another (the shape of catastrophic
+    backtracking). Python's ``re`` has no timeout, so such patterns are
+    refused; the parser is private, so a Python without it skips the check."""
+    try:
+        from re import _parser as parser
+        parsed = parser.parse(pattern, FLAGS)
+    except Exception:  # noqa: BLE001 - another Python's parser: no check
+        return False
+    repeats = {parser.MAX_REPEAT, parser.MIN_REPEAT}
+
+    def walk(items: Any, inside: bool) -> bool:
+        for op, value in items:
+            if op in repeats:
+                _low, high, sub = value
+                unbounded = high == parser.MAXREPEAT
+                if (inside and unbounded) or walk(sub, inside or unbounded):
+                    return True
+            elif op == parser.SUBPATTERN:
+                if walk(value[-1], inside):
+                    return True
+            elif op == parser.BRANCH:
+                if any(walk(branch, inside) for branch in value[1]):
+                    return True
+            elif op in (parser.ASSERT, parser.ASSERT_NOT):
+                if walk(value[1], inside):
+                    return True
+        return False
+
+    return walk(parsed, False)
 
 
 def all_signatures(db_session: Session) -> list[dict[str, Any]]:

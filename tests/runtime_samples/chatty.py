@@ -11,3 +11,10 @@ class ChattyCase(TestCase):
         self.logger.debug("a debug line")
         self.logger.info("an info line")
         self.logger.warning("a warning line: %s", HOSTILE)
+
+
+class BacktrackingCase(TestCase):
+    """A failure whose text makes (a+)+$ backtrack for ever."""
+
+    def test_many_as(self):
+        self.fail("a" * 40 + "!")
