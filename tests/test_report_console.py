@@ -13,6 +13,7 @@ import pytest
 from reports.console import (LogDebugHandler, LogInfoHandler, PrettyHandler,
                              ProgressHandler, path_of)
 from rotest_core.case import TEST_LOG
+from rotest_core.result import handler_class
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import chatty, outcomes
@@ -165,3 +166,8 @@ def test_test_path_is_the_record_path(workdir):
     run(outcomes.TESTS, load_config(), RunOptions(outputs=[Paths, Keeper]),
         stream=io.StringIO())
     assert seen == {record.name: record.path for record in Keeper.last.run.tests()}
+
+
+def test_the_handlers_are_found_by_their_names():
+    assert [handler_class(name) for name in ("loginfo", "logdebug", "pretty", "progress")] \
+        == [LogInfoHandler, LogDebugHandler, PrettyHandler, ProgressHandler]

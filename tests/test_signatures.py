@@ -8,19 +8,19 @@ import re
 import subprocess
 import time
 
-import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from api_helpers import api_for
 from app.models import ErrorSignature, db
-from app.models.signatures import all_signatures, count_hit, pattern_problem, record_signature
+from app.models.signatures import (all_signatures, count_hit, pattern_problem,
+                                   record_signature)
 from reports.signature import MATCH_LIMIT, pattern_for, tail
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
-from runtime_samples import chatty, outcomes
-from runtime_samples.fixtures import (ROTEST, cli_env, config, lab, server,  # noqa: F401
-                                      workdir, SAMPLES)
+from runtime_samples import outcomes
+from runtime_samples.fixtures import (ROTEST, SAMPLES, cli_env, config, lab,  # noqa: F401
+                                      server, workdir)
 from test_admin import admin_client, csrf_token  # noqa: F401 - fixture
 from test_report_record import Keeper
 
@@ -166,7 +166,7 @@ FAILED = ("ProblemCase.test_fails", "ProblemCase.test_errors",
           "HostileCase.test_hostile_failure", "HostileCase.test_huge_traceback")
 
 
-def stored_signatures(run_config, server_app=None) -> list[dict]:
+def stored_signatures(run_config) -> list[dict]:
     engine = create_engine(run_config.embedded_database_url)
     try:
         with Session(engine) as session:
