@@ -135,6 +135,10 @@ def test_api_lists_records_and_counts_signatures(app):
     [listed] = api.get("/signatures").json["signatures"]
     assert listed["pattern"] == r"refused \d+" and listed["link"] == ""
     assert api.post("/signatures/99999/hits").status_code == 404
+    # A pattern made from hostile text is stored as it is, on either database.
+    hostile = pattern_for(traceback_of(f"AssertionError: {outcomes.HOSTILE}"))
+    stored = api.post("/signatures", {"name": "hostile", "pattern": hostile})
+    assert stored.status_code == 201 and stored.json["pattern"] == hostile
 
 
 def test_api_refuses_bad_signatures_with_a_reason(app):
