@@ -12,6 +12,7 @@ import sys
 from typing import Any, Sequence
 
 from .case import TestCase, request
+from .monitor import AbstractMonitor, AbstractResourceMonitor
 from .resources.base import BaseResource
 from .resources.request import ResourceRequest
 from .result import AbstractResultHandler
@@ -28,7 +29,8 @@ def __getattr__(name: str) -> Any:
             return "0+unknown"
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["AbstractResultHandler", "BaseResource", "ResourceRequest", "TestCase",
+__all__ = ["AbstractMonitor", "AbstractResourceMonitor", "AbstractResultHandler",
+           "BaseResource", "ResourceRequest", "TestCase",
            "TestSuite", "__version__", "main", "request"]
 
 

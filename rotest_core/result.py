@@ -52,6 +52,7 @@ class AbstractResultHandler:
 
     Attributes:
         NAME: the name ``-o`` selects it by (its entry point's name).
+        ORDER: handlers with a lower ORDER get each event first.
         main_test: the root of the run's tree (a TestSuite).
         stream: where console handlers write.
         config: the run's settings (:class:`rotest_core.config.RunConfig`).
@@ -59,6 +60,9 @@ class AbstractResultHandler:
     """
 
     NAME = ""
+    #: Handlers get each event in this order (then in ``-o``'s): a handler
+    #: that packs up the others' files (artifact) comes last.
+    ORDER = 0
 
     def __init__(self, main_test: Any = None, *, stream: TextIO | None = None,
                  config: Any = None, work_dir: Path | None = None) -> None:
@@ -176,7 +180,7 @@ class Result(unittest.TestResult):
     def __init__(self, handlers: Iterable[AbstractResultHandler] = (), *,
                  context: Any = None, failfast: bool = False, debug: bool = False) -> None:
         super().__init__()
-        self.handlers = handlers
+        self.handlers = sorted(handlers, key=_order)
         self.context = context
         self.failfast = failfast
         self.debug = debug
@@ -355,6 +359,11 @@ def _resource_name(resource: Any) -> str:
     if callable(getattr(resource, "id", None)):
         return str(resource.id())
     return str(getattr(resource, "name", None) or type(resource).__name__)
+
+
+def _order(handler: AbstractResultHandler) -> float:
+    order = getattr(handler, "ORDER", 0)
+    return order if isinstance(order, (int, float)) else 0
 
 
 def _log_problem(test: Any, kind: str, text: str) -> None:

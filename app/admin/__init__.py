@@ -32,6 +32,7 @@ def init_app(app: Flask) -> "Admin":
     from .auth import SecureIndexView, login_manager
     from .locks import lock_views
     from .resources import resource_views
+    from .signatures import signature_views
 
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
@@ -41,6 +42,7 @@ def init_app(app: Flask) -> "Admin":
     admin = Admin(app, name="Rotest", url="/admin",
                   index_view=SecureIndexView(url="/admin"),
                   theme=Bootstrap4Theme(base_template="admin_site/base.html"))
-    for view in (*resource_views(), *account_views(), *lock_views()):
+    for view in (*resource_views(), *account_views(), *lock_views(),
+                 *signature_views()):
         admin.add_view(view)
     return admin
