@@ -65,7 +65,8 @@ class TestBlock(FlowComponent, TestCase):
 
     def _set_up_with_resources(self) -> None:
         # TestCase's, with the inputs resolved once the block's own resources are in.
-        self.request_resources(self.get_resource_requests(), use_previous=True)
+        self.request_resources([r for r in self.get_resource_requests()
+                                if r.name not in self._parameters], use_previous=True)
         self._resolve_inputs()
         unittest.TestCase._callSetUp(self)
 

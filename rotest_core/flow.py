@@ -10,7 +10,9 @@ as in Rotest's ``rotest.core.flow``::
 
 The flow locks its resources before its first component and gives them back
 after its last (dirty if one failed); each is an attribute of every
-component. What its components need is checked when the flow is made: an
+component. A request whose name the component was given as a parameter is
+not locked: the value given is used (a resource locked in the shell, or by
+an outer flow). What its components need is checked when the flow is made: an
 input nothing provides, or a parameter nothing declares, raises
 :class:`FlowDefinitionError` before anything runs.
 
@@ -147,6 +149,11 @@ class TestFlow(FlowComponent, TestSuite):
         found.update((r.name, r) for r in class_requests(cls))
         return list(found.values())
 
+    def requests_to_lock(self) -> list[ResourceRequest]:
+        """The requests whose resource was not given as a parameter (the
+        shell's shared data, ``params(dev=...)``, a resource of an outer flow)."""
+        return [r for r in self.get_resource_requests() if r.name not in self._parameters]
+
     def request_resources(self, requests: Iterable[ResourceRequest],
                           use_previous: bool = True) -> dict[str, Any]:
         """Lock resources for the rest of the flow: attributes of the flow and
@@ -209,7 +216,7 @@ class TestFlow(FlowComponent, TestSuite):
         self.outcome, self.report_note = "success", ""
         stopped_by: tuple[Any, str] | None = None
         try:
-            self.request_resources(self.get_resource_requests())
+            self.request_resources(self.requests_to_lock())
         except Exception:  # noqa: BLE001 - reported as the flow's error
             result.addError(self, sys.exc_info())
             self.outcome = "error"
@@ -289,7 +296,10 @@ def validate(flow: TestFlow) -> None:
 
 
 def _declares(component: Any) -> set[str]:
-    names = set(component.get_inputs()) | set(component.get_outputs())
+    # What it reads or writes: inputs, outputs, resources and the sources of its pipes.
+    names = (set(component.get_inputs()) | set(component.get_outputs())
+             | {request.name for request in component.get_resource_requests()}
+             | {pipe.parameter_name for pipe in component._pipes.values()})
     if isinstance(component, TestFlow):
         for child in component:
             names |= _declares(child)
