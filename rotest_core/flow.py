@@ -200,6 +200,9 @@ class TestFlow(FlowComponent, TestSuite):
         _notify(result, "startComposite", self)
         try:
             self._run_components(result)
+        except BaseException:  # Ctrl-C in a block: what the flow holds goes back dirty
+            self.outcome = "error"
+            raise
         finally:
             try:
                 self._release_at_end()
@@ -306,7 +309,21 @@ def _declares(component: Any) -> set[str]:
     return names
 
 
+#: Attributes the framework sets on a component: no input or output may use one.
+_FRAMEWORK_NAMES = frozenset({*dir(TestBlock), *dir(TestSuite), "parent", "context",
+                              "config", "result", "logger", "locked_resources", "name",
+                              "work_dir", "success_messages", "expectation_failures",
+                              "outcome", "report_note"})
+
+
 def _check_parameters(component: Any) -> None:
+    clashes = sorted(_FRAMEWORK_NAMES & (set(component.get_inputs())
+                                         | set(component.get_outputs())))
+    if clashes and isinstance(component, TestBlock):
+        raise FlowDefinitionError(
+            f"flow {_flow_of(component)}: block {component.name} declares "
+            f"{', '.join(map(repr, clashes))}, a name the block itself uses "
+            f"(self.{clashes[0]}): rename the input or output")
     given = [name for name in type(component).common if name not in OWN_PARAMETERS]
     declared = _declares(component)
     for name in given:

@@ -431,3 +431,29 @@ def test_a_flow_in_a_suite_under_every_handler(workdir, name, capsys):
                 "      PassBlock-2 ... SKIP\n      Cleanup ... OK\n") in report.output
     if name in ("tree", "dots", "full"):
         assert "Ran 13 tests" in report.output  # every block counts as a test
+
+
+def test_an_input_or_output_named_like_the_frameworks_attributes_is_refused(workdir):
+    class Clash(TestBlock):
+        result = BlockOutput()
+
+        def test_method(self):
+            self.result = 1
+
+    with pytest.raises(FlowDefinitionError, match=r"flow Clashing: block Clash declares "
+                                                  r"'result', a name the block itself uses"):
+        build_tree([create_flow([Clash], name="Clashing")])
+
+
+def test_ctrl_c_in_a_block_releases_the_flows_resources_dirty(lab):
+    class Interrupted(TestBlock):
+        def test_method(self):
+            raise KeyboardInterrupt
+
+    flow = create_flow([flows.DeviceBlock, Interrupted, flows.PassBlock], name="CtrlC",
+                       dev=flows.Device.request(name="dev1"))
+    report, _ = run_tests([flow])
+    assert report.interrupted
+    assert [name for name, _ in RAN] == ["DeviceBlock"]
+    assert lab.holders() == {"dev1": None, "dev2": None}
+    assert lab.row("dev1")["dirty"] is True
