@@ -243,9 +243,9 @@ class TestFlow(FlowComponent, TestSuite):
             if stopped_by is None and _stops(component.mode, outcome):
                 stopped_by = (component, outcome)
             elif outcome != "success":
-                went_on.append(f"{component.name} ended with {_a(outcome)} "
-                               f"({MODE_NAMES.get(component.mode, component.mode)}: "
-                               f"the flow went on)")
+                mode = MODE_NAMES.get(component.mode, component.mode)
+                went_on.append(f"{component.name} ended with {_a(outcome)}" + (
+                    "" if stopped_by else f" ({mode}: the flow went on)"))
         notes = went_on
         if stopped_by is not None:
             culprit, outcome = stopped_by

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from reports.record import RecordingHandler
-from rotest_core import (MODE_CRITICAL, MODE_FINALLY, MODE_OPTIONAL, BlockInput,
+from rotest_core import (MODE_CRITICAL, MODE_FINALLY, MODE_OPTIONAL,
                          BlockOutput, Pipe, TestBlock, TestFlow, TestSuite, create_flow)
 from rotest_core.config import load_config
 from rotest_core.discover import discover
@@ -96,7 +96,7 @@ def test_a_stopped_flow_skips_all_but_finally_and_reports_the_worst(workdir):
         "Stops/Cleanup2": "success"}
     assert record.root.children[0].note == (
         "Crash ended the flow with an error; Soft ended with a failure (optional: the "
-        "flow went on); Cleanup ended with a failure (finally: the flow went on)")
+        "flow went on); Cleanup ended with a failure")
 
 
 def test_sub_flows_have_modes_and_values_of_their_own(workdir):
