@@ -27,7 +27,7 @@ import unittest
 from typing import Any, Iterable, Mapping, Sequence
 
 from .block import TestBlock
-from .case import RunContext, unique_dir
+from .case import TEST_LOG, RunContext, TestCase, unique_dir
 from .flow_component import (MODE_CRITICAL, MODE_FINALLY, MODE_NAMES, MODE_OPTIONAL,
                              OWN_PARAMETERS, PREVIOUS_FAILED_MESSAGE, BlockInput,
                              BlockOutput, FlowComponent, FlowDefinitionError, Pipe)
@@ -72,6 +72,8 @@ class TestFlow(FlowComponent, TestSuite):
         self.result: Any = None
         self.outcome: str | None = None
         self.report_note = ""
+        # Into the run's test logs (store_state reports there); no file of its own.
+        self.logger = TEST_LOG.getChild(self._name)
         self.parent = parent
         components = self._make_components() if tests is None else list(tests)
         super().__init__(components, parent=parent)
@@ -264,10 +266,17 @@ class TestFlow(FlowComponent, TestSuite):
         result.addSkip(component, reason)
         result.stopTest(component)
 
+    #: TestCase's: each resource stores its state under ``<work_dir>/state``.
+    store_state = TestCase.store_state
+    STATE_DIR_NAME = TestCase.STATE_DIR_NAME
+
     def _release_at_end(self) -> None:
-        if self.locked_resources:
-            self.release_resources(dirty=self.outcome in ("error", "failure"),
-                                   force_release=False)
+        if not self.locked_resources:
+            return
+        failed = self.outcome in ("error", "failure")
+        if failed and self.context.save_state:
+            self.store_state()
+        self.release_resources(dirty=failed, force_release=False)
 
     def prune(self, keep: Any) -> int:
         """A flow runs whole: kept entire when any of its blocks is selected."""

@@ -457,3 +457,10 @@ def test_ctrl_c_in_a_block_releases_the_flows_resources_dirty(lab):
     assert [name for name, _ in RAN] == ["DeviceBlock"]
     assert lab.holders() == {"dev1": None, "dev2": None}
     assert lab.row("dev1")["dirty"] is True
+
+
+def test_save_state_stores_the_flows_resources_when_it_failed(lab):
+    report, record = run_tests([flows.FailingDeviceFlow], save_state=True)
+    assert report.exit_code == 1
+    flow_dir = record.root.children[0].work_dir
+    assert (flow_dir / "state" / "dev" / "device.txt").read_text() == "dev1 was here\n"
