@@ -5,13 +5,21 @@ database when no server is configured. Code written for Rotest ports by
 changing its imports::
 
     from rotest_core import BaseResource, TestCase, TestSuite, main, request
+    from rotest_core import TestBlock, TestFlow, BlockInput, BlockOutput, Pipe
+
+(or ``rotest_core.flow`` / ``rotest_core.block`` / ``rotest_core.flow_component``,
+as Rotest's ``rotest.core.flow``...).
 """
 from __future__ import annotations
 
 import sys
 from typing import Any, Sequence
 
+from .block import TestBlock
 from .case import TestCase, request
+from .flow import TestFlow, create_flow
+from .flow_component import (MODE_CRITICAL, MODE_FINALLY, MODE_OPTIONAL, BlockInput,
+                             BlockOutput, Pipe)
 from .monitor import AbstractMonitor, AbstractResourceMonitor
 from .resources.base import BaseResource
 from .resources.request import ResourceRequest
@@ -29,9 +37,11 @@ def __getattr__(name: str) -> Any:
             return "0+unknown"
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = ["AbstractMonitor", "AbstractResourceMonitor", "AbstractResultHandler",
-           "BaseResource", "ResourceRequest", "TestCase",
-           "TestSuite", "__version__", "main", "request"]
+           "BaseResource", "BlockInput", "BlockOutput", "MODE_CRITICAL", "MODE_FINALLY",
+           "MODE_OPTIONAL", "Pipe", "ResourceRequest", "TestBlock", "TestCase", "TestFlow",
+           "TestSuite", "__version__", "create_flow", "main", "request"]
 
 
 def main(*tests: type, argv: Sequence[str] | None = None) -> None:

@@ -306,8 +306,7 @@ class TestCase(unittest.TestCase):
 
     def _callSetUp(self) -> None:
         try:
-            self.request_resources(self.get_resource_requests(), use_previous=True)
-            super()._callSetUp()
+            self._set_up_with_resources()
         except unittest.SkipTest:
             self._skipped = True
             raise
@@ -318,6 +317,11 @@ class TestCase(unittest.TestCase):
             raise
         # Expectations that failed in setUp fail the test at its end.
         self._notify("setupFinished", self)
+
+    def _set_up_with_resources(self) -> None:
+        """Lock the requested resources, then the test's ``setUp``."""
+        self.request_resources(self.get_resource_requests(), use_previous=True)
+        super()._callSetUp()
 
     def _callTestMethod(self, method: Callable[[], Any]) -> None:
         try:

@@ -1,7 +1,8 @@
 """The ``rotest`` console script; ``python -m rotest_core.cli`` runs it too.
 
-``rotest run`` runs tests with Rotest's options and ``rotest resources`` keeps
-the lab's inventory; the server's commands (db, users, tokens, server) come
+``rotest run`` runs tests with Rotest's options, ``rotest resources`` keeps
+the lab's inventory and ``rotest shell`` locks resources and runs tests
+interactively; the server's commands (db, users, tokens, server) come
 from :mod:`app.cli`.
 """
 from __future__ import annotations
@@ -50,7 +51,8 @@ def _print_version(ctx: click.Context, wanted: bool) -> None:
 
 
 @click.group(name="rotest", cls=LazyGroup,
-             lazy_commands={"resources": "rotest_core.inventory:resources"},
+             lazy_commands={"resources": "rotest_core.inventory:resources",
+                            "shell": "rotest_core.shell:shell"},
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True,
               callback=lambda ctx, _param, value: _print_version(ctx, value),

@@ -7,9 +7,10 @@ as pytest's "prepend" mode does: the first folder above it without an
 packages keep their dotted names.
 
 A module's tests are the classes it defines (not those it imports) except
-abstract ones: no test methods (or no components), or ``__test__ = False`` in
-the class itself. A case or suite that a found suite holds runs in that suite
-only, not a second time on its own.
+abstract ones: no test methods (or no components, or no blocks), or
+``__test__ = False`` in the class itself; TestBlocks run in flows only. A
+case, suite or flow that a found suite or flow holds runs there only, not a
+second time on its own.
 """
 from __future__ import annotations
 
@@ -135,11 +136,17 @@ def module_tests(module: ModuleType) -> list[type]:
 
 
 def is_test_class(cls: type) -> bool:
-    """A concrete TestCase or TestSuite subclass."""
+    """A concrete TestCase, TestSuite or TestFlow subclass."""
     if cls.__dict__.get("__test__", True) is False:
         return False
+    from .block import TestBlock
+    from .flow import TestFlow
+    if issubclass(cls, TestFlow):
+        return bool(cls.blocks)
     if issubclass(cls, TestSuite):
         return bool(cls.components)
+    if issubclass(cls, TestBlock):  # a block runs in a flow only
+        return False
     if issubclass(cls, TestCase):
         return bool(case_method_names(cls))
     return False
@@ -149,10 +156,13 @@ def _outside_suites(tests: list[type]) -> list[type]:
     inside: set[type] = set()
 
     def collect(suite: type) -> None:
-        for component in getattr(suite, "components", ()):
-            if component not in inside:
-                inside.add(component)
-                collect(component)
+        for component in [*getattr(suite, "components", ()), *getattr(suite, "blocks", ())]:
+            # A flow's ``SubFlow.params(...)`` is a subclass: SubFlow is inside too.
+            original = getattr(component, "_parametrized_from", None)
+            for held in filter(None, (component, original)):
+                if held not in inside:
+                    inside.add(held)
+                    collect(held)
 
     for test in tests:
         if issubclass(test, TestSuite):

@@ -159,7 +159,10 @@ def _load(target: str) -> Any:
 
 
 def describe(test: Any) -> str:
-    """A test's display name: ``Class.method`` for a case, the suite's name."""
+    """A test's display name: ``Class.method`` for a case, the block's, the
+    flow's or the suite's name."""
+    if getattr(test, "REPORT_KIND", None) == "block":
+        return test.name
     if isinstance(test, unittest.TestCase):
         return f"{type(test).__name__}.{test._testMethodName}"
     name = getattr(test, "name", None)

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, TextIO
 
 from .case import RunContext, new_run_dir
 from .config import RunConfig, load_config
-from .result import AbstractResultHandler, Result, handler_class
-from .suite import TestSuite, iter_cases
+from .flow_component import MODE_CRITICAL, MODE_NAMES
+from .result import AbstractResultHandler, Result, describe, handler_class
+from .suite import TestSuite
 
 if TYPE_CHECKING:
     from .filters import Expression
@@ -104,12 +105,10 @@ def format_tree(root: TestSuite) -> str:
     lines: list[str] = []
 
     def add(node: Any, depth: int) -> None:
-        if isinstance(node, TestSuite):
-            label = node.name
-            children = list(node)
-        else:
-            label = f"{type(node).__name__}.{node._testMethodName}"
-            children = []
+        label = describe(node)
+        children = list(node) if isinstance(node, TestSuite) else []
+        if getattr(node, "mode", MODE_CRITICAL) != MODE_CRITICAL:
+            label += f" ({MODE_NAMES.get(node.mode, node.mode)})"
         tags = getattr(node, "TAGS", ())
         lines.append("  " * depth + label + (f"  [{', '.join(tags)}]" if tags else ""))
         for child in children:
@@ -213,12 +212,19 @@ def _run_tree(root: TestSuite, result: Result, context: RunContext) -> tuple[boo
 
 
 def _class_requests(root: TestSuite) -> Iterable[Any]:
-    """The requests of the run's cases, asked once per case class."""
+    """The requests of the run's cases and flows, asked once per class."""
     seen: set[type] = set()
-    for case in iter_cases(root):
-        if type(case) not in seen:
-            seen.add(type(case))
-            yield from getattr(case, "get_resource_requests", list)()
+    for node in _nodes(root):
+        if type(node) not in seen:
+            seen.add(type(node))
+            yield from getattr(node, "get_resource_requests", list)()
+
+
+def _nodes(suite: TestSuite) -> Iterable[Any]:
+    for test in suite:
+        yield test
+        if isinstance(test, TestSuite):
+            yield from _nodes(test)
 
 
 def _locks_anything(root: TestSuite) -> bool:

@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from .case import RunContext, unique_dir
 from .testresources.suite import error_without_running, needed_managers, switch_held
 
-__all__ = ["SuiteDefinitionError", "TestSuite", "iter_cases", "case_method_names"]
+__all__ = ["SuiteDefinitionError", "TestSuite", "case_method_names", "iter_cases",
+           "iter_units"]
 
 
 class SuiteDefinitionError(TypeError):
@@ -129,6 +130,16 @@ def iter_cases(suite: unittest.TestSuite) -> Iterator[unittest.TestCase]:
             yield from iter_cases(test)
         else:
             yield test
+
+
+def iter_units(suite: unittest.TestSuite) -> Iterator[Any]:
+    """What a run may split and re-run one by one (delta, parallel runs): the
+    test cases, and the composites that run whole (``RUN_AS_UNIT``: flows)."""
+    for test in suite:
+        if getattr(test, "RUN_AS_UNIT", False) or not isinstance(test, unittest.TestSuite):
+            yield test
+        else:
+            yield from iter_units(test)
 
 
 def _notify(result: Any, event: str, suite: TestSuite) -> None:

@@ -18,7 +18,8 @@ def test_example_script_runs_the_calculator_tests(tmp_path):
     finished = subprocess.run(["bash", "scripts/example.sh"], cwd=example, env=env,
                               capture_output=True, text=True, timeout=180)
     assert finished.returncode == 0, finished.stdout + finished.stderr
-    assert "Ran 4 tests" in finished.stdout
+    assert "Ran 7 tests" in finished.stdout  # 4 cases, and the 3 blocks of a flow
+    assert "CheckBlock ... OK" in finished.stdout
     assert "OK" in finished.stdout
     runs = list((example / "examples/calculator/.rotest/runs").iterdir())
     assert len(runs) == 1 and any(runs[0].rglob("test.log"))

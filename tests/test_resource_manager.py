@@ -378,7 +378,7 @@ def free_port() -> int:
 def test_remote_client_retries_while_the_server_is_down(flask_app, token, lab, caplog):
     port = free_port()
     client = RemoteLockClient(f"http://127.0.0.1:{port}", token, retry_seconds=20)
-    servers: list[Server] = []
+    servers: list[ThreadedServer] = []
     starter = threading.Timer(1.0, lambda: servers.append(ThreadedServer(flask_app, port)))
     started = time.monotonic()
     starter.start()
