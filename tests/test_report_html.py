@@ -7,13 +7,15 @@ import itertools
 import json
 import os
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import lxml.html
 import pytest
 
 from app.web.report import render_report
-from reports.html import DETAIL_LIMIT
+from reports.html import DETAIL_LIMIT, view_of
+from reports.record import Attempt, RunRecord, TestRecord as Record  # not a test class
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import outcomes
@@ -131,6 +133,42 @@ def test_a_report_that_cannot_be_written_does_not_break_the_run(workdir, monkeyp
     assert "output handler 'html' failed in stop_test_run" in capsys.readouterr().err
 
 
+def rerun_record() -> RunRecord:
+    """A run whose one test failed, was run again and passed, with a known issue."""
+    start = datetime(2026, 11, 21, 7, 0, tzinfo=timezone(timedelta(hours=2)))
+    root = Record(name="delta", kind="suite", classname="rotest_core.runner.delta",
+                      start=start, end=start + timedelta(seconds=5))
+    test = Record(name="Flaky.test_it", kind="case", classname="lab.Flaky",
+                      parent=root, start=start + timedelta(seconds=3),
+                      end=start + timedelta(seconds=4), own_outcome="success",
+                      infos=["steady now"], resources={"dut": "dev1"},
+                      reruns=[Attempt("failure", [("failure", "AssertionError: \x1b[1mflaky")],
+                                      start, start + timedelta(seconds=2))],
+                      signatures=[{"name": "BUG-7", "pattern": "flaky",
+                                   "link": "https://bugs.example/7"},
+                                  {"name": "sneaky", "pattern": "x",
+                                   "link": "javascript:alert(1)"}])
+    root.children.append(test)
+    return RunRecord(name="delta", root=root, start=start, end=start + timedelta(seconds=5))
+
+
+def test_view_of_keeps_reruns_signatures_and_times():
+    view = view_of(rerun_record())
+    json.dumps(view)  # all of it serialisable
+    assert view["start"] == "2026-11-21T07:00:00+02:00" and view["duration"] == 5.0
+    assert view["status"] == "passed"
+    (test,) = view["tree"]["children"]
+    assert test["reruns"] == [{"outcome": "failure", "duration": 2.0,
+                               "details": [["failure", "AssertionError: flaky"]]}]
+    assert test["signatures"][0] == {"name": "BUG-7", "pattern": "flaky",
+                                     "link": "https://bugs.example/7"}
+    assert (test["infos"], test["resources"], test["log"]) == (["steady now"],
+                                                               {"dut": "dev1"}, "")
+    running = rerun_record()
+    running.end = None
+    assert view_of(running)["status"] == "running"
+
+
 def synthetic_view(tests: int, *, per_suite: int = 100, hostile: str = "") -> dict:
     """A run view of ``tests`` cases in suites of ``per_suite``: one in ten
     fails with a traceback, one in fifty errors, one in forty is skipped."""
@@ -235,6 +273,11 @@ def test_filter_by_outcome_and_search_by_name(workdir, open_report):
     page.wait_for_selector("#shown:has-text('Showing 2 of 10 tests')")
     wait_drawn(page)
     assert sorted(shown_tests(page)) == sorted(FAILURES)
+    assert page.url.endswith("#outcome=failure")
+    page.reload()  # the address keeps the filter: a link shows the same tests
+    wait_drawn(page)
+    assert sorted(shown_tests(page)) == sorted(FAILURES)
+    assert page.get_attribute("button[data-outcome=failure]", "aria-pressed") == "true"
     page.click("button[data-outcome=error]")  # a second outcome adds to the first
     page.wait_for_selector("#shown:has-text('Showing 4 of 10 tests')")
     wait_drawn(page)
@@ -324,3 +367,19 @@ def test_ten_thousand_tests_open(tmp_path, open_report):
     page.wait_for_selector("#shown:has-text('Showing 200 of 10000 tests')")
     wait_drawn(page)
     assert len(shown_tests(page)) == 200
+
+
+@needs_chromium
+def test_reruns_and_known_issues_are_shown(tmp_path, open_report):
+    path = tmp_path / "report.html"
+    path.write_text(render_report(view_of(rerun_record())), encoding="utf-8")
+    page = open_report(path)
+    page.click(".leaf > .row")
+    panel = page.locator(".panel")
+    assert panel.locator("a", has_text="BUG-7").get_attribute("href") == "https://bugs.example/7"
+    assert panel.locator("a", has_text="sneaky").count() == 0  # not a web link: text only
+    assert "javascript:alert(1)" in panel.inner_text()
+    assert "Earlier attempts (1)" in panel.text_content()
+    panel.locator("button", has_text="Show what happened").click()
+    assert "AssertionError: flaky" in panel.locator(".reruns pre").inner_text()
+    assert "dut = dev1" in panel.inner_text() and "steady now" in panel.inner_text()

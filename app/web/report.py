@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
 
 __all__ = ["OUTCOME_LABELS", "PASSING", "format_duration", "format_moment",
            "render_report"]
@@ -66,7 +67,16 @@ def _environment() -> Environment:
     environment.policies["json.dumps_kwargs"] = {"separators": (",", ":")}
     environment.filters["duration"] = format_duration
     environment.filters["moment"] = format_moment
+    environment.globals["inline"] = _inline
     return environment
+
+
+@lru_cache(maxsize=None)
+def _inline(name: str) -> Markup:
+    """A style sheet or script of the templates folder, as it is: put inline
+    (the report fetches nothing) and not read as a template (``{#`` in a
+    script is no Jinja comment)."""
+    return Markup((TEMPLATES / name).read_text(encoding="utf-8"))
 
 
 def format_duration(seconds: float | None) -> str:

@@ -362,7 +362,7 @@
       var line = make("div", "attempt o-" + attempt.outcome);
       line.appendChild(make("span", "muted", "#" + (number + 1)));
       line.appendChild(make("span", "badge", LABELS[attempt.outcome] || attempt.outcome));
-      line.appendChild(make("span", "duration", formatDuration(attempt.duration)));
+      line.appendChild(make("span", "muted", formatDuration(attempt.duration)));
       if (attempt.details.length) {
         line.appendChild(later("Show what happened", function () {
           var texts = make("div", "");
@@ -448,7 +448,32 @@
   function refilter() {
     state.closedInFilter.clear();
     document.getElementById("clear").hidden = !filtering();
+    rememberInAddress();
     drawAll();
+  }
+
+  /** The filter goes into the address (#outcome=failure&q=...): a link or a
+   *  reload shows the same tests. */
+  function rememberInAddress() {
+    var params = new URLSearchParams();
+    state.outcomes.forEach(function (outcome) { params.append("outcome", outcome); });
+    if (state.query) params.set("q", state.query);
+    var hash = params.toString();
+    if (hash !== location.hash.slice(1) && history.replaceState) {
+      history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
+    }
+  }
+
+  function readAddress() {
+    var params = new URLSearchParams(location.hash.slice(1));
+    params.getAll("outcome").forEach(function (outcome) {
+      if (LABELS[outcome]) state.outcomes.add(outcome);
+    });
+    state.query = (params.get("q") || "").trim().toLowerCase();
+    search.value = state.query;
+    chips.forEach(function (chip) {
+      chip.setAttribute("aria-pressed", String(state.outcomes.has(chip.dataset.outcome)));
+    });
   }
 
   var searchTimer = null;
@@ -498,7 +523,7 @@
   index(data.tree, null);
   openFirstLevels();
   wire();
-  if (search.value) { state.query = search.value.trim().toLowerCase(); }   // kept by a reload
+  readAddress();
   refilter();
   document.body.dataset.ready = "1";
 })();
