@@ -383,3 +383,20 @@ def test_reruns_and_known_issues_are_shown(tmp_path, open_report):
     panel.locator("button", has_text="Show what happened").click()
     assert "AssertionError: flaky" in panel.locator(".reruns pre").inner_text()
     assert "dut = dev1" in panel.inner_text() and "steady now" in panel.inner_text()
+
+
+@needs_chromium
+def test_a_view_with_only_the_essentials_still_shows(tmp_path, open_report):
+    """The server builds views from its database; fields it leaves out are empty."""
+    leaf = {"id": 2, "name": "Case.test_one", "kind": "case", "outcome": "failure",
+            "details": [["failure", "AssertionError: boom"]]}
+    view = {"name": "minimal", "status": "failed", "counts": {"failure": 1},
+            "tree": {"id": 0, "name": "minimal", "kind": "suite", "children": [
+                {"id": 1, "name": "Suite", "kind": "suite", "outcome": "failure",
+                 "children": [leaf]}]}}
+    path = tmp_path / "report.html"
+    path.write_text(render_report(view), encoding="utf-8")
+    page = open_report(path)
+    assert shown_tests(page) == ["Case.test_one"]
+    page.click(".leaf > .row")
+    assert page.locator(".panel pre").inner_text() == "AssertionError: boom"

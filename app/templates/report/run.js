@@ -44,10 +44,17 @@
 
   function isComposite(node) { return COMPOSITE[node.kind] === true; }
 
-  /** Parents, search text and per-composite counts, once. */
+  var LISTS = ["tags", "infos", "details", "reruns", "signatures", "children"];
+  var TEXTS = ["name", "classname", "description", "note", "log"];
+
+  /** Parents, search text and per-composite counts, once; a view made
+   *  elsewhere may leave out empty fields, so they are filled in here. */
   function index(node, parent) {
+    LISTS.forEach(function (key) { if (!Array.isArray(node[key])) node[key] = []; });
+    TEXTS.forEach(function (key) { if (typeof node[key] !== "string") node[key] = ""; });
+    if (!node.resources) node.resources = {};
     node._parent = parent;
-    node._hay = (node.name + " " + node.classname + " " + (node.tags || []).join(" ")).toLowerCase();
+    node._hay = (node.name + " " + node.classname + " " + node.tags.join(" ")).toLowerCase();
     byId.set(node.id, node);
     if (!isComposite(node)) {
       state.total += 1;
