@@ -8,29 +8,40 @@ the file into the run's work directory when the run ends.
 """
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from app.web.report import render_report
 
 from .record import PASSING, RecordingHandler, RunRecord, TestRecord
 from .text import cap, clean
 
-__all__ = ["DEFAULT_PATH", "DETAIL_LIMIT", "LOG_LIMIT", "HtmlHandler", "view_of"]
+__all__ = ["DEFAULT_PATH", "DETAIL_LIMIT", "LOG_LIMIT", "TEXT_BUDGET", "HtmlHandler",
+           "view_of", "write_atomically"]
 
 #: Characters kept of each traceback or skip reason, and of each test's log:
 #: the report stays light with thousands of failures, and the cut is said.
 DETAIL_LIMIT = 64 * 1024
 LOG_LIMIT = 64 * 1024
+#: Characters of tracebacks and logs one report holds in all; once spent,
+#: each text still gets TEXT_FLOOR (its start and its end), so a run of
+#: thousands of huge tracebacks or logs still gives a file a browser opens.
+TEXT_BUDGET = 32 * 1024 * 1024
+TEXT_FLOOR = 2 * 1024
 #: Where the report goes, relative to the run's work directory (``html_path``).
 DEFAULT_PATH = "report.html"
 
 
-def view_of(run: RunRecord) -> dict[str, Any]:
-    """The run view (see ``app.web.report``) of a recorded run."""
+def view_of(run: RunRecord, *, text_budget: int = TEXT_BUDGET) -> dict[str, Any]:
+    """The run view (see ``app.web.report``) of a recorded run; its tracebacks
+    and logs hold at most about ``text_budget`` characters."""
     counts = run.counts()
+    builder = _ViewBuilder(text_budget)
+    tree = builder.node(run.root)
+    builder.add_logs()
     return {
         "name": clean(run.name),
         "start": _iso(run.start),
@@ -41,7 +52,7 @@ def view_of(run: RunRecord) -> dict[str, Any]:
         "environment": _texts(run.environment),
         "settings": _texts(run.settings),
         "artifact": _artifact(getattr(run, "artifact", None)),
-        "tree": _node(run.root, _ids()),
+        "tree": tree,
     }
 
 
@@ -52,55 +63,71 @@ def _status(run: RunRecord, counts: dict[str, int]) -> str:
     return "failed" if failing else "passed"
 
 
-def _node(record: TestRecord, ids: Iterator[int]) -> dict[str, Any]:
-    # The node takes its id before its children: ids follow the running order.
-    node = {
-        "id": next(ids),
-        "name": clean(record.name),
-        "kind": record.kind,
-        "classname": clean(record.classname),
-        "outcome": record.outcome,
-        "start": _iso(record.start),
-        "end": _iso(record.end),
-        "duration": record.duration,
-        "description": clean(record.description),
-        "tags": [clean(tag) for tag in record.tags],
-        "note": clean(record.note),
-        "resources": _texts(record.resources),
-        "infos": [clean(info) for info in record.infos],
-        "details": _details(record.details),
-        "log": clean(record.log_text(LOG_LIMIT)),
-        "reruns": [{"outcome": attempt.outcome,
-                    "details": _details(attempt.details),
-                    "duration": _seconds(attempt.start, attempt.end)}
-                   for attempt in record.reruns],
-        "signatures": [{key: clean(signature.get(key, "")) for key in
-                        ("name", "pattern", "link")} for signature in record.signatures],
-        "children": [],
-    }
-    node["children"] = [_node(child, ids) for child in record.children]
-    return node
+class _ViewBuilder:
+    """Makes the nodes of one view: their ids (in running order, parents
+    first) and each traceback's and log's share of the text budget."""
 
+    def __init__(self, text_budget: int) -> None:
+        self.ids = itertools.count()
+        self.left = text_budget
+        self.made: list[tuple[TestRecord, dict[str, Any]]] = []
 
-def _ids() -> Iterator[int]:
-    number = 0
-    while True:
-        yield number
-        number += 1
+    def node(self, record: TestRecord) -> dict[str, Any]:
+        node = {
+            "id": next(self.ids),
+            "name": clean(record.name),
+            "kind": record.kind,
+            "classname": clean(record.classname),
+            "outcome": record.outcome,
+            "start": _iso(record.start),
+            "end": _iso(record.end),
+            "duration": record.duration,
+            "description": clean(record.description),
+            "tags": [clean(tag) for tag in record.tags],
+            "note": clean(record.note),
+            "resources": _texts(record.resources),
+            "infos": [clean(info) for info in record.infos],
+            "details": self.details(record.details),
+            "log": "",  # add_logs, once every traceback has had its share
+            "reruns": [{"outcome": attempt.outcome,
+                        "details": self.details(attempt.details),
+                        "duration": _seconds(attempt.start, attempt.end)}
+                       for attempt in record.reruns],
+            "signatures": [{key: clean(signature.get(key, "")) for key in
+                            ("name", "pattern", "link")} for signature in record.signatures],
+        }
+        self.made.append((record, node))
+        node["children"] = [self.node(child) for child in record.children]
+        return node
 
+    def details(self, details: list[tuple[str, str]]) -> list[list[str]]:
+        return [[outcome, self.fit(clean(text), DETAIL_LIMIT, keep="middle")]
+                for outcome, text in details]
 
-def _details(details: list[tuple[str, str]]) -> list[list[str]]:
-    return [[outcome, _cap_middle(clean(text), DETAIL_LIMIT)] for outcome, text in details]
+    def add_logs(self) -> None:
+        """The logs, those of tests that did not pass first: if the budget
+        runs out, it is on logs nobody needs to read."""
+        for record, node in sorted(self.made, key=lambda made: made[0].passed):
+            node["log"] = self.fit(clean(record.log_text(LOG_LIMIT)), LOG_LIMIT, keep="end")
+
+    def fit(self, text: str, limit: int, *, keep: str) -> str:
+        """``text`` cut to ``limit`` or to what the budget has left."""
+        limit = max(min(limit, self.left), TEXT_FLOOR)
+        if len(text) > limit:
+            text = _cap_middle(text, limit) if keep == "middle" else cap(text, limit, keep=keep)
+        self.left -= len(text)
+        return text
 
 
 def _cap_middle(text: str, limit: int) -> str:
-    """``text`` cut in the middle to ``limit`` characters, saying how much was
-    cut: a traceback's start says where it happened, its end what was raised
-    (the last of a chain), and a huge message leaves both in sight."""
+    """``text`` cut in the middle to about ``limit`` characters, saying how much
+    was cut: a traceback's start says where it happened, its end what was
+    raised (the last of a chain), and a huge message leaves both in sight."""
     if len(text) <= limit:
         return text
-    head = cap(text, limit // 4, keep="start")
-    return head + "\n" + text[-(limit - limit // 4):]
+    head = limit // 4
+    tail = limit - head
+    return f"{text[:head]}\n[... {len(text) - limit} characters cut ...]\n{text[-tail:]}"
 
 
 def _texts(mapping: dict[str, Any]) -> dict[str, str]:

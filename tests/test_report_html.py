@@ -169,6 +169,41 @@ def test_view_of_keeps_reruns_signatures_and_times():
     assert view_of(running)["status"] == "running"
 
 
+def test_the_text_budget_keeps_every_error_line_and_failing_logs_first(tmp_path):
+    start = datetime(2026, 11, 21, 7, 0, tzinfo=timezone.utc)
+    root = Record(name="big", kind="suite", classname="x", start=start, end=start)
+    trace = "Traceback (most recent call last):\n" + "  frame\n" * 2000 + "ValueError: {}"
+    for number in range(40):
+        work_dir = tmp_path / str(number)
+        work_dir.mkdir()
+        (work_dir / "test.log").write_text(f"log of {number}\n" * 3000)
+        passed = number % 2 == 0
+        root.children.append(Record(
+            name=f"T.test_{number}", kind="case", classname="x.T", parent=root,
+            start=start, end=start, work_dir=work_dir,
+            own_outcome="success" if passed else "error",
+            details=[] if passed else [("error", trace.format(number))]))
+    run = RunRecord(name="big", root=root, start=start, end=start)
+
+    tests = view_of(run, text_budget=200_000)["tree"]["children"]  # short even of errors
+    texts = [text for test in tests for _outcome, text in test["details"]]
+    assert len(texts) == 20 and sum(map(len, texts)) < 200_000 + 20 * 2_100
+    assert "characters cut" in texts[-1] and "characters cut" not in texts[0]
+    for number, test in enumerate(tests):  # every error still says what was raised
+        if test["details"]:
+            assert test["details"][0][1].endswith(f"ValueError: {number}")
+
+    # Room for every traceback and about ten of the forty logs.
+    budget = sum(len(trace.format(number)) for number in range(20)) + 300_000
+    tests = view_of(run, text_budget=budget)["tree"]["children"]
+    failing = [test["log"] for test in tests if test["outcome"] == "error"]
+    passing = [test["log"] for test in tests if test["outcome"] == "success"]
+    assert "characters cut" not in failing[0] and failing[0].endswith("log of 1\n")
+    assert all("characters cut" in log for log in passing)
+    assert sum(map(len, failing)) > 3 * sum(map(len, passing))
+    assert passing[-1].endswith("log of 38\n")  # a cut log keeps its end
+
+
 def synthetic_view(tests: int, *, per_suite: int = 100, hostile: str = "") -> dict:
     """A run view of ``tests`` cases in suites of ``per_suite``: one in ten
     fails with a traceback, one in fifty errors, one in forty is skipped."""
