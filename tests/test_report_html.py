@@ -319,6 +319,14 @@ def test_filter_by_outcome_and_search_by_name(workdir, open_report):
     assert {*FAILURES, "ProblemCase.test_errors"} < set(shown_tests(page))
 
     page.click("#clear")
+    page.click("#problems")  # errors, failures and unexpected successes
+    page.wait_for_selector("#shown:has-text('Showing 5 of 10 tests')")
+    wait_drawn(page)
+    assert sorted(shown_tests(page)) == sorted(
+        name for name, outcome in outcomes.EXPECTED.items()
+        if outcome in ("error", "failure", "unexpected_success"))
+    page.click("#problems")
+    page.wait_for_selector("#shown:text-is('10 tests')")
     page.fill("#search", "ünïcödé")
     page.wait_for_selector("#shown:has-text('Showing 1 of 10 tests')")
     wait_drawn(page)

@@ -55,7 +55,7 @@ def render_report(view: dict[str, Any], *, back_url: str | None = None) -> str:
     passed = sum(counts[outcome] for outcome in PASSING)
     return _environment().get_template("report/run.html").render(
         view=view, back_url=back_url, labels=OUTCOME_LABELS, counts=counts,
-        total=total, pass_rate=(f"{100 * passed / total:.1f} %" if total else "–"))
+        total=total, passed=passed, pass_rate=(f"{100 * passed / total:.1f} %" if total else "–"))
 
 
 @lru_cache(maxsize=1)

@@ -439,10 +439,18 @@
 
   function setOutcomes(outcomes) {
     state.outcomes = outcomes;
-    chips.forEach(function (chip) {
-      chip.setAttribute("aria-pressed", String(outcomes.has(chip.dataset.outcome)));
-    });
+    showPressed();
     refilter();
+  }
+
+  function showPressed() {
+    chips.forEach(function (chip) {
+      chip.setAttribute("aria-pressed", String(state.outcomes.has(chip.dataset.outcome)));
+    });
+    var problems = Object.keys(FAILING);
+    var onlyProblems = state.outcomes.size === problems.length &&
+      problems.every(function (outcome) { return state.outcomes.has(outcome); });
+    document.getElementById("problems").setAttribute("aria-pressed", String(onlyProblems));
   }
 
   function onChip(event) {
@@ -478,9 +486,7 @@
     });
     state.query = (params.get("q") || "").trim().toLowerCase();
     search.value = state.query;
-    chips.forEach(function (chip) {
-      chip.setAttribute("aria-pressed", String(state.outcomes.has(chip.dataset.outcome)));
-    });
+    showPressed();
   }
 
   var searchTimer = null;
@@ -513,8 +519,9 @@
     treeBox.addEventListener("click", onTreeClick);
     treeBox.addEventListener("keydown", onTreeKey);
     chips.forEach(function (chip) { chip.addEventListener("click", onChip); });
-    document.getElementById("problems").addEventListener("click", function () {
-      setOutcomes(new Set(Object.keys(FAILING)));
+    document.getElementById("problems").addEventListener("click", function (event) {
+      var pressed = event.currentTarget.getAttribute("aria-pressed") === "true";
+      setOutcomes(new Set(pressed ? [] : Object.keys(FAILING)));
     });
     document.getElementById("clear").addEventListener("click", function () {
       search.value = "";
