@@ -55,7 +55,7 @@
     if (!node.resources) node.resources = {};
     node._parent = parent;
     node._hay = (node.name + " " + node.classname + " " + node.tags.join(" ")).toLowerCase();
-    byId.set(node.id, node);
+    byId.set(String(node.id), node);
     if (!isComposite(node)) {
       state.total += 1;
       return [1, FAILING[node.outcome] ? 1 : 0];
@@ -162,7 +162,7 @@
     row.appendChild(make("span", "badge", LABELS[node.outcome] || "No result"));
     row.appendChild(make("span", "name", node.name));
     if (node.kind !== "suite" && node.kind !== "case") row.appendChild(make("span", "kind", node.kind));
-    (node.tags || []).forEach(function (tag) { row.appendChild(make("span", "tag", tag)); });
+    node.tags.forEach(function (tag) { row.appendChild(make("span", "tag", tag)); });
     if (isComposite(node)) {
       row.appendChild(compositeSummary(node));
       row.appendChild(make("span", "message", node.note || ""));
@@ -319,7 +319,7 @@
     });
     if (node.reruns.length) panel.appendChild(reruns(node.reruns));
     if (node.log) panel.appendChild(later("Show the log (" + plural(lineCount(node.log), "line") + ")",
-                                          function () { return textBlock(node.log); }));
+                                          function () { return textBlock(node.log, true); }));
     return panel;
   }
 
@@ -334,8 +334,8 @@
     add("started", formatMoment(node.start));
     add("ended", formatMoment(node.end));
     add("duration", formatDuration(node.duration));
-    add("tags", (node.tags || []).join(", "));
-    var resources = Object.keys(node.resources || {}).map(function (request) {
+    add("tags", node.tags.join(", "));
+    var resources = Object.keys(node.resources).map(function (request) {
       return request + " = " + node.resources[request];
     });
     add("resources", resources.join(", "));
@@ -399,10 +399,15 @@
     return box;
   }
 
-  /** Preformatted text; a long one shows its start until asked for all. */
-  function textBlock(text) {
+  /** Preformatted text; a long one shows its start (a log: its end) until
+   *  asked for all. */
+  function textBlock(text, fromEnd) {
     var box = make("div", "text-block");
-    var pre = make("pre", "text", text.length > PREVIEW_CHARS ? text.slice(0, PREVIEW_CHARS) + "\n…" : text);
+    var preview = text;
+    if (text.length > PREVIEW_CHARS) {
+      preview = fromEnd ? "…\n" + text.slice(-PREVIEW_CHARS) : text.slice(0, PREVIEW_CHARS) + "\n…";
+    }
+    var pre = make("pre", "text", preview);
     box.appendChild(pre);
     if (text.length > PREVIEW_CHARS) {
       var more = make("button", "link-button", "Show all " + text.length.toLocaleString("en") + " characters");
@@ -417,7 +422,7 @@
 
   function nodeOfEvent(event) {
     var row = event.target.closest(".row");
-    return row ? byId.get(Number(row.parentNode.dataset.id)) : null;
+    return row ? byId.get(row.parentNode.dataset.id) : null;
   }
 
   function onTreeClick(event) {
