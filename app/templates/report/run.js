@@ -167,7 +167,9 @@
       row.appendChild(compositeSummary(node));
       row.appendChild(make("span", "message", node.note || ""));
     } else {
-      row.appendChild(make("span", "message", headline(node)));
+      var message = make("span", "message", headline(node));
+      if (message.textContent) message.title = message.textContent;
+      row.appendChild(message);
     }
     row.appendChild(make("span", "duration", formatDuration(node.duration)));
     box.appendChild(row);
