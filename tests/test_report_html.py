@@ -364,6 +364,13 @@ def test_open_the_tree_a_traceback_and_a_log(workdir, open_report):
     failed.locator(".row").click()
     assert not failed.locator(".panel").is_visible()
 
+    failed.locator(".row").focus()  # the keyboard: down to the next test, open it
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    skipped = page.locator(".leaf", has=page.locator(".row .name",
+                                                     has_text="ProblemCase.test_skipped"))
+    assert skipped.locator(".panel pre").inner_text() == "not on this bench"
+
 
 @needs_chromium
 def test_hostile_text_is_shown_literally(workdir, open_report):

@@ -433,15 +433,27 @@
     if (node && !(window.getSelection && String(window.getSelection()).length)) toggle(node);
   }
 
+  /** Enter, Space and the arrows on a focused row: open, close, move. */
   function onTreeKey(event) {
     var node = nodeOfEvent(event);
-    if (!node || event.target.classList.contains("row") === false) return;
+    if (!node || !event.target.classList.contains("row")) return;
     var open = event.target.getAttribute("aria-expanded") === "true";
     if (event.key === "Enter" || event.key === " " ||
         (event.key === "ArrowRight" && !open) || (event.key === "ArrowLeft" && open)) {
       event.preventDefault();
       toggle(node);
+    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      focusNextRow(event.target, event.key === "ArrowDown" ? 1 : -1);
     }
+  }
+
+  function focusNextRow(row, step) {
+    var rows = Array.prototype.filter.call(treeBox.querySelectorAll(".row"), function (each) {
+      return !each.closest("[hidden]");
+    });
+    var next = rows[rows.indexOf(row) + step];
+    if (next) next.focus();
   }
 
   function setOutcomes(outcomes) {
