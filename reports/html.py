@@ -9,18 +9,17 @@ the file into the run's work directory when the run ends.
 from __future__ import annotations
 
 import itertools
-import os
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from app.web.report import render_report
 
 from .record import PASSING, RecordingHandler, RunRecord, TestRecord
+from .files import report_path, write_atomically
 from .text import cap, clean
 
 __all__ = ["DEFAULT_PATH", "DETAIL_LIMIT", "LOG_LIMIT", "TEXT_BUDGET", "HtmlHandler",
-           "view_of", "write_atomically"]
+           "view_of"]
 
 #: Characters kept of each traceback or skip reason, and of each test's log:
 #: the report stays light with thousands of failures, and the cut is said.
@@ -154,35 +153,18 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 
 class HtmlHandler(RecordingHandler):
-    """Writes ``report.html`` (the ``html_path`` setting, relative to the run's
+    """Writes ``report.html`` (the ``html_path`` setting; relative: to the run's
     work directory) when the run ends: one file, nothing fetched from the network."""
 
     NAME = "html"
 
-    @property
-    def path(self) -> Path:
-        """Where the report goes."""
-        relative = getattr(self.config, "html_path", None) or DEFAULT_PATH
-        return Path(self.work_dir or ".") / Path(relative).expanduser()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.path = report_path(getattr(self.config, "html_path", None), DEFAULT_PATH,
+                                self.work_dir)
 
     def stop_test_run(self) -> None:
         super().stop_test_run()
-        path = self.path
-        write_atomically(path, render_report(view_of(self.run)))
-        print(f"html report: {path}", file=self.stream)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder,
-    so a reader never sees half a report (and an old one stays if this fails)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Named here rather than by mkstemp: open() gives the usual permissions
-    # (mkstemp's are owner-only), and a report is for people to read.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        page = render_report(view_of(self.run)).encode("utf-8")
+        write_atomically(self.path, lambda stream: stream.write(page))
+        print(f"html report: {self.path}", file=self.stream)

@@ -49,8 +49,12 @@ CLIENT_OPTIONS = (
             ".venv", "__pycache__", "node_modules"],
            "fnmatch patterns of paths discovery skips"),
     Option("outputs", as_list, ["tree"], "report handlers used when -o is not given"),
-    Option("html_path", as_optional_str, "report.html",
-           "where the html report is written, relative to the run's work directory"),
+    Option("junit_path", as_optional_str, None,
+           "where the junit handler writes its XML (relative: to the run's "
+           "directory); unset: junit.xml in the run's directory"),
+    Option("html_path", as_optional_str, None,
+           "where the html handler writes its report (relative: to the run's "
+           "directory); unset: report.html in the run's directory"),
 )
 SHARED = tuple(o for o in SERVER_OPTIONS if o.name in {"workdir", "database_url", "plugins"})
 OPTIONS = SHARED + CLIENT_OPTIONS
