@@ -14,8 +14,8 @@ from typing import Any
 
 from app.web.report import render_report
 
-from .record import PASSING, RecordingHandler, RunRecord, TestRecord
 from .files import report_path, write_atomically
+from .record import PASSING, RecordingHandler, RunRecord, TestRecord
 from .text import cap, clean
 
 __all__ = ["DEFAULT_PATH", "DETAIL_LIMIT", "LOG_LIMIT", "TEXT_BUDGET", "HtmlHandler",
