@@ -44,6 +44,9 @@ CLIENT_OPTIONS = (
     Option("smart_client", as_bool, True,
            "keep resources between tests that want the same ones"),
     Option("artifacts_dir", as_optional_str, None, "where run artifacts are zipped to"),
+    Option("html_path", as_optional_str, None,
+           "where the html handler writes its report (relative: to the run's "
+           "directory); unset: report.html in the run's directory"),
     Option("discoverer_blacklist", as_list,
            [".tox", ".git", ".idea", "setup.py", "build", "dist", "*.egg-info", "venv",
             ".venv", "__pycache__", "node_modules"],

@@ -1,0 +1,103 @@
+"""The run report: one self-contained HTML document of a *run view*.
+
+The run view is a plain dict (JSON-serialisable; texts already cleaned) with
+the run's name, times, status, counts per outcome, environment, settings and
+its tree of suites, flows, cases and blocks (see ``reports.html.view_of``,
+which builds it from a finished run; the server's run pages build the same
+dict from the database). :func:`render_report` turns it into HTML that needs
+nothing from the network: styles and script are inline and the tree is
+embedded as JSON, drawn by the script a screenful at a time, so a run of ten
+thousand tests opens quickly.
+
+The Jinja environment here stands alone (no Flask app context needed): the
+runtime writes reports with no server, and the server calls the same function.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+
+__all__ = ["OUTCOME_LABELS", "PASSING", "format_duration", "format_moment",
+           "render_report"]
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+#: Every outcome, worst first (as ``reports.record.OUTCOMES``; the server may
+#: not import reports), with the words the report shows for it.
+OUTCOME_LABELS = {
+    "error": "Error",
+    "failure": "Failure",
+    "unexpected_success": "Unexpected success",
+    "expected_failure": "Expected failure",
+    "skip": "Skipped",
+    "success": "Success",
+}
+#: Outcomes that count as passed in the pass rate.
+PASSING = frozenset({"success", "skip", "expected_failure"})
+
+
+def render_report(view: dict[str, Any], *, back_url: str | None = None) -> str:
+    """The HTML document of a run view.
+
+    Args:
+        view: the run view (see the module's docstring).
+        back_url: shown as a link back (the server's list of runs); None in
+            the standalone file.
+    """
+    counts = {outcome: int((view.get("counts") or {}).get(outcome) or 0)
+              for outcome in OUTCOME_LABELS}
+    total = sum(counts.values())
+    passed = sum(counts[outcome] for outcome in PASSING)
+    return _environment().get_template("report/run.html").render(
+        view=view, back_url=back_url, labels=OUTCOME_LABELS, counts=counts,
+        total=total, passed=passed, pass_rate=(f"{100 * passed / total:.1f} %" if total else "–"))
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
+                              trim_blocks=True, lstrip_blocks=True)
+    # tojson escapes <, >, & and ' (no "</script>" can close the data block)
+    # and, with ensure_ascii kept, even a lone surrogate cannot break the file.
+    environment.policies["json.dumps_kwargs"] = {"separators": (",", ":")}
+    environment.filters["duration"] = format_duration
+    environment.filters["moment"] = format_moment
+    environment.globals["inline"] = _inline
+    return environment
+
+
+@lru_cache(maxsize=None)
+def _inline(name: str) -> Markup:
+    """A style sheet or script of the templates folder, as it is: put inline
+    (the report fetches nothing) and not read as a template (``{#`` in a
+    script is no Jinja comment)."""
+    return Markup((TEMPLATES / name).read_text(encoding="utf-8"))
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.012`` -> ``12 ms``, ``3.5`` -> ``3.50 s``, ``125`` -> ``2 min 5 s``."""
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def format_moment(iso: str | None) -> str:
+    """An ISO 8601 time as ``2026-11-21 07:13:05 +0000`` (as given if not ISO)."""
+    if not iso:
+        return ""
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S %z").strip()
+    except ValueError:
+        return iso

@@ -1,0 +1,170 @@
+"""The html report: one self-contained file a person opens in a browser.
+
+:func:`view_of` turns the run's records into the *run view*, the plain dict
+(JSON-serialisable, texts cleaned and capped) that :func:`app.web.report.render_report`
+renders; the server's run pages build the same dict from the database, so a
+run looks the same in the file and on the server. :class:`HtmlHandler` writes
+the file into the run's work directory when the run ends.
+"""
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from typing import Any
+
+from app.web.report import render_report
+
+from .files import report_path, write_atomically
+from .record import PASSING, RecordingHandler, RunRecord, TestRecord
+from .text import cap, clean
+
+__all__ = ["DEFAULT_PATH", "DETAIL_LIMIT", "LOG_LIMIT", "TEXT_BUDGET", "HtmlHandler",
+           "view_of"]
+
+#: Characters kept of each traceback or skip reason, and of each test's log:
+#: the report stays light with thousands of failures, and the cut is said.
+DETAIL_LIMIT = 64 * 1024
+LOG_LIMIT = 64 * 1024
+#: Characters of tracebacks and logs one report holds in all; once spent,
+#: each text still gets TEXT_FLOOR (its start and its end), so a run of
+#: thousands of huge tracebacks or logs still gives a file a browser opens.
+TEXT_BUDGET = 32 * 1024 * 1024
+TEXT_FLOOR = 2 * 1024
+#: Where the report goes, relative to the run's work directory (``html_path``).
+DEFAULT_PATH = "report.html"
+
+
+def view_of(run: RunRecord, *, text_budget: int = TEXT_BUDGET) -> dict[str, Any]:
+    """The run view (see ``app.web.report``) of a recorded run; its tracebacks
+    and logs hold at most about ``text_budget`` characters."""
+    counts = run.counts()
+    builder = _ViewBuilder(text_budget)
+    tree = builder.node(run.root)
+    builder.add_logs()
+    return {
+        "name": clean(run.name),
+        "start": _iso(run.start),
+        "end": _iso(run.end),
+        "duration": run.duration,
+        "status": _status(run, counts),
+        "counts": counts,
+        "environment": _texts(run.environment),
+        "settings": _texts(run.settings),
+        "artifact": _artifact(getattr(run, "artifact", None)),
+        "tree": tree,
+    }
+
+
+def _status(run: RunRecord, counts: dict[str, int]) -> str:
+    if run.end is None:
+        return "running"
+    failing = sum(n for outcome, n in counts.items() if outcome not in PASSING)
+    return "failed" if failing else "passed"
+
+
+class _ViewBuilder:
+    """Makes the nodes of one view: their ids (in running order, parents
+    first) and each traceback's and log's share of the text budget."""
+
+    def __init__(self, text_budget: int) -> None:
+        self.ids = itertools.count()
+        self.left = text_budget
+        self.made: list[tuple[TestRecord, dict[str, Any]]] = []
+
+    def node(self, record: TestRecord) -> dict[str, Any]:
+        node = {
+            "id": next(self.ids),
+            "name": clean(record.name),
+            "kind": record.kind,
+            "classname": clean(record.classname),
+            "outcome": record.outcome,
+            "start": _iso(record.start),
+            "end": _iso(record.end),
+            "duration": record.duration,
+            "description": clean(record.description),
+            "tags": [clean(tag) for tag in record.tags],
+            "note": clean(record.note),
+            "resources": _texts(record.resources),
+            "infos": [clean(info) for info in record.infos],
+            "details": self.details(record.details),
+            "log": "",  # add_logs, once every traceback has had its share
+            "reruns": [{"outcome": attempt.outcome,
+                        "details": self.details(attempt.details),
+                        "duration": _seconds(attempt.start, attempt.end)}
+                       for attempt in record.reruns],
+            "signatures": [{key: clean(signature.get(key, "")) for key in
+                            ("name", "pattern", "link")} for signature in record.signatures],
+        }
+        self.made.append((record, node))
+        node["children"] = [self.node(child) for child in record.children]
+        return node
+
+    def details(self, details: list[tuple[str, str]]) -> list[list[str]]:
+        return [[outcome, self.fit(clean(text), DETAIL_LIMIT, keep="middle")]
+                for outcome, text in details]
+
+    def add_logs(self) -> None:
+        """The logs, those of tests that did not pass first: if the budget
+        runs out, it is on logs nobody needs to read."""
+        for record, node in sorted(self.made, key=lambda made: made[0].passed):
+            node["log"] = self.fit(clean(record.log_text(LOG_LIMIT)), LOG_LIMIT, keep="end")
+
+    def fit(self, text: str, limit: int, *, keep: str) -> str:
+        """``text`` cut to ``limit`` or to what the budget has left."""
+        limit = max(min(limit, self.left), TEXT_FLOOR)
+        if len(text) > limit:
+            text = _cap_middle(text, limit) if keep == "middle" else cap(text, limit, keep=keep)
+        self.left -= len(text)
+        return text
+
+
+def _cap_middle(text: str, limit: int) -> str:
+    """``text`` cut in the middle to about ``limit`` characters, saying how much
+    was cut: a traceback's start says where it happened, its end what was
+    raised (the last of a chain), and a huge message leaves both in sight."""
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    tail = limit - head
+    return f"{text[:head]}\n[... {len(text) - limit} characters cut ...]\n{text[-tail:]}"
+
+
+def _texts(mapping: dict[str, Any]) -> dict[str, str]:
+    return {clean(key): clean(value) for key, value in mapping.items()}
+
+
+def _artifact(artifact: Any) -> dict[str, Any] | None:
+    """The run's archive, if the artifact handler recorded one before this one
+    writes (a path, or a dict with its path and URL)."""
+    if not artifact:
+        return None
+    if isinstance(artifact, dict):
+        url = artifact.get("url")
+        return {"path": clean(artifact.get("path", "")), "url": clean(url) if url else None}
+    return {"path": clean(artifact), "url": None}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else (end - start).total_seconds()
+
+
+class HtmlHandler(RecordingHandler):
+    """Writes ``report.html`` (the ``html_path`` setting; relative: to the run's
+    work directory) when the run ends: one file, nothing fetched from the network."""
+
+    NAME = "html"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.path = report_path(getattr(self.config, "html_path", None), DEFAULT_PATH,
+                                self.work_dir)
+
+    def stop_test_run(self) -> None:
+        super().stop_test_run()
+        page = render_report(view_of(self.run)).encode("utf-8")
+        write_atomically(self.path, lambda stream: stream.write(page))
+        print(f"html report: {self.path}", file=self.stream)
