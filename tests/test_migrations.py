@@ -26,7 +26,7 @@ from app.models import User, db
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = "migrating_plugin"
 CORE_TABLES = {"user", "group", "user_group", "api_token", "resource", "lock_session",
-               "lock_request"}
+               "lock_request", "history_run", "history_record"}
 NO_MIGRATIONS_WARNING = f"rotest db migrate --plugin {PLUGIN}"
 
 
@@ -65,7 +65,7 @@ def test_upgrade_builds_the_core_tables_as_the_models_define_them(make_app):
     with app.app_context():
         assert CORE_TABLES <= set(inspect(db.engine).get_table_names())
     assert schema_differences(app) == []
-    assert migration_status(app) == [("rotest", "rotest_0001", "rotest_0001")]
+    assert migration_status(app) == [("rotest", "rotest_0002", "rotest_0002")]
 
 
 def test_upgrade_is_idempotent_and_keeps_data(make_app):
@@ -86,7 +86,7 @@ def test_upgrade_adopts_a_database_made_by_create_all(make_app):
     with app.app_context():
         db.create_all()
     upgrade_database(app)
-    assert migration_status(app) == [("rotest", "rotest_0001", "rotest_0001")]
+    assert migration_status(app) == [("rotest", "rotest_0002", "rotest_0002")]
 
 
 CONCURRENT_CHILD = textwrap.dedent("""

@@ -1,11 +1,12 @@
 """The database models. Import from here: ``from app.models import ResourceData``."""
 from .accounts import ApiToken, Group, User, hash_token, user_groups
 from .base import Base, db, utcnow
+from .history import HistoryRecord, HistoryRun
 from .locks import LockRequest, LockSession
 from .resources import ResourceData, resource_models, sub_resource_fields
 
 __all__ = [
-    "ApiToken", "Base", "Group", "LockRequest", "LockSession", "ResourceData",
-    "User", "db", "hash_token", "resource_models", "sub_resource_fields",
+    "ApiToken", "Base", "Group", "HistoryRecord", "HistoryRun", "LockRequest",
+    "LockSession", "ResourceData", "User", "db", "hash_token", "resource_models", "sub_resource_fields",
     "user_groups", "utcnow",
 ]
