@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import errors
+from . import errors, history  # noqa: F401 - history adds its routes to bp
 from .views import bp
 
 __all__ = ["bp", "init_app"]
