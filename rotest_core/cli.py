@@ -81,8 +81,10 @@ RUN_OPTIONS = (
     click.option("-s", "--save-state", is_flag=True,
                  help="When a test fails, have its resources store their state in its "
                       "work directory."),
-    click.option("-d", "--delta", type=int, metavar="N",
-                 help="Re-run what did not pass in the last runs (not available yet)."),
+    click.option("-d", "--delta", type=click.IntRange(min=1), metavar="N",
+                 help="Run only the tests that did not pass in the previous run of the "
+                      "same name (-n; default name: AllTests), each up to N times while "
+                      "it fails. The run is recorded in the history (-o history)."),
     click.option("-p", "--processes", type=click.IntRange(min=1), default=1, metavar="N",
                  help="Run in N processes (only 1 for now)."),
     click.option("-o", "--outputs", metavar="NAMES",
@@ -151,7 +153,8 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     from .runner import RunOptions, build_tree, format_tree, parse_resource_overrides, run, select
     from .suite import SuiteDefinitionError
 
-    _refuse_later(delta=delta, processes=processes, order=order)
+    from .delta import DeltaError
+    _refuse_later(processes=processes, order=order)
     try:
         expression = parse_filter(filter_text) if filter_text is not None else None
         overrides = parse_resource_overrides(resources_text)
@@ -168,20 +171,22 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
             return
         report = run(tests, config, RunOptions(
             name=run_name, outputs=_names(outputs), filter=expression, failfast=failfast,
-            debug=debug, skip_init=skip_init, save_state=save_state, resources=overrides))
+            debug=debug, skip_init=skip_init, save_state=save_state, resources=overrides,
+            delta=delta))
     except ConfigError as error:
         raise CliError(f"bad configuration: {error}", exit_code=2) from None
     except (HandlerNotAvailable, SuiteDefinitionError, PluginError) as error:
         raise CliError(str(error), exit_code=2) from None
     except LockClientError as error:  # e.g. the lock server cannot be reached
         raise CliError(f"cannot lock resources: {error}", exit_code=2) from None
+    except DeltaError as error:
+        raise CliError(str(error), exit_code=2) from None
     click.get_current_context().exit(report.exit_code)
 
 
-def _refuse_later(*, delta: int | None, processes: int, order: str | None) -> None:
+def _refuse_later(*, processes: int, order: str | None) -> None:
     """Options whose work comes in later issues: said plainly, exit 2."""
-    later = [("-d/--delta", delta is not None, "the run history work"),
-             ("-p/--processes above 1", processes > 1, "the multiprocess runner"),
+    later = [("-p/--processes above 1", processes > 1, "the multiprocess runner"),
              ("-O/--order", order is not None, "the ordering work")]
     for option, given, coming in later:
         if given:
