@@ -50,6 +50,8 @@ class HistoryHandler(RecordingHandler):
     """Records the run, as it goes, in the embedded database or on the server."""
 
     NAME = "history"
+    #: How long the run's start waits for a server that cannot be reached.
+    RETRY_SECONDS = 5.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -67,7 +69,7 @@ class HistoryHandler(RecordingHandler):
         super().start_test_run()
         try:
             self.store = history_for(self.config if self.config is not None
-                                     else load_config())
+                                     else load_config(), retry_seconds=self.RETRY_SECONDS)
             self.run_id = self.store.start_run(
                 name=self.run.name, host=self.run.environment.get("host", ""),
                 start=_iso(self.run.start), settings=self.run.settings,
