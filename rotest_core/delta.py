@@ -13,7 +13,7 @@ test with the earlier attempts as its reruns.
 from __future__ import annotations
 
 import unittest
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Collection, Iterable
 
 from .result import AbstractResultHandler, Result, describe

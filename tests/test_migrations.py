@@ -182,7 +182,7 @@ def test_plugin_branch_is_generated_then_applied(rotest, plugin_copy, database_u
     source = first.read_text()
     assert "op.create_table('probe_data'" in source
     assert f"branch_labels = ('{PLUGIN}',)" in source
-    assert "depends_on = 'rotest_0001'" in source
+    assert "depends_on = 'rotest_0002'" in source  # the core's head
 
     upgraded = rotest("db", "upgrade")
     assert NO_MIGRATIONS_WARNING not in upgraded.stderr
