@@ -73,6 +73,7 @@ def add_records(db: Session, user: User, run_id: int,
     stored = {record.path: record for record in db.scalars(
         select(HistoryRecord).where(HistoryRecord.run_id == run.id,
                                     HistoryRecord.path.in_(wanted)))} if wanted else {}
+    parents = {row["parent"] for row in rows if row["parent"]}
     for index, values in enumerate(rows):
         parent_path = values.pop("parent")
         parent = stored.get(parent_path) if parent_path else None
@@ -88,7 +89,8 @@ def add_records(db: Session, user: User, run_id: int,
         for key, value in values.items():
             setattr(record, key, value)
         record.parent_id = parent.id if parent is not None else None
-        db.flush()  # its id, for the children that follow
+        if values["path"] in parents:
+            db.flush()  # its id, for the children that follow
     run.counts = _counts(db, run.id)
     db.commit()
     return {"run": run.id, "stored": len(rows), "counts": run.counts}
