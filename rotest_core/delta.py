@@ -43,11 +43,13 @@ def test_path(test: Any) -> str:
 
 
 def selected(path: str, wanted: Collection[str]) -> bool:
-    """Whether ``path`` is one of ``wanted`` or under one of them ("" is the
-    whole run: an error outside any test at its top)."""
+    """Whether the test at ``path`` runs again: it is one of ``wanted``, or
+    under one (a suite whose setUpClass failed; "" is the whole run), or one
+    of ``wanted`` is under it (a flow, for one of its blocks)."""
     if path in wanted or "" in wanted:
         return True
-    return any(path.startswith(prefix + "/") for prefix in wanted)
+    return any(path.startswith(other + "/") or other.startswith(path + "/")
+               for other in wanted)
 
 
 @dataclass

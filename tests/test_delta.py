@@ -155,3 +155,14 @@ def test_rotest_run_delta_on_the_command_line(workdir, tmp_path):
 
     refused = rotest("--delta", "0")
     assert refused.returncode == 2 and "0 is not in the range x>=1" in refused.stderr
+
+
+def test_what_runs_again_is_the_test_its_suite_or_its_flow():
+    from rotest_core.delta import selected
+    wanted = {"Outer/Case.test_a", "Suite", "Nightly/Flow/BlockB"}
+    assert selected("Outer/Case.test_a", wanted)
+    assert not selected("Outer/Case.test_b", wanted)
+    assert selected("Suite/Case.test_x", wanted)        # its suite's setUpClass failed
+    assert not selected("Suite2/Case.test_x", wanted)   # a prefix, not a parent
+    assert selected("Nightly/Flow", wanted)             # a flow, for its block
+    assert selected("anything", {""})                   # an error at the top
