@@ -24,8 +24,6 @@ __all__ = ["DeltaError", "DeltaPlan", "OutcomeTracker", "plan_delta", "run_attem
 
 #: The handler names that write the history (Rotest's ``db`` and ``remote`` too).
 HISTORY_HANDLERS = {"history", "db", "remote"}
-_FAILING = {"add_failure": "failure", "add_error": "error",
-            "add_unexpected_success": "unexpected_success"}
 
 
 class DeltaError(RuntimeError):
@@ -103,10 +101,14 @@ class OutcomeTracker(AbstractResultHandler):
     def start_test(self, test: Any) -> None:
         self.failed[test_path(test)] = False
 
-    def __getattribute__(self, name: str) -> Any:
-        if name in _FAILING:
-            return lambda test, *_args: self._fail(test)
-        return super().__getattribute__(name)
+    def add_failure(self, test: Any, exception_string: str) -> None:
+        self._fail(test)
+
+    def add_error(self, test: Any, exception_string: str) -> None:
+        self._fail(test)
+
+    def add_unexpected_success(self, test: Any) -> None:
+        self._fail(test)
 
     def _fail(self, test: Any) -> None:
         if isinstance(test, unittest.TestCase):

@@ -163,17 +163,16 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
                          resource_overrides=options.resources)
     handlers = _make_handlers(handler_classes, root, stream=stream, config=config,
                               work_dir=run_dir)
-    result = Result(handlers, context=context, failfast=options.failfast,
-                    debug=options.debug)
-    passed = result.wasSuccessful
     body = None
     if options.delta is not None:
         from .delta import OutcomeTracker, run_attempts
         tracker = OutcomeTracker()
-        result.handlers.append(tracker)
-        # A test that failed, then passed when run again, ends as a pass.
-        passed = tracker.all_passed
+        handlers.append(tracker)
         body = functools.partial(run_attempts, attempts=options.delta, tracker=tracker)
+    result = Result(handlers, context=context, failfast=options.failfast,
+                    debug=options.debug)
+    # With --delta, a test that failed, then passed when run again, ends as a pass.
+    passed = tracker.all_passed if options.delta is not None else result.wasSuccessful
     interrupted, released = _run_tree(root, result, context, body)
     code = (EXIT_INTERRUPTED if interrupted else
             EXIT_OK if passed() and released else EXIT_FAILED)
