@@ -93,7 +93,8 @@ except ImportError:  # pragma: no cover
 {% for kind, text in node.details %}<pre>{{ text }}</pre>{% endfor %}
 {% if node.children %}<ul>{% for child in node.children %}{{ show(child) }}{% endfor %}
 </ul>{% endif %}</li>{% endmacro %}
-<ul>{{ show(view.tree) }}</ul></body></html>"""
+<ul>{{ show(view.tree) }}</ul>
+<script type="application/json" id="run-data">{{ view|tojson }}</script></body></html>"""
 
     def render_report(view: dict[str, Any], *, back_url: str | None = None) -> str:
         return render_template_string(_FALLBACK, view=view, back_url=back_url)
