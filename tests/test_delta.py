@@ -166,3 +166,22 @@ def test_what_runs_again_is_the_test_its_suite_or_its_flow():
     assert not selected("Suite2/Case.test_x", wanted)   # a prefix, not a parent
     assert selected("Nightly/Flow", wanted)             # a flow, for its block
     assert selected("anything", {""})                   # an error at the top
+
+
+def test_delta_over_http_on_sqlite_and_postgresql(app, workdir):
+    from api_helpers import add_user
+    from rotest_core.config import load_config
+    from server_process import ThreadedServer
+    http = ThreadedServer(app)
+    try:
+        config = load_config(overrides={"host": "127.0.0.1", "port": http.port,
+                                        "token": add_user(app, "tester")})
+        delta_cases.reset(top=1)
+        delta_run(config)
+        delta_cases.FAILS_LEFT["top"] = 1
+        report, output = delta_run(config, delta=2)
+        assert "in run 'nightly' #1 of" in output
+        assert sorted(set(RAN)) == [ALWAYS, "TopCase.test_flaky"]
+        assert RAN.count("TopCase.test_flaky") == 2 and report.exit_code == 1
+    finally:
+        http.stop()
