@@ -89,6 +89,8 @@ SERVER_OPTIONS = (
            "longest time the server holds a lock poll open"),
     Option("max_request_bytes", as_positive(int), 1_048_576,
            "largest request body the API accepts"),
+    Option("artifacts_dir", as_optional_str, None,
+           "run artifacts (zips) the run pages may serve; default: <workdir>/artifacts"),
 )
 
 

@@ -83,8 +83,10 @@ RUN_OPTIONS = (
     click.option("-s", "--save-state", is_flag=True,
                  help="When a test fails, have its resources store their state in its "
                       "work directory."),
-    click.option("-d", "--delta", type=int, metavar="N",
-                 help="Re-run what did not pass in the last runs (not available yet)."),
+    click.option("-d", "--delta", type=click.IntRange(min=1), metavar="N",
+                 help="Run only the tests that did not pass in the previous run of the "
+                      "same name (-n; default name: AllTests), each up to N times while "
+                      "it fails. The run is recorded in the history (-o history)."),
     click.option("-p", "--processes", type=click.IntRange(min=1), default=1, metavar="N",
                  help="Run in N processes (only 1 for now)."),
     click.option("-o", "--outputs", metavar="NAMES",
@@ -159,7 +161,8 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
                          parse_resource_overrides, run, select)
     from .suite import SuiteDefinitionError
 
-    _refuse_later(delta=delta, processes=processes)
+    from .delta import DeltaError
+    _refuse_later(processes=processes)
     try:
         expression = None
         if filter_text is not None:
@@ -189,20 +192,21 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
         report = run(tests, config, RunOptions(
             name=run_name, outputs=_names(outputs), filter=expression, failfast=failfast,
             debug=debug, skip_init=skip_init, save_state=save_state, resources=overrides,
-            order=priorities, optimise=not keep_order))
+            order=priorities, optimise=not keep_order, delta=delta))
     except ConfigError as error:
         raise CliError(f"bad configuration: {error}", exit_code=2) from None
     except (HandlerNotAvailable, SuiteDefinitionError, PluginError) as error:
         raise CliError(str(error), exit_code=2) from None
     except LockClientError as error:  # e.g. the lock server cannot be reached
         raise CliError(f"cannot lock resources: {error}", exit_code=2) from None
+    except DeltaError as error:
+        raise CliError(str(error), exit_code=2) from None
     click.get_current_context().exit(report.exit_code)
 
 
-def _refuse_later(*, delta: int | None, processes: int) -> None:
+def _refuse_later(*, processes: int) -> None:
     """Options whose work comes in later issues: said plainly, exit 2."""
-    later = [("-d/--delta", delta is not None, "the run history work"),
-             ("-p/--processes above 1", processes > 1, "the multiprocess runner")]
+    later = [("-p/--processes above 1", processes > 1, "the multiprocess runner")]
     for option, given, coming in later:
         if given:
             raise CliError(f"{option} is not available yet (coming with {coming})",

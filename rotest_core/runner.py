@@ -12,10 +12,11 @@ reports its end, and the lock session is closed.
 """
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TextIO
 
 from .case import RunContext, new_run_dir
 from .config import RunConfig, load_config
@@ -56,6 +57,9 @@ class RunOptions:
     order: str | Sequence[Expression] | None = None
     #: Reorder tests to share resources (off with ``--keep-order``).
     optimise: bool = True
+    #: ``--delta N``: run only what did not pass in the previous run of this
+    #: name, each test up to N times while it fails (see :mod:`.delta`).
+    delta: int | None = None
 
 
 @dataclass
@@ -149,8 +153,14 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
     root = build_tree(tests, options.name)
     if options.filter is not None:
         select(root, options.filter)
-    handler_classes = [handler_class(h) if isinstance(h, str) else h
-                       for h in (options.outputs or config.outputs)]
+    outputs = list(options.outputs or config.outputs)
+    if options.delta is not None:
+        outputs = _with_history(outputs)
+    handler_classes = [handler_class(h) if isinstance(h, str) else h for h in outputs]
+    if options.delta is not None and root.countTestCases():
+        stop = _select_delta(root, config, options, stream)
+        if stop is not None:
+            return stop
     if not root.countTestCases():
         print("rotest: no tests to run", file=stream)
         return RunReport(EXIT_NO_TESTS, root)
@@ -163,12 +173,20 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
                          resource_overrides=options.resources)
     handlers = _make_handlers(handler_classes, root, stream=stream, config=config,
                               work_dir=run_dir)
+    body = None
+    if options.delta is not None:
+        from .delta import OutcomeTracker, run_attempts
+        tracker = OutcomeTracker()
+        handlers.append(tracker)
+        body = functools.partial(run_attempts, attempts=options.delta, tracker=tracker)
     result = Result(handlers, context=context, failfast=options.failfast,
                     debug=options.debug)
     context.on_resource_event = result.resourceEvent
-    interrupted, released = _run_tree(root, result, context)
+    # With --delta, a test that failed, then passed when run again, ends as a pass.
+    passed = tracker.all_passed if options.delta is not None else result.wasSuccessful
+    interrupted, released = _run_tree(root, result, context, body)
     code = (EXIT_INTERRUPTED if interrupted else
-            EXIT_OK if result.wasSuccessful() and released else EXIT_FAILED)
+            EXIT_OK if passed() and released else EXIT_FAILED)
     return RunReport(code, root, result, run_dir, interrupted,
                      dict(result.resource_counts))
 
@@ -182,8 +200,39 @@ def arrange_tree(root: TestSuite, options: RunOptions) -> None:
     arrange(root, rank, optimise=options.optimise)
 
 
-def _run_tree(root: TestSuite, result: Result, context: RunContext) -> tuple[bool, bool]:
-    """Run, then release everything, then report the end.
+def _with_history(outputs: list[Any]) -> list[Any]:
+    """``--delta`` reads the history, so its run writes it too."""
+    from .delta import HISTORY_HANDLERS
+    names = {getattr(h, "NAME", h) for h in outputs}
+    return outputs if names & HISTORY_HANDLERS else [*outputs, "history"]
+
+
+def _select_delta(root: TestSuite, config: RunConfig, options: RunOptions,
+                  stream: TextIO) -> RunReport | None:
+    """Keep the tests the previous run says to run again; a report if there
+    is nothing to run. Raises DeltaError when the history cannot be read."""
+    from .delta import plan_delta, selected, test_path
+    plan = plan_delta(config, root.name, named=options.name is not None)
+    print(f"rotest: {plan.message}", file=stream)
+    if plan.paths is None:
+        return None
+    if not plan.paths:
+        return RunReport(EXIT_OK, root)
+    wanted = set(plan.paths)
+    if not root.prune(lambda case: selected(test_path(case), wanted)):
+        print("rotest: --delta: none of them is among the tests given; run without "
+              "--delta to run these", file=stream)
+        return RunReport(EXIT_NO_TESTS, root)
+    print(f"rotest: --delta: running {root.countTestCases()} test(s), each up to "
+          f"{options.delta} time(s) while it fails", file=stream)
+    return None
+
+
+def _run_tree(root: TestSuite, result: Result, context: RunContext,
+              body: Callable[[TestSuite, Result], Any] | None = None
+              ) -> tuple[bool, bool]:
+    """Run (``body``, default ``root.run``), then release everything, then
+    report the end.
 
     Returns (interrupted by Ctrl-C, the final release went well).
     """
@@ -195,7 +244,10 @@ def _run_tree(root: TestSuite, result: Result, context: RunContext) -> tuple[boo
             context.manager.open()
         result.startTestRun()
         started = True
-        root.run(result)
+        if body is not None:
+            body(root, result)
+        else:
+            root.run(result)
     except KeyboardInterrupt:
         interrupted = True
     finally:

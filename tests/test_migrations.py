@@ -26,7 +26,7 @@ from app.models import User, db
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = "migrating_plugin"
 CORE_TABLES = {"user", "group", "user_group", "api_token", "resource", "lock_session",
-               "lock_request", "error_signature"}
+               "lock_request", "error_signature", "history_run", "history_record"}
 NO_MIGRATIONS_WARNING = f"rotest db migrate --plugin {PLUGIN}"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import errors, signatures  # noqa: F401 - signatures adds its routes to bp
+from . import errors, history, signatures  # noqa: F401 - they add their routes to bp
 from .views import bp
 
 __all__ = ["bp", "init_app"]

@@ -1,12 +1,14 @@
 """The database models. Import from here: ``from app.models import ResourceData``."""
 from .accounts import ApiToken, Group, User, hash_token, user_groups
 from .base import Base, db, utcnow
+from .history import HistoryRecord, HistoryRun
 from .locks import LockRequest, LockSession
 from .resources import ResourceData, resource_models, sub_resource_fields
 from .signatures import ErrorSignature
 
 __all__ = [
-    "ApiToken", "Base", "ErrorSignature", "Group", "LockRequest", "LockSession",
-    "ResourceData", "User", "db", "hash_token", "resource_models", "sub_resource_fields",
+    "ApiToken", "Base", "ErrorSignature", "Group", "HistoryRecord", "HistoryRun",
+    "LockRequest", "LockSession", "ResourceData", "User", "db", "hash_token",
+    "resource_models", "sub_resource_fields",
     "user_groups", "utcnow",
 ]

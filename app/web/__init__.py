@@ -1,10 +1,16 @@
-"""Server HTML pages: the runs list, one run's tree, the resources dashboard.
+"""Server HTML pages: the runs of the history and one run's tree.
 
-They come with the run history (the reports issue); until then the blueprint
-registers nothing.
+Logged-in users only (the admin site's login, Flask-Login); ``/runs`` lists
+runs, ``/runs/<id>`` renders one with the same template as the standalone
+HTML report (:mod:`app.web.report`), ``/runs/<id>/artifact`` serves its zip.
 """
 from flask import Flask
 
+from .pages import bp
+
+__all__ = ["bp", "init_app"]
+
 
 def init_app(app: Flask) -> None:
-    """Nothing to register yet."""
+    """Mount the pages (the admin site, mounted before, provides the login)."""
+    app.register_blueprint(bp)

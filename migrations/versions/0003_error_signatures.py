@@ -1,7 +1,7 @@
 """Error signatures: known failure patterns with links to their bugs.
 
 Revision ID: rotest_0003
-Revises: rotest_0001
+Revises: rotest_0002
 Create Date: 2026-11-21
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "rotest_0003"
-down_revision = "rotest_0001"
+down_revision = "rotest_0002"
 branch_labels = None
 depends_on = None
 

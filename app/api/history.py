@@ -1,0 +1,84 @@
+"""The run history's routes of /api/v1: runs, their records, ``--delta``'s
+lookup. Thin doors onto :mod:`app.history`; authenticated like every route
+of the blueprint."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request, url_for
+
+from .. import history
+from ..engine import InvalidRequest
+from .auth import current_user
+from .body import ARRAY, OBJECT, STRING, Field, read_body
+from .views import MAX_REQUEST_ID, _db, bp
+
+RUN_ID = f"<int(max={MAX_REQUEST_ID}):run_id>"
+START_FIELDS = {"name": Field(STRING, required=True), "host": Field(STRING),
+                "start": Field(STRING), "settings": Field(OBJECT),
+                "environment": Field(OBJECT), "run_dir": Field(STRING)}
+RECORDS_FIELDS = {"records": Field(ARRAY, required=True)}
+FINISH_FIELDS = {"end": Field(STRING), "artifact_path": Field(STRING)}
+
+
+@bp.post("/runs")
+def start_run() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Record that a run began; its records and its end come later."""
+    run = history.start_run(_db(), current_user(), **read_body(START_FIELDS))
+    return run, 201, {"Location": url_for(".get_run", run_id=run["id"])}
+
+
+@bp.post(f"/runs/{RUN_ID}/records")
+def add_records(run_id: int) -> dict[str, Any]:
+    """Store a batch of the run's records (a path sent again is updated)."""
+    body = read_body(RECORDS_FIELDS)
+    return history.add_records(_db(), current_user(), run_id, body["records"])
+
+
+@bp.post(f"/runs/{RUN_ID}/finish")
+def finish_run(run_id: int) -> dict[str, Any]:
+    """The run ended: its status follows from its tests."""
+    return history.finish_run(_db(), current_user(), run_id, **read_body(FINISH_FIELDS))
+
+
+@bp.get("/runs")
+def list_runs() -> dict[str, Any]:
+    """Runs, newest first: ``?name=`` one name's, ``?limit=&offset=`` a page."""
+    return history.list_runs(_db(), name=request.args.get("name") or None,
+                             limit=_int_arg("limit", 50), offset=_int_arg("offset", 0))
+
+
+@bp.get(f"/runs/{RUN_ID}")
+def get_run(run_id: int) -> dict[str, Any]:
+    """One run with the tree of its records."""
+    return history.get_run(_db(), run_id)
+
+
+@bp.get("/runs/failures")
+def previous_failures() -> dict[str, Any]:
+    """The tests that did not pass in the newest finished run of ``?name=``."""
+    name = request.args.get("name", "")
+    if not name:
+        raise InvalidRequest("give the run's name: /runs/failures?name=NAME", field="name")
+    return history.previous_failures(_db(), name)
+
+
+@bp.get("/runs/durations")
+def past_durations() -> dict[str, Any]:
+    """Seconds per test path over recent finished runs (``?name=`` of one name)."""
+    runs = _int_arg("runs", 5)
+    if not 1 <= runs <= 50:
+        raise InvalidRequest("'runs' must be 1 to 50", field="runs")
+    return {"durations": history.past_durations(
+        _db(), request.args.get("name") or None, runs=runs)}
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidRequest(f"{name!r} must be an integer, got {raw[:30]!r}",
+                             field=name) from None

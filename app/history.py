@@ -1,0 +1,377 @@
+"""The run history's operations: plain SQLAlchemy, for both doors.
+
+The JSON API (:mod:`app.api.history`) and the embedded client
+(:mod:`rotest_core.history`) call these with a ``Session`` and the acting
+:class:`~app.models.User`; each returns JSON-ready dicts and raises the
+engine's errors (:class:`~app.engine.InvalidRequest`, ...) on bad input.
+
+A run is started, gets its records in batches as its top-level tests end (a
+record sent again, by its ``path``, replaces the stored one: a ``--delta``
+re-run), and is finished with its end time and artifact.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from .engine.errors import InvalidRequest, NotFound, PermissionDenied
+from .engine.serialize import timestamp
+from .models import HistoryRecord, HistoryRun, User, utcnow
+
+__all__ = ["OUTCOMES", "PASSING", "add_records", "finish_run", "get_run", "list_runs",
+           "past_durations", "previous_failures", "record_dict", "run_dict", "start_run"]
+
+#: Outcomes, worst first: the same as ``reports.record.OUTCOMES`` (the server
+#: does not import the client's reports; a test checks they agree).
+OUTCOMES = ("error", "failure", "unexpected_success", "expected_failure", "skip",
+            "success")
+PASSING = frozenset({"success", "skip", "expected_failure"})
+KINDS = ("suite", "flow", "case", "block", "error")
+LEAF_KINDS = ("case", "block", "error")
+#: Longest text kept per traceback, log and other long field; names and paths.
+TEXT_LIMIT = 64 * 1024
+NAME_LIMIT = 2000
+MAX_PAGE = 500
+
+
+# --------------------------------------------------------------------------
+# Writing a run
+
+def start_run(db: Session, user: User, *, name: str, host: str = "",
+              start: str | None = None, settings: Mapping[str, Any] | None = None,
+              environment: Mapping[str, Any] | None = None,
+              run_dir: str = "") -> dict[str, Any]:
+    """Record that a run began; returns the run (its ``id`` names it later)."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise InvalidRequest("'name' must be the run's name: 1 to 255 characters",
+                             field="name")
+    _begin_write(db)
+    run = HistoryRun(name=_text(name, 255), user_id=user.id, host=_text(host, 255),
+                     start=_time(start, "start") or utcnow(),
+                     settings=_string_map(settings, "settings"),
+                     environment=_string_map(environment, "environment"),
+                     run_dir=_text(run_dir, NAME_LIMIT), counts=dict.fromkeys(OUTCOMES, 0))
+    db.add(run)
+    db.commit()
+    return run_dict(run)
+
+
+def add_records(db: Session, user: User, run_id: int,
+                records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Store records of a running run. Each names its ``parent`` by path
+    (None: a top-level test); a parent comes before its children or is
+    already stored. A path already stored is updated in place."""
+    records = list(records)
+    rows = [_record_values(record, index) for index, record in enumerate(records)]
+    _begin_write(db)
+    run = _writable_run(db, user, run_id)
+    wanted = {row["path"] for row in rows} | {row["parent"] for row in rows if row["parent"]}
+    stored = {record.path: record for record in db.scalars(
+        select(HistoryRecord).where(HistoryRecord.run_id == run.id,
+                                    HistoryRecord.path.in_(wanted)))} if wanted else {}
+    parents = {row["parent"] for row in rows if row["parent"]}
+    for index, values in enumerate(rows):
+        parent_path = values.pop("parent")
+        parent = stored.get(parent_path) if parent_path else None
+        if parent_path and parent is None:
+            db.rollback()
+            raise InvalidRequest(f"record {index} ({values['path'][:100]!r}) names the "
+                                 f"parent {parent_path[:100]!r}, which is not recorded; "
+                                 f"send a parent before its children", index=index)
+        record = stored.get(values["path"])
+        if record is None:
+            record = stored[values["path"]] = HistoryRecord(run_id=run.id)
+            db.add(record)
+        for key, value in values.items():
+            setattr(record, key, value)
+        record.parent_id = parent.id if parent is not None else None
+        if values["path"] in parents:
+            db.flush()  # its id, for the children that follow
+    run.counts = _counts(db, run.id)
+    db.commit()
+    return {"run": run.id, "stored": len(rows), "counts": run.counts}
+
+
+def finish_run(db: Session, user: User, run_id: int, *, end: str | None = None,
+               artifact_path: str | None = None) -> dict[str, Any]:
+    """The run ended: its end time, its status from its tests, its artifact."""
+    _begin_write(db)
+    run = _writable_run(db, user, run_id)
+    run.end = _time(end, "end") or utcnow()
+    run.counts = _counts(db, run.id)
+    unfinished = db.scalar(select(func.count(HistoryRecord.id)).where(
+        HistoryRecord.run_id == run.id, HistoryRecord.kind.in_(LEAF_KINDS),
+        HistoryRecord.outcome.is_(None)))
+    failed = unfinished or any(count for outcome, count in run.counts.items()
+                               if outcome not in PASSING)
+    run.status = HistoryRun.FAILED if failed else HistoryRun.PASSED
+    if artifact_path is not None:
+        run.artifact_path = _text(artifact_path, NAME_LIMIT)
+    db.commit()
+    return run_dict(run)
+
+
+# --------------------------------------------------------------------------
+# Reading
+
+def list_runs(db: Session, *, name: str | None = None, limit: int = 50,
+              offset: int = 0) -> dict[str, Any]:
+    """Runs, newest first, optionally of one name; ``total`` counts them all."""
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise InvalidRequest(f"'limit' must be 1 to {MAX_PAGE} and 'offset' 0 or more",
+                             field="limit")
+    query = select(HistoryRun)
+    if name:
+        query = query.where(HistoryRun.name == name)
+    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    runs = db.scalars(query.options(joinedload(HistoryRun.user))
+                      .order_by(HistoryRun.start.desc(), HistoryRun.id.desc())
+                      .limit(limit).offset(offset))
+    return {"runs": [run_dict(run) for run in runs], "total": total}
+
+
+def get_run(db: Session, run_id: int) -> dict[str, Any]:
+    """One run with its records as a tree (``records``: the top-level ones)."""
+    run = db.get(HistoryRun, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id} in the history", run=run_id)
+    rows = db.scalars(select(HistoryRecord).where(HistoryRecord.run_id == run_id)
+                      .order_by(HistoryRecord.id))
+    nodes: dict[int, dict[str, Any]] = {}
+    top: list[dict[str, Any]] = []
+    for row in rows:  # by id: a parent is always stored before its children
+        node = nodes[row.id] = record_dict(row)
+        siblings = nodes[row.parent_id]["children"] if row.parent_id in nodes else top
+        siblings.append(node)
+    return {**run_dict(run), "records": top}
+
+
+def previous_failures(db: Session, name: str) -> dict[str, Any]:
+    """What did not pass in the newest finished run named ``name``.
+
+    ``paths`` are the tests to run again: those whose outcome is not a pass
+    (or that never ended); for an error outside any test (a setUpClass), the
+    suite around it ("" when that is the whole run). ``run`` is None when no
+    finished run has that name.
+    """
+    run = db.scalar(select(HistoryRun).where(HistoryRun.name == name,
+                                             HistoryRun.end.is_not(None))
+                    .order_by(HistoryRun.start.desc(), HistoryRun.id.desc()).limit(1))
+    if run is None:
+        return {"run": None, "paths": []}
+    leaves = db.scalars(select(HistoryRecord).where(
+        HistoryRecord.run_id == run.id, HistoryRecord.kind.in_(LEAF_KINDS)))
+    paths = set()
+    for leaf in leaves:
+        if leaf.outcome in PASSING:
+            continue
+        if leaf.kind == "error":
+            parent = db.get(HistoryRecord, leaf.parent_id) if leaf.parent_id else None
+            paths.add(parent.path if parent is not None else "")
+        else:
+            paths.add(leaf.path)
+    return {"run": run_dict(run), "paths": sorted(paths)}
+
+
+def past_durations(db: Session, name: str | None = None,
+                   runs: int = 5) -> dict[str, float]:
+    """Seconds each test took, averaged over the last ``runs`` finished runs
+    (of ``name``, or of any name): for estimates of how long a run takes."""
+    recent = select(HistoryRun.id).where(HistoryRun.end.is_not(None))
+    if name:
+        recent = recent.where(HistoryRun.name == name)
+    recent = recent.order_by(HistoryRun.start.desc()).limit(runs)
+    rows = db.execute(select(HistoryRecord.path, HistoryRecord.duration).where(
+        HistoryRecord.run_id.in_(recent.scalar_subquery()),
+        HistoryRecord.kind.in_(LEAF_KINDS), HistoryRecord.duration.is_not(None)))
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for path, duration in rows:
+        seconds[path].append(duration)
+    return {path: sum(values) / len(values) for path, values in seconds.items()}
+
+
+# --------------------------------------------------------------------------
+# As JSON
+
+def run_dict(run: HistoryRun) -> dict[str, Any]:
+    return {"id": run.id, "name": run.name,
+            "user": run.user.username if run.user is not None else None,
+            "host": run.host, "start": timestamp(run.start), "end": timestamp(run.end),
+            "duration": run.duration, "status": run.status,
+            "counts": {outcome: (run.counts or {}).get(outcome, 0) for outcome in OUTCOMES},
+            "settings": run.settings or {}, "environment": run.environment or {},
+            "run_dir": run.run_dir, "artifact_path": run.artifact_path}
+
+
+def record_dict(record: HistoryRecord) -> dict[str, Any]:
+    return {"id": record.id, "path": record.path, "name": record.name,
+            "kind": record.kind, "classname": record.classname,
+            "outcome": record.outcome, "start": timestamp(record.start),
+            "end": timestamp(record.end), "duration": record.duration,
+            "description": record.description, "note": record.note,
+            "tags": record.tags, "resources": record.resources,
+            "details": record.details, "infos": record.infos, "reruns": record.reruns,
+            "signatures": record.signatures, "log": record.log, "children": []}
+
+
+# --------------------------------------------------------------------------
+# Checks and helpers
+
+def _begin_write(db: Session) -> None:
+    """Take SQLite's write lock up front: a transaction that reads first may
+    not be allowed to write later while another process writes."""
+    if db.in_transaction():
+        db.commit()
+    if db.get_bind().dialect.name == "sqlite":
+        db.connection(execution_options={"sqlite_immediate": True})
+
+
+def _writable_run(db: Session, user: User, run_id: int) -> HistoryRun:
+    run = db.get(HistoryRun, run_id)
+    if run is None:
+        db.rollback()
+        raise NotFound(f"no run {run_id} in the history; start one first", run=run_id)
+    if run.user_id != user.id and not user.is_admin:
+        db.rollback()
+        raise PermissionDenied(f"run {run_id} was recorded by another user; only they "
+                               f"(or an admin) may add to it", run=run_id)
+    return run
+
+
+def _counts(db: Session, run_id: int) -> dict[str, int]:
+    counts = dict.fromkeys(OUTCOMES, 0)
+    rows = db.execute(select(HistoryRecord.outcome, func.count(HistoryRecord.id)).where(
+        HistoryRecord.run_id == run_id, HistoryRecord.kind.in_(LEAF_KINDS),
+        HistoryRecord.outcome.is_not(None)).group_by(HistoryRecord.outcome))
+    for outcome, count in rows:
+        counts[outcome] = count
+    return counts
+
+
+def _record_values(record: Any, index: int) -> dict[str, Any]:
+    """A record of a request as column values, checked; raises InvalidRequest
+    naming the record and the field."""
+    def bad(field: str, expected: str) -> InvalidRequest:
+        return InvalidRequest(f"record {index}: {field!r} must be {expected}",
+                              index=index, field=field)
+
+    if not isinstance(record, Mapping):
+        raise InvalidRequest(f"record {index} must be an object", index=index)
+    unknown = sorted(set(record) - RECORD_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"record {index}: unknown key {unknown[0]!r}; allowed keys "
+                             f"are {', '.join(sorted(RECORD_FIELDS))}", index=index,
+                             field=unknown[0])
+    path, kind = record.get("path"), record.get("kind")
+    if not isinstance(path, str) or not path or len(path) > NAME_LIMIT:
+        raise bad("path", f"the test's path, 1 to {NAME_LIMIT} characters")
+    if kind not in KINDS:
+        raise bad("kind", "one of " + ", ".join(KINDS))
+    outcome = record.get("outcome")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise bad("outcome", "null or one of " + ", ".join(OUTCOMES))
+    parent = record.get("parent")
+    if parent is not None and (not isinstance(parent, str) or not parent):
+        raise bad("parent", "the parent's path, or null for a top-level test")
+    duration = record.get("duration")
+    if duration is not None and (isinstance(duration, bool)
+                                 or not isinstance(duration, (int, float))):
+        raise bad("duration", "a number of seconds or null")
+    try:
+        return {
+            "path": path, "parent": parent, "kind": kind, "outcome": outcome,
+            "name": _text(record.get("name", path.rsplit("/", 1)[-1]), NAME_LIMIT),
+            "classname": _text(record.get("classname", ""), NAME_LIMIT),
+            "start": _time(record.get("start"), "start"),
+            "end": _time(record.get("end"), "end"),
+            "duration": float(duration) if duration is not None else None,
+            "description": _text(record.get("description", ""), TEXT_LIMIT),
+            "note": _text(record.get("note", ""), TEXT_LIMIT),
+            "log": _text(record.get("log", ""), TEXT_LIMIT, keep_end=True),
+            "tags": [_text(tag, NAME_LIMIT) for tag in _list(record, "tags")],
+            "infos": [_text(info, TEXT_LIMIT) for info in _list(record, "infos")],
+            "resources": _string_map(record.get("resources"), "resources"),
+            "details": _details(record.get("details")),
+            "reruns": [_rerun(rerun) for rerun in _list(record, "reruns")],
+            "signatures": [_string_map(sig, "signatures")
+                           for sig in _list(record, "signatures")],
+        }
+    except InvalidRequest as error:
+        raise InvalidRequest(f"record {index}: {error.message}", index=index,
+                             **error.details) from None
+
+
+RECORD_FIELDS = frozenset({
+    "path", "parent", "name", "kind", "classname", "outcome", "start", "end",
+    "duration", "description", "note", "log", "tags", "infos", "resources", "details",
+    "reruns", "signatures"})
+
+
+def _list(record: Mapping[str, Any], field: str) -> list[Any]:
+    value = record.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequest(f"{field!r} must be a list", field=field)
+    return value
+
+
+def _details(value: Any) -> list[list[str]]:
+    """[[outcome, text], ...]: tracebacks and skip reasons."""
+    if value is not None and not isinstance(value, list):
+        raise InvalidRequest("'details' must be a list", field="details")
+    details = []
+    for item in value or []:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2
+                and item[0] in OUTCOMES and isinstance(item[1], str)):
+            raise InvalidRequest("'details' must be a list of [outcome, text] pairs",
+                                 field="details")
+        details.append([item[0], _text(item[1], TEXT_LIMIT, keep_end=True)])
+    return details
+
+
+def _rerun(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or value.get("outcome") not in OUTCOMES:
+        raise InvalidRequest("each of 'reruns' must be an object with an 'outcome'",
+                             field="reruns")
+    duration = value.get("duration")
+    return {"outcome": value["outcome"], "details": _details(value.get("details")),
+            "duration": float(duration) if isinstance(duration, (int, float))
+            and not isinstance(duration, bool) else None}
+
+
+def _string_map(value: Any, field: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidRequest(f"{field!r} must be an object", field=field)
+    return {_text(key, NAME_LIMIT): _text(item, TEXT_LIMIT) for key, item in value.items()}
+
+
+def _text(value: Any, limit: int, *, keep_end: bool = False) -> str:
+    """``value`` as text PostgreSQL can store (no NUL), cut to ``limit``."""
+    text = ("" if value is None else str(value)).replace("\x00", "\ufffd")
+    if len(text) <= limit:
+        return text
+    cut = f"[... {len(text) - limit} characters cut ...]"
+    return cut + "\n" + text[-limit:] if keep_end else text[:limit] + "\n" + cut
+
+
+def _time(value: Any, field: str) -> datetime | None:
+    """An ISO 8601 time as naive UTC (how times are stored); naive input is UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise InvalidRequest(f"{field!r} must be an ISO 8601 time, e.g. "
+                             f"2026-11-21T08:00:00+00:00", field=field)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment

@@ -1,0 +1,92 @@
+"""The run history: runs and the tree of their test records.
+
+Written by the ``history`` report handler (over the API, or straight into the
+embedded database) and read by ``--delta`` and the server's run pages.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .accounts import User
+from .base import db, utcnow
+
+
+class HistoryRun(db.Model):
+    """One run of tests: who ran it where, when, how it went, its settings.
+
+    ``status`` is ``running`` until the run is finished, then ``passed`` or
+    ``failed``; ``counts`` (tests per outcome) is kept up to date as records
+    arrive, so the runs list needs no aggregate query.
+    """
+
+    __tablename__ = "history_run"
+    RUNNING, PASSED, FAILED = "running", "passed", "failed"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    #: The account that recorded it (the API token's, or the local user).
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), index=True, default=None)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    start: Mapped[datetime] = mapped_column(default=utcnow)
+    end: Mapped[datetime | None] = mapped_column(default=None)
+    status: Mapped[str] = mapped_column(String(16), default=RUNNING)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    run_dir: Mapped[str] = mapped_column(Text, default="")
+    artifact_path: Mapped[str | None] = mapped_column(Text, default=None)
+    user: Mapped[User | None] = relationship()
+
+    # Runs by name, newest first: the runs list and --delta's lookup.
+    __table_args__ = (Index("ix_history_run_name_start", "name", "start"),)
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.end is None else (self.end - self.start).total_seconds()
+
+    def __str__(self) -> str:
+        return f"run {self.id} ({self.name})"
+
+
+class HistoryRecord(db.Model):
+    """One node of a run's tree: a suite, flow, case, block, or an error
+    outside any test. ``path`` (names from the run down, joined with ``/``)
+    identifies a test across runs of the same tests; it is unique in a run."""
+
+    __tablename__ = "history_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("history_run.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("history_record.id", ondelete="CASCADE"), index=True, default=None)
+    path: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    classname: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str | None] = mapped_column(String(32), default=None)
+    start: Mapped[datetime | None] = mapped_column(default=None)
+    end: Mapped[datetime | None] = mapped_column(default=None)
+    duration: Mapped[float | None] = mapped_column(default=None)
+    description: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    resources: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: [outcome, text] of each failure, error or skip (texts capped).
+    details: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    infos: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Earlier attempts in the same run (--delta): outcome, details, duration.
+    reruns: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    signatures: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    #: The end of the test's log (capped).
+    log: Mapped[str] = mapped_column(Text, default="")
+    run: Mapped[HistoryRun] = relationship()
+
+    __table_args__ = (Index("ix_history_record_run_id_id", "run_id", "id"),)
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.outcome})"

@@ -1,0 +1,43 @@
+"""The run view of :mod:`app.web.report` (its contract: the one dict the HTML
+report and the run pages render), built from a run of the history."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import history
+
+__all__ = ["run_view"]
+
+NODE_KEYS = ("name", "kind", "classname", "outcome", "start", "end", "duration",
+             "description", "tags", "note", "resources", "infos", "details", "log",
+             "reruns", "signatures")
+
+
+def run_view(run: dict[str, Any], artifact_url: str | None = None) -> dict[str, Any]:
+    """``run`` as :func:`app.history.get_run` gives it, as the report's view."""
+    ids = iter(range(1, 1 << 62))
+    children = [_node(record, ids) for record in run["records"]]
+    root = {"id": 0, "name": run["name"], "kind": "suite", "classname": "",
+            "outcome": _worst(child["outcome"] for child in children),
+            "start": run["start"], "end": run["end"], "duration": run["duration"],
+            "description": "", "tags": [], "note": "", "resources": {}, "infos": [],
+            "details": [], "log": "", "reruns": [], "signatures": [],
+            "children": children}
+    artifact = None
+    if run["artifact_path"]:
+        artifact = {"path": run["artifact_path"], "url": artifact_url}
+    return {"name": run["name"], "start": run["start"], "end": run["end"],
+            "duration": run["duration"], "status": run["status"],
+            "counts": dict(run["counts"]), "environment": dict(run["environment"]),
+            "settings": dict(run["settings"]), "artifact": artifact, "tree": root}
+
+
+def _node(record: dict[str, Any], ids: Any) -> dict[str, Any]:
+    node = {"id": next(ids), **{key: record[key] for key in NODE_KEYS}}
+    node["children"] = [_node(child, ids) for child in record["children"]]
+    return node
+
+
+def _worst(outcomes: Any) -> str | None:
+    known = [outcome for outcome in outcomes if outcome is not None]
+    return min(known, key=history.OUTCOMES.index) if known else None

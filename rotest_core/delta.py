@@ -1,0 +1,155 @@
+"""``--delta N``: run again only what did not pass in the previous run of the
+same name, each test up to N times in this run while it keeps failing.
+
+The previous run is read from the history (:mod:`rotest_core.history`), so a
+delta run records its own history too: the next ``--delta`` starts from it.
+A test's identity across runs is its path, the names from the run down
+(``OuterSuite/InnerSuite/Case.test_x``), as the reports record it.
+
+Every attempt of a test is part of one run: the re-run instances hang under
+the same root, in suites of the same names, so reports keep one record per
+test with the earlier attempts as its reruns.
+"""
+from __future__ import annotations
+
+import unittest
+from dataclasses import dataclass
+from typing import Any, Collection, Iterable
+
+from .result import AbstractResultHandler, Result, describe
+from .suite import TestSuite, iter_cases
+
+__all__ = ["DeltaError", "DeltaPlan", "OutcomeTracker", "plan_delta", "run_attempts",
+           "test_path"]
+
+#: The handler names that write the history (Rotest's ``db`` and ``remote`` too).
+HISTORY_HANDLERS = {"history", "db", "remote"}
+
+
+class DeltaError(RuntimeError):
+    """The history cannot be read for ``--delta``; the message says why."""
+
+
+def test_path(test: Any) -> str:
+    """The names from the run's root (excluded) down to ``test``, joined with
+    ``/``: what :attr:`reports.record.TestRecord.path` records."""
+    names, node = [describe(test)], getattr(test, "parent", None)
+    while node is not None and getattr(node, "parent", None) is not None:
+        names.append(describe(node))
+        node = node.parent
+    return "/".join(reversed(names))
+
+
+def selected(path: str, wanted: Collection[str]) -> bool:
+    """Whether the test at ``path`` runs again: it is one of ``wanted``, or
+    under one (a suite whose setUpClass failed; "" is the whole run), or one
+    of ``wanted`` is under it (a flow, for one of its blocks)."""
+    if path in wanted or "" in wanted:
+        return True
+    return any(path.startswith(other + "/") or other.startswith(path + "/")
+               for other in wanted)
+
+
+@dataclass
+class DeltaPlan:
+    """What the previous run says to run; ``message`` tells the user."""
+
+    message: str
+    #: None: no previous run, run everything; else the paths to run again.
+    paths: list[str] | None = None
+    previous: dict[str, Any] | None = None
+
+
+def plan_delta(config: Any, name: str, named: bool) -> DeltaPlan:
+    """Ask the history what did not pass in the newest finished run ``name``."""
+    from .history import history_for
+    store = None
+    try:
+        store = history_for(config)
+        found = store.previous_failures(name)
+        where = store.where
+    except Exception as error:  # noqa: BLE001 - said plainly, with where it looked
+        raise DeltaError(f"--delta cannot read the run history: {type(error).__name__}: "
+                         f"{error}") from None
+    finally:
+        if store is not None:
+            store.close()
+    which = f"run {name!r}" + ("" if named else " (the default name; name runs with -n)")
+    previous = found["run"]
+    if previous is None:
+        return DeltaPlan(f"--delta: no finished {which} in {where}: running every test")
+    when = f"#{previous['id']} of {previous['start']}"
+    paths = found["paths"]
+    if not paths:
+        return DeltaPlan(f"--delta: every test passed in {which} {when}: nothing to "
+                         f"run again", [], previous)
+    return DeltaPlan(f"--delta: {len(paths)} test(s) did not pass in {which} {when}",
+                     paths, previous)
+
+
+class OutcomeTracker(AbstractResultHandler):
+    """How each test ended in its latest attempt, by path (not a report: the
+    runner adds it to decide what to run again and the exit code)."""
+
+    NAME = "delta-tracker"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: dict[str, bool] = {}
+        self.errors_outside_tests = 0
+
+    def start_test(self, test: Any) -> None:
+        self.failed[test_path(test)] = False
+
+    def add_failure(self, test: Any, exception_string: str) -> None:
+        self._fail(test)
+
+    def add_error(self, test: Any, exception_string: str) -> None:
+        self._fail(test)
+
+    def add_unexpected_success(self, test: Any) -> None:
+        self._fail(test)
+
+    def _fail(self, test: Any) -> None:
+        if isinstance(test, unittest.TestCase):
+            self.failed[test_path(test)] = True
+        else:  # an error in setUpClass/setUpModule: its tests never started
+            self.errors_outside_tests += 1
+
+    def passed(self, path: str) -> bool:
+        return self.failed.get(path) is False  # never started: did not pass
+
+    def all_passed(self) -> bool:
+        return not self.errors_outside_tests and all(
+            not failed for failed in self.failed.values())
+
+
+def run_attempts(root: TestSuite, result: Result, attempts: int,
+                 tracker: OutcomeTracker) -> None:
+    """Run ``root``, then again, up to ``attempts`` in all, the tests that did
+    not pass, as fresh instances under ``root``."""
+    root.run(result)
+    last = [test_path(case) for case in iter_cases(root)]
+    for _attempt in range(1, attempts):
+        again = [path for path in last if not tracker.passed(path)]
+        if not again or result.shouldStop:
+            return
+        tests = fresh_tests(root, again)
+        last = [test_path(case) for test in tests for case in _cases(test)]
+        unittest.TestSuite(tests).run(result)
+
+
+def fresh_tests(root: TestSuite, paths: Iterable[str]) -> list[Any]:
+    """New instances of the tests at ``paths``, in suites named as before,
+    hung under ``root`` (so reports see the same tests again)."""
+    wanted = set(paths)
+    fresh = type(root)()
+    fresh.prune(lambda case: test_path(case) in wanted)
+    tests = list(fresh)
+    for test in tests:
+        test.parent = root
+    return tests
+
+
+def _cases(test: Any) -> Iterable[Any]:
+    return iter_cases(test) if isinstance(test, unittest.TestSuite) else [test]

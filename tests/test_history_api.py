@@ -1,0 +1,235 @@
+"""The run history's API routes through Flask's test client, on SQLite and
+PostgreSQL: the life of a run, the tree, --delta's lookup, auth, bad input."""
+from __future__ import annotations
+
+import pytest
+
+from api_helpers import Api, api_for
+from app.history import OUTCOMES as SERVER_OUTCOMES
+from reports.record import OUTCOMES, PASSING
+
+START = "2026-11-21T09:00:00+02:00"
+
+
+def case(path: str, outcome: str | None, parent: str | None = None, **extra) -> dict:
+    return {"path": path, "parent": parent, "name": path.rsplit("/", 1)[-1],
+            "kind": "case", "outcome": outcome, **extra}
+
+
+def suite(path: str, parent: str | None = None) -> dict:
+    return {"path": path, "parent": parent, "name": path.rsplit("/", 1)[-1],
+            "kind": "suite", "outcome": None}
+
+
+RECORDS = [
+    suite("Outer"),
+    case("Outer/A.test_ok", "success", "Outer", duration=1.5, tags=["smoke"],
+         resources={"dev": "dev1"}, infos=["fine"]),
+    suite("Outer/Inner", "Outer"),
+    case("Outer/Inner/B.test_fails", "failure", "Outer/Inner",
+         details=[["failure", "Traceback...\nAssertionError: no"]], duration=0.5),
+    case("Outer/Inner/B.test_skip", "skip", "Outer/Inner", details=[["skip", "later"]]),
+    case("Top.test_errors", "error", log="a log line\n"),
+    {"path": "setUpClass (m.C)", "kind": "error", "outcome": "error",
+     "details": [["error", "boom"]]},
+]
+
+
+@pytest.fixture
+def alice(app) -> Api:
+    return api_for(app, "alice")
+
+
+def start(api: Api, name: str = "nightly", **body) -> dict:
+    response = api.post("/runs", {"name": name, "host": "bench1", "start": START,
+                                  "settings": {"workdir": "/tmp/w"}, **body})
+    assert response.status_code == 201, response.json
+    assert response.headers["Location"].endswith(f"/api/v1/runs/{response.json['id']}")
+    return response.json
+
+
+def recorded_run(api: Api, name: str = "nightly", records=RECORDS) -> int:
+    run_id = start(api, name)["id"]
+    response = api.post(f"/runs/{run_id}/records", {"records": records})
+    assert response.status_code == 200, response.json
+    finished = api.post(f"/runs/{run_id}/finish", {"end": "2026-11-21T07:01:00Z"})
+    assert finished.status_code == 200, finished.json
+    return run_id
+
+
+def test_outcomes_agree_with_the_reports():
+    assert SERVER_OUTCOMES == OUTCOMES
+
+
+def test_a_run_is_started_recorded_and_finished(alice):
+    run = start(alice)
+    assert run["status"] == "running" and run["end"] is None
+    assert run["start"] == "2026-11-21T07:00:00.000Z"  # stored in UTC
+    assert run["user"] == "alice" and run["host"] == "bench1"
+
+    stored = alice.post(f"/runs/{run['id']}/records", {"records": RECORDS[:3]})
+    assert stored.json["stored"] == 3 and stored.json["counts"]["success"] == 1
+    alice.post(f"/runs/{run['id']}/records", {"records": RECORDS[3:]})
+    finished = alice.post(f"/runs/{run['id']}/finish",
+                          {"end": "2026-11-21T07:01:00Z", "artifact_path": "/a/run.zip"})
+    assert finished.json["status"] == "failed"
+    assert finished.json["duration"] == 60.0
+    assert finished.json["artifact_path"] == "/a/run.zip"
+    assert finished.json["counts"] == {"error": 2, "failure": 1, "unexpected_success": 0,
+                                       "expected_failure": 0, "skip": 1, "success": 1}
+
+    tree = alice.get(f"/runs/{run['id']}").json["records"]
+    assert [node["path"] for node in tree] == ["Outer", "Top.test_errors",
+                                               "setUpClass (m.C)"]
+    outer = tree[0]
+    assert [node["name"] for node in outer["children"]] == ["A.test_ok", "Inner"]
+    ok = outer["children"][0]
+    assert (ok["tags"], ok["resources"], ok["infos"], ok["duration"]) == (
+        ["smoke"], {"dev": "dev1"}, ["fine"], 1.5)
+    fails = outer["children"][1]["children"][0]
+    assert fails["details"] == [["failure", "Traceback...\nAssertionError: no"]]
+    assert tree[1]["log"] == "a log line\n"
+
+
+def test_a_run_of_passes_has_passed(alice):
+    run_id = recorded_run(alice, records=[suite("S"), case("S/a", "success", "S"),
+                                          case("S/b", "expected_failure", "S"),
+                                          case("S/c", "skip", "S")])
+    assert alice.get(f"/runs/{run_id}").json["status"] == "passed"
+
+
+def test_a_record_sent_again_is_updated_in_place(alice):
+    run_id = start(alice)["id"]
+    alice.post(f"/runs/{run_id}/records", {"records": RECORDS})
+    again = case("Outer/Inner/B.test_fails", "success", "Outer/Inner",
+                 reruns=[{"outcome": "failure", "details": [["failure", "no"]],
+                          "duration": 0.5}])
+    alice.post(f"/runs/{run_id}/records", {"records": [again]})
+    tree = alice.get(f"/runs/{run_id}").json["records"]
+    inner = tree[0]["children"][1]["children"]
+    assert [node["name"] for node in inner] == ["B.test_fails", "B.test_skip"]
+    assert inner[0]["outcome"] == "success"
+    assert inner[0]["reruns"] == [{"outcome": "failure", "details": [["failure", "no"]],
+                                   "duration": 0.5}]
+
+
+def test_runs_are_listed_newest_first_by_name_and_paginated(alice):
+    ids = [recorded_run(alice, name) for name in ("a", "b", "a", "a")]
+    listed = alice.get("/runs?name=a&limit=2").json
+    assert listed["total"] == 3
+    assert [run["id"] for run in listed["runs"]] == [ids[3], ids[2]]
+    assert [run["id"] for run in alice.get("/runs?name=a&limit=2&offset=2").json["runs"]] \
+        == [ids[0]]
+    assert alice.get("/runs").json["total"] == 4
+
+
+def test_failures_name_what_did_not_pass_in_the_newest_finished_run(alice):
+    assert alice.get("/runs/failures?name=nightly").json == {"run": None, "paths": []}
+    run_id = recorded_run(alice)
+    start(alice)  # a newer run that has not finished does not count
+    found = alice.get("/runs/failures?name=nightly").json
+    assert found["run"]["id"] == run_id
+    # The error outside tests (at the top) stands for the whole run: "".
+    assert found["paths"] == ["", "Outer/Inner/B.test_fails", "Top.test_errors"]
+    assert all(outcome not in PASSING for outcome in ("failure", "error"))
+
+
+def test_durations_average_over_recent_runs(alice):
+    recorded_run(alice)
+    recorded_run(alice, records=[suite("Outer"), case("Outer/A.test_ok", "success",
+                                                      "Outer", duration=2.5)])
+    durations = alice.get("/runs/durations?name=nightly").json["durations"]
+    assert durations["Outer/A.test_ok"] == 2.0
+    assert durations["Outer/Inner/B.test_fails"] == 0.5
+    assert alice.get("/runs/durations?name=other").json == {"durations": {}}
+
+
+def test_text_is_stored_whatever_it_holds(alice):
+    # Tracebacks keep their end, where the exception's message is.
+    hostile = "x" * 100_000 + "nul\x00 esc\x1b[31m ]]> <b> שלום"
+    run_id = recorded_run(alice, records=[case("T.test", "failure",
+                                               details=[["failure", hostile]])])
+    [node] = alice.get(f"/runs/{run_id}").json["records"]
+    text = node["details"][0][1]
+    assert "\x00" not in text and "שלום" in text and len(text) < 70_000
+    assert "characters cut" in text
+
+
+# --- auth and bad input ------------------------------------------------------
+
+ROUTES = [("GET", "/runs"), ("POST", "/runs"), ("GET", "/runs/1"),
+          ("POST", "/runs/1/records"), ("POST", "/runs/1/finish"),
+          ("GET", "/runs/failures?name=x"), ("GET", "/runs/durations")]
+
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY  # authentication does not depend on the database
+@pytest.mark.parametrize("method, path", ROUTES)
+def test_every_route_needs_a_valid_token(app, method, path):
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        response = Api(app, "unused").call(method, path, headers=headers)
+        assert response.status_code == 401
+        assert response.json["error"] == "unauthorized"
+
+
+def test_only_its_recorder_or_an_admin_writes_to_a_run(app, alice):
+    run_id = start(alice)["id"]
+    bob, root = api_for(app, "bob"), api_for(app, "root", is_admin=True)
+    refused = bob.post(f"/runs/{run_id}/records", {"records": RECORDS})
+    assert refused.status_code == 403 and "another user" in refused.json["message"]
+    assert bob.post(f"/runs/{run_id}/finish", {}).status_code == 403
+    assert bob.get(f"/runs/{run_id}").status_code == 200  # reading is for all
+    assert root.post(f"/runs/{run_id}/finish", {}).status_code == 200
+
+
+@pytest.mark.parametrize("body, words", [
+    ({}, ["'name' is required"]),
+    ({"name": ""}, ["'name' must be the run's name"]),
+    ({"name": "x" * 256}, ["1 to 255 characters"]),
+    ({"name": 3}, ["'name' must be a string"]),
+    ({"name": "n", "start": "yesterday"}, ["'start' must be an ISO 8601 time"]),
+    ({"name": "n", "colour": "red"}, ["unknown key 'colour'"]),
+])
+def test_bad_runs_are_refused(alice, body, words):
+    response = alice.post("/runs", body)
+    assert response.status_code == 400
+    assert all(word in response.json["message"] for word in words), response.json
+
+
+@pytest.mark.parametrize("records, words", [
+    ("nope", ["'records' must be a list"]),
+    (["nope"], ["record 0 must be an object"]),
+    ([{"kind": "case"}], ["record 0: 'path' must be"]),
+    ([case("a", "success"), {**case("b", "success"), "kind": "test"}],
+     ["record 1: 'kind' must be one of suite, flow, case"]),
+    ([case("a", "passed")], ["'outcome' must be null or one of error"]),
+    ([case("a/b", "success", parent="a")], ["names the parent 'a', which is not recorded"]),
+    ([case("a", "success", colour="red")], ["unknown key 'colour'"]),
+    ([case("a", "success", start="soon")], ["record 0: 'start' must be an ISO 8601"]),
+    ([case("a", "success", details=[["oops", "x"]])], ["[outcome, text] pairs"]),
+    ([case("a", "success", duration="1s")], ["'duration' must be a number"]),
+    ([case("a", "success", tags="smoke")], ["'tags' must be a list"]),
+])
+def test_bad_records_are_refused_and_nothing_is_stored(alice, records, words):
+    run_id = start(alice)["id"]
+    response = alice.post(f"/runs/{run_id}/records", {"records": records})
+    assert response.status_code == 400
+    assert all(word in response.json["message"] for word in words), response.json
+    assert alice.get(f"/runs/{run_id}").json["records"] == []
+
+
+@SQLITE_ONLY  # routing and query checks do not depend on the database
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/runs/999", 404), ("POST", "/runs/999/records", 404),
+    ("POST", "/runs/999/finish", 404), ("GET", "/runs/99999999999", 404),
+    ("GET", "/runs?limit=0", 400), ("GET", "/runs?limit=lots", 400),
+    ("GET", "/runs?offset=-1", 400), ("GET", "/runs/failures", 400),
+    ("GET", "/runs/durations?runs=0", 400),
+])
+def test_unknown_runs_and_bad_queries(alice, method, path, status):
+    body = {"records": []} if path.endswith("/records") else None
+    response = alice.call(method, path, body)
+    assert response.status_code == status, response.json
+    assert response.json["message"]
