@@ -4,15 +4,17 @@ run pages read.
 
 With no ``host`` configured the run goes into the embedded database;
 otherwise to the server over the API, with the run's token. The run is
-started before the first test; the records of each top-level test are sent
-when it ends (a crash loses at most the test that was running), and the run
-is finished at the end. A history that cannot be written is said once on
+started before the first test; the records of the top-level tests are sent
+as they end, at most once a second (a crash loses at most the last second's
+tests; a request per test would make a long run of short tests slow), and
+the run is finished at the end. A history that cannot be written is said once on
 stderr; the run goes on.
 """
 from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import datetime
 from typing import Any, Iterator
 
@@ -29,6 +31,8 @@ TEXT_LIMIT = 32 * 1024
 #: Records are sent in requests of about this size (the server's default
 #: limit is 1 MB a request).
 BATCH_BYTES = 256 * 1024
+#: Seconds between two sends while the run goes.
+SEND_EVERY = 1.0
 
 
 def past_durations(config: RunConfig, run_name: str | None) -> dict[str, float]:
@@ -62,6 +66,7 @@ class HistoryHandler(RecordingHandler):
         self._off = False          # the run could not be started: nothing to do
         self._deferred = False     # a send failed: try once more at the end
         self._said = False
+        self._sent_at = 0.0        # time.monotonic() of the last send
 
     # --- the run -----------------------------------------------------------
 
@@ -118,7 +123,8 @@ class HistoryHandler(RecordingHandler):
 
     def _top_level_ended(self, test: Any) -> None:
         record = self.record_of(test)
-        if record.parent is self.run.root and not (self._off or self._deferred):
+        if (record.parent is self.run.root and not (self._off or self._deferred)
+                and time.monotonic() - self._sent_at >= SEND_EVERY):
             self._flush()
 
     def _flush(self) -> None:
@@ -126,6 +132,7 @@ class HistoryHandler(RecordingHandler):
         if self.store is None or self.run_id is None:
             return
         pending, self._pending = list(self._pending.values()), {}
+        self._sent_at = time.monotonic()
         try:
             for batch in _batches(record_json(record, self.run.root)
                                   for top in pending for record in top.walk()):

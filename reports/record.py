@@ -255,6 +255,9 @@ class RecordingHandler(AbstractResultHandler):
                              run_dir=self.work_dir, environment=environment(),
                              settings=self._settings())
         self._records: dict[int, TestRecord] = {}
+        #: (parent record's id, kind, name) -> record: a test run again finds
+        #: its record at once, however many siblings it has.
+        self._by_name: dict[tuple[int, str, str], TestRecord] = {}
         if self.main_test is not None:
             self._records[id(self.main_test)] = root
 
@@ -280,8 +283,8 @@ class RecordingHandler(AbstractResultHandler):
                                 classname=_classname(test),
                                 description=description_of(test),
                                 tags=list(getattr(test, "TAGS", ()) or ()), parent=parent)
-            previous = next((r for r in parent.children
-                             if r.name == record.name and r.kind == record.kind), None)
+            key = (id(parent), record.kind, record.name)
+            previous = self._by_name.get(key)
             if previous is not None and (previous.is_composite or previous.end is not None):
                 # The same test again (a re-run): one record, the old attempt kept.
                 if not previous.is_composite:
@@ -289,6 +292,7 @@ class RecordingHandler(AbstractResultHandler):
                 record = previous
             else:
                 parent.children.append(record)
+                self._by_name[key] = record
             self._records[id(test)] = record
         return record
 
@@ -369,8 +373,9 @@ class RecordingHandler(AbstractResultHandler):
         record.end = now()
         if record.start is None:
             record.start = record.end
-        # Made on first use: known only now, if the test wrote anything.
-        record.work_dir = getattr(test, "_work_dir", None) or getattr(test, "work_dir", None)
+        # A case's directory is made on first use: ask without making it.
+        own = vars(test)
+        record.work_dir = own["_work_dir"] if "_work_dir" in own else own.get("work_dir")
         record.signatures = list(getattr(test, "error_signatures", None) or ())
         if record.own_outcome is None:
             record.own_outcome = "error"
