@@ -1,8 +1,10 @@
 """The README's promise: one command runs the calculator example end to end."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -21,5 +23,13 @@ def test_example_script_runs_the_calculator_tests(tmp_path):
     assert "Ran 7 tests" in finished.stdout  # 4 cases, and the 3 blocks of a flow
     assert "CheckBlock ... OK" in finished.stdout
     assert "OK" in finished.stdout
-    runs = list((example / "examples/calculator/.rotest/runs").iterdir())
+    workdir = example / "examples/calculator/.rotest"
+    runs = list((workdir / "runs").iterdir())
     assert len(runs) == 1 and any(runs[0].rglob("test.log"))
+    # The reports the example's rotest.yml asks for.
+    for report in ("junit.xml", "results.xlsx", "report.html"):
+        assert (runs[0] / report).stat().st_size > 0, report
+    assert [zip_.name for zip_ in (workdir / "artifacts").iterdir()] == [f"{runs[0].name}.zip"]
+    with sqlite3.connect(workdir / "rotest.db") as db:  # the embedded history
+        (counts,) = db.execute("SELECT counts FROM history_run").fetchone()
+    assert json.loads(counts)["success"] == 7
