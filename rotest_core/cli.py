@@ -84,7 +84,8 @@ RUN_OPTIONS = (
     click.option("-d", "--delta", type=int, metavar="N",
                  help="Re-run what did not pass in the last runs (not available yet)."),
     click.option("-p", "--processes", type=click.IntRange(min=1), default=1, metavar="N",
-                 help="Run in N processes (only 1 for now)."),
+                 help="Run the tests in N worker processes, each with its own lock "
+                      "session; a test's TIMEOUT is enforced."),
     click.option("-o", "--outputs", metavar="NAMES",
                  help="Comma-separated report handlers. Default: 'outputs' of the "
                       "settings (tree)."),
@@ -151,7 +152,10 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     from .runner import RunOptions, build_tree, format_tree, parse_resource_overrides, run, select
     from .suite import SuiteDefinitionError
 
-    _refuse_later(delta=delta, processes=processes, order=order)
+    _refuse_later(delta=delta, order=order)
+    if debug and processes > 1:
+        from .runner import DEBUG_NEEDS_ONE_PROCESS
+        raise CliError(DEBUG_NEEDS_ONE_PROCESS, exit_code=2)
     try:
         expression = parse_filter(filter_text) if filter_text is not None else None
         overrides = parse_resource_overrides(resources_text)
@@ -168,7 +172,8 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
             return
         report = run(tests, config, RunOptions(
             name=run_name, outputs=_names(outputs), filter=expression, failfast=failfast,
-            debug=debug, skip_init=skip_init, save_state=save_state, resources=overrides))
+            debug=debug, skip_init=skip_init, save_state=save_state, resources=overrides,
+            processes=processes))
     except ConfigError as error:
         raise CliError(f"bad configuration: {error}", exit_code=2) from None
     except (HandlerNotAvailable, SuiteDefinitionError, PluginError) as error:
@@ -178,10 +183,9 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     click.get_current_context().exit(report.exit_code)
 
 
-def _refuse_later(*, delta: int | None, processes: int, order: str | None) -> None:
+def _refuse_later(*, delta: int | None, order: str | None) -> None:
     """Options whose work comes in later issues: said plainly, exit 2."""
     later = [("-d/--delta", delta is not None, "the run history work"),
-             ("-p/--processes above 1", processes > 1, "the multiprocess runner"),
              ("-O/--order", order is not None, "the ordering work")]
     for option, given, coming in later:
         if given:

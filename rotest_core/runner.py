@@ -48,6 +48,8 @@ class RunOptions:
     save_state: bool = False
     #: Filters replacing those of the requests of that name (``-r``).
     resources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Worker processes (``-p``); 1 runs in this process.
+    processes: int = 1
 
 
 @dataclass
@@ -132,10 +134,13 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
     """Run the case and suite classes; every resource is released at the end.
 
     Raises ConfigError (or PluginError) before any test runs when the lock
-    client cannot be made, and HandlerNotAvailable for an unknown output.
+    client cannot be made, HandlerNotAvailable for an unknown output, and
+    ValueError for debug with more than one process.
     """
     config = config if config is not None else load_config()
     options = options or RunOptions()
+    if options.debug and options.processes > 1:
+        raise ValueError(DEBUG_NEEDS_ONE_PROCESS)
     stream = stream if stream is not None else sys.stdout
     root = build_tree(tests, options.name)
     if options.filter is not None:
@@ -151,14 +156,41 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
     context = RunContext(config, run_dir, skip_init=options.skip_init,
                          save_state=options.save_state,
                          resource_overrides=options.resources)
+    supervisor = _start_workers(root, context, options) if options.processes > 1 else None
+    # Handlers only now: the workers are forked from a process with no
+    # threads a handler might have started.
     handlers = _make_handlers(handler_classes, root, stream=stream, config=config,
                               work_dir=run_dir)
     result = Result(handlers, context=context, failfast=options.failfast,
                     debug=options.debug)
-    interrupted, released = _run_tree(root, result, context)
+    if supervisor is None:
+        interrupted, released = _run_tree(root, result, context)
+        all_ran = True
+    else:
+        from .multiprocess import run_parallel
+        interrupted, released = run_parallel(supervisor, result)
+        all_ran = not supervisor.not_run
     code = (EXIT_INTERRUPTED if interrupted else
-            EXIT_OK if result.wasSuccessful() and released else EXIT_FAILED)
+            EXIT_OK if result.wasSuccessful() and released and all_ran else EXIT_FAILED)
     return RunReport(code, root, result, run_dir, interrupted)
+
+
+DEBUG_NEEDS_ONE_PROCESS = ("-D/--debug cannot be used with -p/--processes above 1: the "
+                           "debugger needs the terminal of a single process; run "
+                           "without -p (or with -p 1) to debug")
+
+
+def _start_workers(root: TestSuite, context: RunContext, options: RunOptions) -> Any:
+    """The worker processes of a parallel run, started (each with its lock session)."""
+    from .multiprocess import Plan, Supervisor
+    supervisor = Supervisor(Plan.of(root, context.run_dir, options.resources), context,
+                            options.processes, locks_anything=_locks_anything(root))
+    try:
+        supervisor.start()
+    except BaseException:
+        supervisor.shutdown()
+        raise
+    return supervisor
 
 
 def _run_tree(root: TestSuite, result: Result, context: RunContext) -> tuple[bool, bool]:

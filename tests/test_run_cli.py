@@ -225,7 +225,6 @@ def test_a_test_file_that_cannot_be_imported_is_named(rotest):
     (["-o", "nosuch"], ["unknown output handler 'nosuch'", "dots,", "tree"]),
     (["-O", "smoke"], ["-O/--order is not available yet"]),
     (["-d", "1"], ["-d/--delta is not available yet"]),
-    (["-p", "2"], ["-p/--processes above 1 is not available yet"]),
 ])
 def test_options_not_available_yet_exit_2(rotest, args, words):
     assert_one_line_error(rotest(CALC, *args), *words)

@@ -1,0 +1,149 @@
+"""What a parallel run hands out: its units, which of them may run at once,
+and when the suites around them start and stop.
+
+A unit is one top-level test of the tree (a case instance: one test method),
+known to the main process and to every worker (forked from it) by its index
+in running order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Hashable, Mapping
+
+from ..case import unique_dir
+from ..resources.request import ResourceRequest, is_data_pointer
+from ..suite import TestSuite, iter_cases
+
+__all__ = ["Plan", "Unit", "conflicts", "request_key"]
+
+#: One request as a hashable value: equal keys are equal requests (same_as).
+RequestKey = tuple[Any, ...]
+
+
+def _value_key(value: Any) -> Hashable:
+    if is_data_pointer(value):  # model fields compare by identity (same_as)
+        return ("field", id(value))
+    try:
+        hash(value)
+        return value
+    except TypeError:  # a list for __in, a dict...
+        return ("repr", repr(value))
+
+
+def request_key(request: ResourceRequest) -> RequestKey:
+    """A hashable form of one request; equal for requests that are ``same_as``."""
+    return (request.name, request.type,
+            tuple(sorted((k, _value_key(v)) for k, v in request.kwargs.items())))
+
+
+def _might_share(first: RequestKey, second: RequestKey) -> bool:
+    """Whether two requests might be granted the same resource: same model,
+    unless both name different resources."""
+    data_class = first[1].DATA_CLASS
+    if data_class is None or data_class is not second[1].DATA_CLASS:
+        return False
+    name_a, name_b = dict(first[2]).get("name"), dict(second[2]).get("name")
+    return not (isinstance(name_a, str) and isinstance(name_b, str) and name_a != name_b)
+
+
+def conflicts(first: tuple[RequestKey, ...], second: tuple[RequestKey, ...]) -> bool:
+    """Whether tests with these requests might want one resource at once (the
+    second would wait for it, or fail with no wait): they never run together."""
+    return any(_might_share(a, b) for a in first for b in second)
+
+
+@dataclass
+class Unit:
+    """One top-level test of the run."""
+
+    index: int
+    test: Any
+    #: Its requests (with -r applied), sorted: equal keys, equal requests.
+    key: tuple[RequestKey, ...]
+    #: Seconds it may take; None: no limit.
+    timeout: float | None
+
+
+@dataclass
+class Plan:
+    """The units of a tree and the suites around them.
+
+    ``start_suites`` and ``finish`` keep the composite events of the tree
+    serial-looking: a suite starts (outermost first) before its first unit
+    and stops (innermost first) once its last unit has stopped.
+    """
+
+    root: TestSuite
+    run_dir: Path
+    units: list[Unit] = field(default_factory=list)
+    _left: dict[int, int] = field(default_factory=dict)  # suite id -> units not done
+    #: Suites started and not stopped, by id (suites compare by their tests).
+    _started: dict[int, TestSuite] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, root: TestSuite, run_dir: Path,
+           overrides: Mapping[str, Mapping[str, Any]] | None = None) -> "Plan":
+        plan = cls(root, run_dir)
+        keys: dict[type, tuple[RequestKey, ...]] = {}  # asked once per class
+        for index, test in enumerate(iter_cases(root)):
+            if type(test) not in keys:
+                requests = getattr(test, "get_resource_requests", list)()
+                keys[type(test)] = tuple(sorted(
+                    (request_key(_overridden(r, overrides or {})) for r in requests),
+                    key=repr))
+            plan.units.append(Unit(index, test, keys[type(test)], _timeout(test)))
+            for suite in _suites_of(test):
+                plan._left[id(suite)] = plan._left.get(id(suite), 0) + 1
+        return plan
+
+    def start_suites(self, unit: Unit, start: Callable[[TestSuite], None]) -> Path:
+        """Start the suites around ``unit`` not started yet, outermost first
+        (each gets its work directory, as TestSuite.run gives it); returns the
+        directory the unit's own goes into."""
+        for suite in reversed(_suites_of(unit.test)):
+            if id(suite) not in self._started and self._left[id(suite)]:
+                if suite.work_dir is None:
+                    parent_dir = getattr(suite.parent, "work_dir", None) or self.run_dir
+                    suite.work_dir = unique_dir(parent_dir, suite.name)
+                self._started[id(suite)] = suite
+                start(suite)
+        parent = getattr(unit.test, "parent", None)
+        return getattr(parent, "work_dir", None) or self.run_dir
+
+    def finish(self, unit: Unit, stop: Callable[[TestSuite], None]) -> None:
+        """``unit`` has stopped: stop the suites it was the last of."""
+        for suite in _suites_of(unit.test):
+            self._left[id(suite)] -= 1
+            if self._left[id(suite)] == 0 and id(suite) in self._started:
+                stop(self._started.pop(id(suite)))
+
+    def stop_started(self, stop: Callable[[TestSuite], None]) -> None:
+        """The run ends early (failfast, Ctrl-C): stop the suites still open,
+        innermost first."""
+        while self._started:
+            stop(self._started.popitem()[1])
+
+
+def _suites_of(test: Any) -> list[TestSuite]:
+    """The suites around a test, innermost first, the root included."""
+    suites, node = [], getattr(test, "parent", None)
+    while node is not None:
+        suites.append(node)
+        node = getattr(node, "parent", None)
+    return suites
+
+
+def _overridden(request: ResourceRequest,
+                overrides: Mapping[str, Mapping[str, Any]]) -> ResourceRequest:
+    extra = overrides.get(request.name)
+    if not extra:
+        return request
+    return ResourceRequest(request.name, request.type, **{**request.kwargs, **extra})
+
+
+def _timeout(test: Any) -> float | None:
+    seconds = getattr(test, "TIMEOUT", None)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        return None
+    return float(seconds)

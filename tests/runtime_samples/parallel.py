@@ -1,0 +1,127 @@
+"""Sample tests for parallel runs (``-p``): tests on lab devices, free tests,
+and every way a worker can go wrong. Each test that runs notes which process
+ran it in ``ROTEST_SAMPLE_DIR`` (when set), as ``<Class>.<method>`` = pid."""
+from __future__ import annotations
+
+import ctypes
+import faulthandler
+import os
+import signal
+import time
+from pathlib import Path
+
+from rotest_core import TestCase, TestSuite
+
+from runtime_samples.lab import Device
+
+
+def note(test: TestCase) -> None:
+    folder = os.environ.get("ROTEST_SAMPLE_DIR")
+    if folder:
+        (Path(folder) / test.get_name(test._testMethodName)).write_text(str(os.getpid()))
+
+
+class NotingCase(TestCase):
+    """Notes itself, then does its part."""
+
+    def setUp(self):
+        note(self)
+
+
+class Dev1Case(NotingCase):
+    dev = Device.request(name="dev1")
+
+    def test_one(self):
+        time.sleep(0.1)
+
+    def test_two(self):
+        self.success(f"on {self.dev.name}")
+
+    def test_three(self):
+        time.sleep(0.1)
+
+
+class Dev2Case(NotingCase):
+    dev = Device.request(name="dev2")
+
+    def test_one(self):
+        time.sleep(0.1)
+
+    def test_fails(self):
+        self.assertEqual(self.dev.name, "dev1")
+
+
+class FreeCase(NotingCase):
+    def test_a(self):
+        time.sleep(0.1)
+
+    def test_b(self):
+        time.sleep(0.1)
+
+    def test_c(self):
+        time.sleep(0.1)
+
+    def test_d(self):
+        time.sleep(0.1)
+
+
+class LabSuite(TestSuite):
+    components = [Dev1Case, Dev2Case]
+
+
+class HangsCase(NotingCase):
+    TIMEOUT = 0.5
+    dev = Device.request(name="dev1")
+
+    def test_hangs(self):
+        time.sleep(60)
+
+
+class ExitsCase(NotingCase):
+    dev = Device.request(name="dev2")
+
+    def test_exits(self):
+        os._exit(7)
+
+
+class SegfaultCase(NotingCase):
+    dev = Device.request(name="dev1")
+
+    def test_segfault(self):
+        faulthandler.disable()  # pytest's would print every thread's stack
+        ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+
+class KilledCase(NotingCase):
+    dev = Device.request(name="dev2")
+
+    def test_killed(self):
+        os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer does
+
+
+class FailsFirstCase(NotingCase):
+    def test_fails_first(self):
+        self.fail("the first failure")
+
+
+class SleepsOnDev1Case(NotingCase):
+    """For Ctrl-C: holds a device and sleeps until interrupted."""
+
+    dev = Device.request(name="dev1")
+
+    def test_sleeps(self):
+        Path(os.environ["ROTEST_SAMPLE_DIR"], "started-dev1").write_text("yes")
+        time.sleep(60)
+
+
+class SleepsOnDev2Case(SleepsOnDev1Case):
+    dev = Device.request(name="dev2")
+
+    def test_sleeps(self):
+        Path(os.environ["ROTEST_SAMPLE_DIR"], "started-dev2").write_text("yes")
+        time.sleep(60)
+
+
+class NeverReachedCase(NotingCase):
+    def test_never_reached(self):
+        pass
