@@ -1,0 +1,97 @@
+"""Parallel runs: 40 tests that each sleep 0.25 s, under ``rotest run -p 1``,
+``-p 2`` and ``-p 4``; whole-process wall time, in one run.
+
+    python bench/parallel.py [--repeat 2]
+
+Two suites of 40 such tests: ``free`` tests lock nothing; ``locked`` tests
+each lock a device by name in the embedded database (four devices, two test
+classes of five tests per device: tests that want one device share a worker
+and its set-ups).
+Prints the best of N wall times for each and the speed-up against -p 1
+(targets for these I/O-bound tests: at least 1.9x at -p 2, close to linear
+beyond).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+TESTS, SLEEP, DEVICES = 40, 0.25, 4
+
+
+def write_free(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    lines = ["import time", "from rotest_core import TestCase", "",
+             "class SleepCase(TestCase):"]
+    lines += [f"    def test_{n}(self):\n        time.sleep({SLEEP})" for n in range(TESTS)]
+    (folder / "test_free.py").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def write_locked(folder: Path) -> Path:
+    """Eight classes of five tests, class k on device k % 4: ten tests per device."""
+    folder.mkdir(parents=True)
+    lines = ["import time", "from rotest_core import BaseResource, TestCase",
+             "from bench_models import BenchDevice", "",
+             "class Device(BaseResource):", "    DATA_CLASS = BenchDevice", ""]
+    for k in range(TESTS // 5):
+        lines.append(f"class Case{k}(TestCase):")
+        lines.append(f"    dev = Device.request(name='dev{k % DEVICES}')")
+        lines += [f"    def test_{n}(self):\n        time.sleep({SLEEP})" for n in range(5)]
+        lines.append("")
+    (folder / "test_locked.py").write_text("\n".join(lines))
+    (folder / "lab.yml").write_text("".join(f"- type: BenchDevice\n  name: dev{n}\n"
+                                            for n in range(DEVICES)))
+    return folder
+
+
+def wall(command: list[str], cwd: Path, env: dict[str, str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        began = time.perf_counter()
+        finished = subprocess.run(command, cwd=cwd, env=env, capture_output=True)
+        elapsed = time.perf_counter() - began
+        if finished.returncode != 0:
+            sys.exit(f"{' '.join(command)} failed:\n{finished.stdout.decode()[-2000:]}"
+                     f"{finished.stderr.decode()[-2000:]}")
+        best = min(best, elapsed)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temp:
+        temp_path = Path(temp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ROTEST_")}
+        env.update(ROTEST_WORKDIR=str(temp_path / "workdir"), ROTEST_PLUGINS="bench_models",
+                   PYTHONPATH=os.pathsep.join([str(ROOT), str(BENCH)]),
+                   PYTHONDONTWRITEBYTECODE="1")
+        rotest = [sys.executable, "-m", "rotest_core.cli"]
+        locked = write_locked(temp_path / "locked")
+        subprocess.run([*rotest, "resources", "import", "lab.yml"], cwd=locked, env=env,
+                       check=True, capture_output=True)
+        suites = {"free": write_free(temp_path / "free"), "locked": locked}
+        print(f"{TESTS} tests of {SLEEP} s each (serial sleep: {TESTS * SLEEP:.0f} s)")
+        print(f"{'suite':>7} {'-p':>3} {'wall s':>7} {'speed-up':>9}")
+        for name, folder in suites.items():
+            base = None
+            for processes in (1, 2, 4):
+                seconds = wall([*rotest, "run", "-o", "dots", "-p", str(processes), "."],
+                               folder, env, args.repeat)
+                base = base or seconds
+                target = {1: "", 2: "  (target >= 1.9x)", 4: "  (target: close to 4x)"}
+                print(f"{name:>7} {processes:>3} {seconds:>7.2f} {base / seconds:>8.2f}x"
+                      f"{target[processes]}")
+
+
+if __name__ == "__main__":
+    main()
