@@ -101,6 +101,21 @@ def test_every_outcome_is_reported_as_after_a_serial_run(workdir):
     assert "one is not two" in failed.log_text()
 
 
+def test_class_fixtures_run_once_as_in_a_serial_run(workdir, sample_dir):
+    tests = [samples.BadClassSetUpCase, samples.ClassFixtureCase, samples.FreeCase]
+    serial_report, serial = run_tests(tests, load_config(), 1)
+    samples.ClassFixtureCase.set_ups = 0  # the workers are forked from this process
+    parallel_report, parallel = run_tests(tests, load_config(), 3)
+    assert sorted(comparable(parallel)) == sorted(comparable(serial))
+    errors = {r.name: r.message for r in parallel.tests() if r.kind == "error"}
+    assert errors == {"setUpClass (runtime_samples.parallel.BadClassSetUpCase)":
+                      "RuntimeError: no bench today",
+                      "tearDownClass (runtime_samples.parallel.ClassFixtureCase)":
+                      "ValueError: torn down after 1 set-up"}
+    assert len(parallel_report.result.errors) == len(serial_report.result.errors) == 2
+    assert not list(sample_dir.glob("BadClassSetUpCase.*"))
+
+
 def test_lab_tests_get_what_a_serial_run_gives_them(config, sample_dir, lab):
     tests = [samples.LabSuite, samples.FreeCase]
     serial_report, serial = run_tests(tests, config, 1)

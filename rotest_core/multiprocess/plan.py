@@ -7,6 +7,7 @@ in running order.
 """
 from __future__ import annotations
 
+import unittest
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Hashable, Mapping
@@ -63,6 +64,15 @@ class Unit:
     key: tuple[RequestKey, ...]
     #: Seconds it may take; None: no limit.
     timeout: float | None
+    #: Its class, when the class has a setUpClass or tearDownClass of its own:
+    #: its tests run in one worker, so that runs once, as in a serial run.
+    fixture: str | None = None
+
+    def clashes(self, key: tuple[RequestKey, ...], fixture: str | None) -> bool:
+        """Whether it may not run while another worker has or gets ``key``'s
+        resources or has set up the class ``fixture``."""
+        return (self.fixture is not None and self.fixture == fixture) or \
+            conflicts(self.key, key)
 
 
 @dataclass
@@ -92,7 +102,8 @@ class Plan:
                 keys[type(test)] = tuple(sorted(
                     (request_key(_overridden(r, overrides or {})) for r in requests),
                     key=repr))
-            plan.units.append(Unit(index, test, keys[type(test)], _timeout(test)))
+            plan.units.append(Unit(index, test, keys[type(test)], _timeout(test),
+                                   _class_fixture(type(test))))
             for suite in _suites_of(test):
                 plan._left[id(suite)] = plan._left.get(id(suite), 0) + 1
         return plan
@@ -140,6 +151,14 @@ def _overridden(request: ResourceRequest,
     if not extra:
         return request
     return ResourceRequest(request.name, request.type, **{**request.kwargs, **extra})
+
+
+def _class_fixture(cls: type) -> str | None:
+    """The class's name if it has a class fixture of its own, else None."""
+    own = any(getattr(getattr(cls, name), "__func__", None)
+              is not getattr(unittest.TestCase, name).__func__
+              for name in ("setUpClass", "tearDownClass"))
+    return f"{cls.__module__}.{cls.__qualname__}" if own else None
 
 
 def _timeout(test: Any) -> float | None:

@@ -30,7 +30,7 @@ from typing import Any, Iterator
 from ..case import RunContext
 from ..resources.errors import LockClientError
 from ..result import Result
-from .plan import Plan, Unit, conflicts
+from .plan import Plan, Unit
 from .replay import Replayer
 from .worker import worker_main
 
@@ -64,6 +64,8 @@ class Worker:
     locked: list[str] = field(default_factory=list)
     #: The key of the requests whose resources the smart client keeps.
     kept: tuple | None = None
+    #: The class fixture it set up last (torn down when it changes class).
+    fixture: str | None = None
     releasing: bool = False
     told_to_stop: bool = False
     #: Set once the main process gave up on it: its events are ignored.
@@ -76,9 +78,11 @@ class Worker:
         return (self.ready and self.unit is None and not self.releasing
                 and not self.told_to_stop and not self.abandoned)
 
-    def holds(self) -> tuple | None:
-        """The requests whose resources it has or is getting."""
-        return self.unit.key if self.unit is not None else self.kept
+    def holds(self) -> tuple[tuple, str | None]:
+        """The requests whose resources it has or is getting, and its class fixture."""
+        if self.unit is not None:
+            return self.unit.key, self.unit.fixture
+        return self.kept or (), self.fixture
 
 
 class Supervisor:
@@ -197,16 +201,16 @@ class Supervisor:
                 worker.told_to_stop = True
 
     def _pick(self, worker: Worker) -> Unit | None:
-        """Resource-aware: the next unit that wants what this worker keeps
-        (its set-up is saved); else the first one that wants nothing another
-        worker has or is getting."""
-        if worker.kept is not None:
-            for unit in self.pending:
-                if unit.key == worker.kept:
-                    return unit
+        """Resource-aware: the next unit that wants what this worker keeps, or
+        of the class whose fixture it set up (a set-up saved); else the first
+        one that wants nothing another worker has or is getting."""
+        for unit in self.pending:
+            if (worker.kept is not None and unit.key == worker.kept) or \
+                    (worker.fixture is not None and unit.fixture == worker.fixture):
+                return unit
         taken = [w.holds() for w in self.workers if w is not worker]
         for unit in self.pending:
-            if not any(key and conflicts(unit.key, key) for key in taken):
+            if not any(unit.clashes(*held) for held in taken):
                 return unit
         return None
 
@@ -214,6 +218,7 @@ class Supervisor:
         self.pending.remove(unit)
         parent_dir = self.plan.start_suites(unit, self.result.startComposite)
         worker.unit, worker.started, worker.stopped, worker.locked = unit, False, False, []
+        worker.fixture = unit.fixture
         worker.deadline = None if unit.timeout is None else time.monotonic() + unit.timeout
         worker.conn.send(("run", unit.index, str(parent_dir)))
 

@@ -125,3 +125,43 @@ class SleepsOnDev2Case(SleepsOnDev1Case):
 class NeverReachedCase(NotingCase):
     def test_never_reached(self):
         pass
+
+
+class BadClassSetUpCase(NotingCase):
+    """Its setUpClass fails: reported once, its tests not run (as serially)."""
+
+    @classmethod
+    def setUpClass(cls):
+        raise RuntimeError("no bench today")
+
+    def test_1(self):
+        pass
+
+    def test_2(self):
+        pass
+
+    def test_3(self):
+        pass
+
+
+class ClassFixtureCase(NotingCase):
+    """Its class fixture runs once: its tests share one worker."""
+
+    set_ups = 0
+
+    @classmethod
+    def setUpClass(cls):
+        cls.set_ups += 1
+
+    @classmethod
+    def tearDownClass(cls):
+        raise ValueError(f"torn down after {cls.set_ups} set-up")
+
+    def test_1(self):
+        time.sleep(0.05)
+
+    def test_2(self):
+        time.sleep(0.05)
+
+    def test_3(self):
+        time.sleep(0.05)
