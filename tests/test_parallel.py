@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.models import LockSession
 from reports.record import RecordingHandler
 from rotest_core.config import load_config
-from rotest_core.multiprocess import conflicts, request_key
+from rotest_core.multiprocess import conflicts, request_key, supervisor
 from rotest_core.runner import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunOptions, run
 
 from runtime_samples import outcomes, parallel as samples
@@ -160,11 +160,14 @@ def test_conflicting_requests_never_run_at_once():
 
 @pytest.mark.parametrize("case, words", [
     (samples.HangsCase, ["TimeoutError", "timed out after 0.5 s"]),
+    (samples.DeafCase, ["TimeoutError", "timed out after 0.5 s"]),
     (samples.ExitsCase, ["WorkerDied", "exited with code 7"]),
     (samples.SegfaultCase, ["WorkerDied", "killed by signal SIGSEGV"]),
     (samples.KilledCase, ["WorkerDied", "killed by signal SIGKILL"]),
 ])
-def test_a_broken_worker_costs_only_its_test(workdir, sample_dir, lab, case, words):
+def test_a_broken_worker_costs_only_its_test(workdir, sample_dir, lab, case, words,
+                                             monkeypatch):
+    monkeypatch.setattr(supervisor, "TERM_GRACE", 0.5)  # then SIGKILL (DeafCase)
     tests = [case, samples.FreeCase, samples.FreeCase]
     began = time.monotonic()
     report, record = run_tests(tests, load_config(), 2)

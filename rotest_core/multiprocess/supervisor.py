@@ -277,7 +277,9 @@ class Supervisor:
         unit = worker.unit
         if unit is None:
             return
-        worker.unit, worker.deadline, worker.locked = None, None, []
+        worker.unit, worker.deadline = None, None
+        if not worker.abandoned:  # else released dirty when it has ended
+            worker.locked = []
         worker.kept = unit.key if keeps and unit.key else None
         self.plan.finish(unit, self.result.stopComposite)
 

@@ -165,3 +165,14 @@ class ClassFixtureCase(NotingCase):
 
     def test_3(self):
         time.sleep(0.05)
+
+
+class DeafCase(NotingCase):
+    """Overruns and ignores SIGTERM (as a test stuck in C code would)."""
+
+    TIMEOUT = 0.5
+    dev = Device.request(name="dev2")
+
+    def test_deaf(self):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        time.sleep(60)
