@@ -156,7 +156,12 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
     context = RunContext(config, run_dir, skip_init=options.skip_init,
                          save_state=options.save_state,
                          resource_overrides=options.resources)
-    supervisor = _start_workers(root, context, options) if options.processes > 1 else None
+    try:
+        supervisor = (_start_workers(root, context, options) if options.processes > 1
+                      else None)
+    except KeyboardInterrupt:  # while the workers started: they are stopped
+        print("rotest: interrupted before any test ran", file=sys.stderr)
+        return RunReport(EXIT_INTERRUPTED, root, None, run_dir, True)
     # Handlers only now: the workers are forked from a process with no
     # threads a handler might have started.
     handlers = _make_handlers(handler_classes, root, stream=stream, config=config,

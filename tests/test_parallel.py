@@ -225,14 +225,18 @@ def wait_for(paths, process, seconds=60):
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("to_group", [True, False], ids=["ctrl-c", "sigint-to-main"])
 def test_ctrl_c_stops_the_workers_and_releases_every_lock(workdir, sample_dir, lab,
-                                                          tmp_path):
+                                                          tmp_path, to_group):
     process = rotest_popen(workdir, sample_dir, tmp_path, PARALLEL, "-p", "2", "-f",
                            "SleepsOnDev1Case or SleepsOnDev2Case or NeverReachedCase")
     try:
         wait_for([sample_dir / "started-dev1", sample_dir / "started-dev2"], process)
         assert held(lab) == {"dev1", "dev2"}
-        os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C does
+        if to_group:  # as a terminal's Ctrl-C does
+            os.killpg(process.pid, signal.SIGINT)
+        else:  # kill -INT: the main process stops its workers itself
+            process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

@@ -106,6 +106,7 @@ class Supervisor:
         # database is created (or migrated) once, not by every worker at once.
         self.reaper = context.manager.client if locks_anything else None
         self._started = False  # every first worker got its session
+        self._stopping_all = False  # after Ctrl-C
 
     # --- starting workers -----------------------------------------------------
 
@@ -161,8 +162,6 @@ class Supervisor:
                 self._enforce(time.monotonic())
         return bool(self.interrupts)
 
-    _stopping_all = False
-
     @contextlib.contextmanager
     def _ctrl_c_counted(self) -> Iterator[None]:
         """Ctrl-C sets a count the loop reads, instead of raising in the
@@ -194,11 +193,21 @@ class Supervisor:
                 self._hand_out(worker, unit)
             elif worker.kept is not None and not any(
                     u.key == worker.kept for u in self.pending):
-                worker.conn.send(("release",))  # let others have what it keeps
-                worker.releasing = True
+                # Let the others have what it keeps.
+                worker.releasing = self._send(worker, "release")
             elif self.halting or not self.pending:
-                worker.conn.send(("stop",))
+                self._send(worker, "stop")
                 worker.told_to_stop = True
+
+    def _send(self, worker: Worker, *message: Any) -> bool:
+        """Send a message; False if the worker is gone (its end is handled
+        when the main loop sees its process end)."""
+        try:
+            worker.conn.send(message)
+            return True
+        except OSError:
+            worker.told_to_stop = True  # not idle: nothing more is sent to it
+            return False
 
     def _pick(self, worker: Worker) -> Unit | None:
         """Resource-aware: the next unit that wants what this worker keeps, or
@@ -215,12 +224,13 @@ class Supervisor:
         return None
 
     def _hand_out(self, worker: Worker, unit: Unit) -> None:
-        self.pending.remove(unit)
         parent_dir = self.plan.start_suites(unit, self.result.startComposite)
+        if not self._send(worker, "run", unit.index, str(parent_dir)):
+            return  # the unit stays for another worker
+        self.pending.remove(unit)
         worker.unit, worker.started, worker.stopped, worker.locked = unit, False, False, []
         worker.fixture = unit.fixture
         worker.deadline = None if unit.timeout is None else time.monotonic() + unit.timeout
-        worker.conn.send(("run", unit.index, str(parent_dir)))
 
     # --- messages ---------------------------------------------------------------
 
