@@ -3,10 +3,10 @@
 
     python bench/parallel.py [--repeat 2]
 
-Two suites of 40 such tests: ``free`` tests lock nothing; ``locked`` tests
+Three suites of 40 such tests: ``free`` tests lock nothing; ``locked`` tests
 each lock a device by name in the embedded database (four devices, two test
 classes of five tests per device: tests that want one device share a worker
-and its set-ups).
+and its set-ups); ``pool`` tests each want any one of the four devices.
 Prints the best of N wall times for each and the speed-up against -p 1
 (targets for these I/O-bound tests: at least 1.9x at -p 2, close to linear
 beyond).
@@ -52,6 +52,18 @@ def write_locked(folder: Path) -> Path:
     return folder
 
 
+def write_pool(folder: Path) -> Path:
+    """One class of 40 tests that each want any one of the four devices."""
+    folder.mkdir(parents=True)
+    lines = ["import time", "from rotest_core import BaseResource, TestCase",
+             "from bench_models import BenchDevice", "",
+             "class Device(BaseResource):", "    DATA_CLASS = BenchDevice", "",
+             "class PoolCase(TestCase):", "    dev = Device.request()"]
+    lines += [f"    def test_{n}(self):\n        time.sleep({SLEEP})" for n in range(TESTS)]
+    (folder / "test_pool.py").write_text("\n".join(lines) + "\n")
+    return folder
+
+
 def wall(command: list[str], cwd: Path, env: dict[str, str], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -78,8 +90,9 @@ def main() -> None:
         rotest = [sys.executable, "-m", "rotest_core.cli"]
         locked = write_locked(temp_path / "locked")
         subprocess.run([*rotest, "resources", "import", "lab.yml"], cwd=locked, env=env,
-                       check=True, capture_output=True)
-        suites = {"free": write_free(temp_path / "free"), "locked": locked}
+                       check=True, capture_output=True)  # pool's tests share the lab
+        pool = write_pool(temp_path / "pool")
+        suites = {"free": write_free(temp_path / "free"), "locked": locked, "pool": pool}
         print(f"{TESTS} tests of {SLEEP} s each (serial sleep: {TESTS * SLEEP:.0f} s)")
         print(f"{'suite':>7} {'-p':>3} {'wall s':>7} {'speed-up':>9}")
         for name, folder in suites.items():

@@ -144,6 +144,19 @@ def test_tests_that_want_the_same_resources_share_a_worker_and_its_set_ups(
     assert_nothing_locked(lab)
 
 
+def test_tests_that_want_any_of_a_pool_run_at_once_up_to_its_size(config, sample_dir,
+                                                                   lab):
+    report, record = run_tests([samples.AnyDeviceCase], config, 3)
+    assert report.exit_code == EXIT_OK, [r.details for r in record.tests()]
+    used = [line.split() for line in (sample_dir / "devices.log").read_text().splitlines()]
+    assert len(used) == 4
+    # Two devices free: two workers at once, each keeping its own device.
+    assert {device for _pid, device in used} == {"dev1", "dev2"}
+    assert len({pid for pid, _device in used}) == 2
+    assert all(len({d for p, d in used if p == pid}) == 1 for pid, _ in used)
+    assert_nothing_locked(lab)
+
+
 def test_conflicting_requests_never_run_at_once():
     by_name = tuple(request_key(r) for r in samples.Dev1Case.get_resource_requests())
     other = tuple(request_key(r) for r in samples.Dev2Case.get_resource_requests())

@@ -68,11 +68,6 @@ class Unit:
     #: its tests run in one worker, so that runs once, as in a serial run.
     fixture: str | None = None
 
-    def clashes(self, key: tuple[RequestKey, ...], fixture: str | None) -> bool:
-        """Whether it may not run while another worker has or gets ``key``'s
-        resources or has set up the class ``fixture``."""
-        return (self.fixture is not None and self.fixture == fixture) or \
-            conflicts(self.key, key)
 
 
 @dataclass
@@ -88,6 +83,8 @@ class Plan:
     run_dir: Path
     units: list[Unit] = field(default_factory=list)
     _left: dict[int, int] = field(default_factory=dict)  # suite id -> units not done
+    #: The requests behind each key (with -r applied).
+    requests: dict[tuple, list[ResourceRequest]] = field(default_factory=dict)
     #: Suites started and not stopped, by id (suites compare by their tests).
     _started: dict[int, TestSuite] = field(default_factory=dict)
 
@@ -98,15 +95,30 @@ class Plan:
         keys: dict[type, tuple[RequestKey, ...]] = {}  # asked once per class
         for index, test in enumerate(iter_cases(root)):
             if type(test) not in keys:
-                requests = getattr(test, "get_resource_requests", list)()
-                keys[type(test)] = tuple(sorted(
-                    (request_key(_overridden(r, overrides or {})) for r in requests),
-                    key=repr))
+                requests = [_overridden(r, overrides or {})
+                            for r in getattr(test, "get_resource_requests", list)()]
+                keys[type(test)] = key = tuple(sorted(map(request_key, requests), key=repr))
+                plan.requests[key] = requests
             plan.units.append(Unit(index, test, keys[type(test)], _timeout(test),
                                    _class_fixture(type(test))))
             for suite in _suites_of(test):
                 plan._left[id(suite)] = plan._left.get(id(suite), 0) + 1
         return plan
+
+    def capacities(self, client: Any) -> dict[tuple, int]:
+        """How many tests of each key may run at once: for a test that asks
+        for one resource from a pool (no name), the pool's free and usable
+        members now (asked through ``client``); for any other that locks, one.
+        Keys that lock nothing are left out: no limit."""
+        found: dict[tuple, int] = {}
+        for key, requests in self.requests.items():
+            locked = [r for r in requests if not r.is_service]
+            if not locked:
+                continue
+            found[key] = 1
+            if len(locked) == 1 and not isinstance(locked[0].kwargs.get("name"), str):
+                found[key] = max(1, _free_members(client, locked[0]))
+        return found
 
     def start_suites(self, unit: Unit, start: Callable[[TestSuite], None]) -> Path:
         """Start the suites around ``unit`` not started yet, outermost first
@@ -151,6 +163,15 @@ def _overridden(request: ResourceRequest,
     if not extra:
         return request
     return ResourceRequest(request.name, request.type, **{**request.kwargs, **extra})
+
+
+def _free_members(client: Any, request: ResourceRequest) -> int:
+    """The resources ``request`` could be granted now; 1 if that cannot be told."""
+    try:
+        found = client.query(request.type.DATA_CLASS.__name__, **request.kwargs)
+    except Exception:  # noqa: BLE001 - a pointer or lookup the query refuses: be safe
+        return 1
+    return sum(1 for data in found if data.get("is_usable", True) and not data.get("owner"))
 
 
 def _class_fixture(cls: type) -> str | None:

@@ -30,7 +30,7 @@ from typing import Any, Iterator
 from ..case import RunContext
 from ..resources.errors import LockClientError
 from ..result import Result
-from .plan import Plan, Unit
+from .plan import Plan, Unit, conflicts
 from .replay import Replayer
 from .worker import worker_main
 
@@ -105,6 +105,8 @@ class Supervisor:
         # Made before any fork: a bad setting fails now, and the embedded
         # database is created (or migrated) once, not by every worker at once.
         self.reaper = context.manager.client if locks_anything else None
+        #: How many tests of a key may run at once (a pool of resources).
+        self.capacity = plan.capacities(self.reaper) if locks_anything else {}
         self._started = False  # every first worker got its session
         self._stopping_all = False  # after Ctrl-C
 
@@ -218,10 +220,22 @@ class Supervisor:
                     (worker.fixture is not None and unit.fixture == worker.fixture):
                 return unit
         taken = [w.holds() for w in self.workers if w is not worker]
-        for unit in self.pending:
-            if not any(unit.clashes(*held) for held in taken):
-                return unit
-        return None
+        return next((unit for unit in self.pending if self._may_run(unit, taken)), None)
+
+    def _may_run(self, unit: Unit, taken: list[tuple[tuple, str | None]]) -> bool:
+        """Whether ``unit`` may start while the other workers hold ``taken``:
+        not with a test that might want one of its resources, unless both
+        want equal requests and the pool has one for each; not beside the
+        worker that set up its class fixture."""
+        same = 0
+        for key, fixture in taken:
+            if unit.fixture is not None and unit.fixture == fixture:
+                return False
+            if key and key == unit.key:
+                same += 1
+            elif conflicts(unit.key, key):
+                return False
+        return same < self.capacity.get(unit.key, same + 1)
 
     def _hand_out(self, worker: Worker, unit: Unit) -> None:
         parent_dir = self.plan.start_suites(unit, self.result.startComposite)

@@ -176,3 +176,27 @@ class DeafCase(NotingCase):
     def test_deaf(self):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         time.sleep(60)
+
+
+class AnyDeviceCase(NotingCase):
+    """Wants any device: as many at once as the lab has free devices."""
+
+    dev = Device.request()
+
+    def tearDown(self):
+        folder = os.environ.get("ROTEST_SAMPLE_DIR")
+        if folder:
+            with open(Path(folder) / "devices.log", "a", encoding="utf-8") as log:
+                log.write(f"{os.getpid()} {self.dev.name}\n")
+
+    def test_1(self):
+        time.sleep(0.2)
+
+    def test_2(self):
+        time.sleep(0.2)
+
+    def test_3(self):
+        time.sleep(0.2)
+
+    def test_4(self):
+        time.sleep(0.2)
