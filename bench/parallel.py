@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -64,17 +65,22 @@ def write_pool(folder: Path) -> Path:
     return folder
 
 
-def wall(command: list[str], cwd: Path, env: dict[str, str], repeat: int) -> float:
-    best = float("inf")
+def wall(command: list[str], cwd: Path, env: dict[str, str],
+         repeat: int) -> tuple[float, float]:
+    """The best whole-process wall time of ``repeat`` runs, and the time the
+    run itself reported (``Ran N tests in X s``: start-up and exit left out)."""
+    best, best_run = float("inf"), float("inf")
     for _ in range(repeat):
         began = time.perf_counter()
-        finished = subprocess.run(command, cwd=cwd, env=env, capture_output=True)
+        finished = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
         elapsed = time.perf_counter() - began
         if finished.returncode != 0:
-            sys.exit(f"{' '.join(command)} failed:\n{finished.stdout.decode()[-2000:]}"
-                     f"{finished.stderr.decode()[-2000:]}")
+            sys.exit(f"{' '.join(command)} failed:\n{finished.stdout[-2000:]}"
+                     f"{finished.stderr[-2000:]}")
+        ran = re.search(r"Ran \d+ tests? in ([\d.]+)s", finished.stdout)
         best = min(best, elapsed)
-    return best
+        best_run = min(best_run, float(ran.group(1)) if ran else elapsed)
+    return best, best_run
 
 
 def main() -> None:
@@ -94,16 +100,18 @@ def main() -> None:
         pool = write_pool(temp_path / "pool")
         suites = {"free": write_free(temp_path / "free"), "locked": locked, "pool": pool}
         print(f"{TESTS} tests of {SLEEP} s each (serial sleep: {TESTS * SLEEP:.0f} s)")
-        print(f"{'suite':>7} {'-p':>3} {'wall s':>7} {'speed-up':>9}")
+        print("wall: the whole `rotest run` process; tests: the run's own 'Ran ... in'")
+        print(f"{'suite':>7} {'-p':>3} {'wall s':>7} {'speed-up':>9} {'tests s':>8} "
+              f"{'speed-up':>9}")
+        target = {1: "", 2: "  (target >= 1.9x)", 4: "  (target: close to 4x)"}
         for name, folder in suites.items():
-            base = None
+            base = base_run = None
             for processes in (1, 2, 4):
-                seconds = wall([*rotest, "run", "-o", "dots", "-p", str(processes), "."],
-                               folder, env, args.repeat)
-                base = base or seconds
-                target = {1: "", 2: "  (target >= 1.9x)", 4: "  (target: close to 4x)"}
-                print(f"{name:>7} {processes:>3} {seconds:>7.2f} {base / seconds:>8.2f}x"
-                      f"{target[processes]}")
+                seconds, in_run = wall([*rotest, "run", "-o", "dots", "-p", str(processes),
+                                        "."], folder, env, args.repeat)
+                base, base_run = base or seconds, base_run or in_run
+                print(f"{name:>7} {processes:>3} {seconds:>7.2f} {base / seconds:>8.2f}x "
+                      f"{in_run:>8.2f} {base_run / in_run:>8.2f}x{target[processes]}")
 
 
 if __name__ == "__main__":
