@@ -116,6 +116,40 @@ def test_class_fixtures_run_once_as_in_a_serial_run(workdir, sample_dir):
     assert not list(sample_dir.glob("BadClassSetUpCase.*"))
 
 
+def test_a_composite_unit_runs_whole_in_one_worker(workdir, sample_dir, lab):
+    tests = [samples.WholeSuite, samples.Dev1Case]
+    serial_report, serial = run_tests(tests, load_config(), 1)
+    parallel_report, parallel = run_tests(tests, load_config(), 2)
+    assert sorted(comparable(parallel)) == sorted(comparable(serial))
+    suite = next(r for r in parallel.root.children if r.name == "WholeSuite")
+    assert suite.work_dir.parent == parallel.run_dir and suite.work_dir.is_dir()
+    assert all(suite.start <= t.start and t.end <= suite.end for t in suite.tests())
+    pids = {path.name: path.read_text() for path in sample_dir.iterdir()
+            if path.name.startswith(("FreeCase.", "Dev2Case."))}
+    assert len(pids) == 6 and len(set(pids.values())) == 1
+    assert_nothing_locked(lab)
+
+
+def test_a_worker_dying_in_a_composite_unit_ends_it_with_the_error(workdir, sample_dir,
+                                                                   lab):
+    report, record = run_tests([samples.WholeCrashingSuite, samples.FreeCase],
+                               load_config(), 2)
+    assert report.exit_code == EXIT_FAILED
+    results = outcomes_of(record)
+    assert results.pop("WholeCrashingSuite/ExitsCase.test_exits") == "error"
+    # The unit's tests before the crash stand; the rest of the unit is lost
+    # with its worker; the other units ran.
+    assert results == {**{f"WholeCrashingSuite/Dev1Case.test_{n}": "success"
+                          for n in ("one", "two", "three")},
+                       **{f"FreeCase.test_{x}": "success" for x in "abcd"}}
+    suite = next(r for r in record.root.children if r.name == "WholeCrashingSuite")
+    assert suite.end is not None and suite.outcome == "error"
+    assert "exited with code 7" in next(
+        r for r in record.tests() if r.name == "ExitsCase.test_exits").traceback
+    assert_nothing_locked(lab)
+    assert lab.row("dev2")["dirty"] is True
+
+
 def test_lab_tests_get_what_a_serial_run_gives_them(config, sample_dir, lab):
     tests = [samples.LabSuite, samples.FreeCase]
     serial_report, serial = run_tests(tests, config, 1)

@@ -1,22 +1,24 @@
 """What a parallel run hands out: its units, which of them may run at once,
 and when the suites around them start and stop.
 
-A unit is one top-level test of the tree (a case instance: one test method),
-known to the main process and to every worker (forked from it) by its index
-in running order.
+A unit is one top-level test of the tree: a case instance (one test method),
+or a composite that runs whole (``RUN_AS_UNIT``: a flow), known to the main
+process and to every worker (forked from it) by its index in running order;
+a test inside a composite unit by its index path (unit, child, child...).
 """
 from __future__ import annotations
 
 import unittest
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Hashable, Mapping
+from typing import Any, Callable, Hashable, Iterator, Mapping, Sequence
 
 from ..case import unique_dir
 from ..resources.request import ResourceRequest, is_data_pointer
-from ..suite import TestSuite, iter_cases
+from ..suite import TestSuite
 
-__all__ = ["Plan", "Unit", "conflicts", "request_key"]
+__all__ = ["Plan", "Unit", "conflicts", "iter_units", "node_at", "nodes_of",
+           "request_key"]
 
 #: One request as a hashable value: equal keys are equal requests (same_as).
 RequestKey = tuple[Any, ...]
@@ -93,7 +95,7 @@ class Plan:
            overrides: Mapping[str, Mapping[str, Any]] | None = None) -> "Plan":
         plan = cls(root, run_dir)
         keys: dict[type, tuple[RequestKey, ...]] = {}  # asked once per class
-        for index, test in enumerate(iter_cases(root)):
+        for index, test in enumerate(iter_units(root)):
             if type(test) not in keys:
                 requests = [_overridden(r, overrides or {})
                             for r in getattr(test, "get_resource_requests", list)()]
@@ -148,6 +150,35 @@ class Plan:
             stop(self._started.popitem()[1])
 
 
+def iter_units(suite: unittest.TestSuite) -> Iterator[Any]:
+    """The units of a tree, in running order: its test cases, and the
+    composites that run whole (``RUN_AS_UNIT``)."""
+    for test in suite:
+        if getattr(test, "RUN_AS_UNIT", False) or not isinstance(test, unittest.TestSuite):
+            yield test
+        else:
+            yield from iter_units(test)
+
+
+def nodes_of(units: Sequence[Any]) -> Iterator[tuple[tuple[int, ...], Any]]:
+    """Every test of the units and the tests inside them, with its index path."""
+    def walk(path: tuple[int, ...], node: Any) -> Iterator[tuple[tuple[int, ...], Any]]:
+        yield path, node
+        if isinstance(node, unittest.TestSuite):
+            for number, child in enumerate(node):
+                yield from walk((*path, number), child)
+    for index, unit in enumerate(units):
+        yield from walk((index,), unit)
+
+
+def node_at(units: Sequence[Any], path: Sequence[int]) -> Any:
+    """The test at an index path (see :func:`nodes_of`)."""
+    node = units[path[0]]
+    for number in path[1:]:
+        node = list(node)[number]
+    return node
+
+
 def _suites_of(test: Any) -> list[TestSuite]:
     """The suites around a test, innermost first, the root included."""
     suites, node = [], getattr(test, "parent", None)
@@ -176,6 +207,8 @@ def _free_members(client: Any, request: ResourceRequest) -> int:
 
 def _class_fixture(cls: type) -> str | None:
     """The class's name if it has a class fixture of its own, else None."""
+    if not issubclass(cls, unittest.TestCase):
+        return None
     own = any(getattr(getattr(cls, name), "__func__", None)
               is not getattr(unittest.TestCase, name).__func__
               for name in ("setUpClass", "tearDownClass"))

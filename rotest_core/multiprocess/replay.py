@@ -59,11 +59,35 @@ class Replayer:
             if work_dir is not None and hasattr(test, "_testMethodName"):
                 test.work_dir = Path(work_dir)
             self.result.stopTest(test)
+        elif event == "start_composite":
+            (work_dir,) = args
+            if work_dir is not None:
+                test.work_dir = Path(work_dir)
+            self.result.startComposite(test)
+        elif event == "stop_composite":
+            self.result.stopComposite(test)
 
-    def error(self, test: Any, text: str, started: bool) -> None:
-        """An error the main process decided (a timeout, a dead worker): the
-        test starts if it had not, gets the error and stops."""
-        if not started:
+    def start(self, test: Any) -> None:
+        if isinstance(test, unittest.TestSuite):
+            self.result.startComposite(test)
+        else:
             self.result.startTest(test)
-        self.result.record_outcome("add_error", test, text)
-        self.result.stopTest(test)
+
+    def stop(self, test: Any) -> None:
+        if isinstance(test, unittest.TestSuite):
+            self.result.stopComposite(test)
+        else:
+            self.result.stopTest(test)
+
+    def error(self, opened: list[Any], unit: Any, text: str, unit_started: bool) -> None:
+        """An error the main process decided (a timeout, a dead worker).
+        ``opened``: the unit's tests started and not stopped, outermost first.
+        The innermost gets the error (the unit itself, started now if it had
+        not, when none is open); then each stops, innermost first."""
+        if not opened:
+            if not unit_started:
+                self.start(unit)
+            opened = [unit]
+        self.result.record_outcome("add_error", opened[-1], text)
+        for test in reversed(opened):
+            self.stop(test)

@@ -30,7 +30,7 @@ from typing import Any, Iterator
 from ..case import RunContext
 from ..resources.errors import LockClientError
 from ..result import Result
-from .plan import Plan, Unit, conflicts
+from .plan import Plan, Unit, conflicts, node_at
 from .replay import Replayer
 from .worker import worker_main
 
@@ -57,8 +57,10 @@ class Worker:
     fatal: str | None = None
     #: The unit it runs, when it was handed out, and its deadline.
     unit: Unit | None = None
-    started: bool = False  # the unit's start_test came
-    stopped: bool = False  # the unit's stop_test came
+    started: bool = False  # the unit's start event came
+    stopped: bool = False  # the unit's stop event came
+    #: The unit's tests started and not stopped (the main process's), outermost first.
+    opened: list[Any] = field(default_factory=list)
     deadline: float | None = None
     #: Resources the unit locked (released dirty if the worker dies).
     locked: list[str] = field(default_factory=list)
@@ -95,6 +97,7 @@ class Supervisor:
         self.processes = processes
         self.locks_anything = locks_anything
         self.pending: list[Unit] = list(plan.units)
+        self.tests = [unit.test for unit in plan.units]
         self.workers: list[Worker] = []
         self.numbers = 0
         self.interrupts = 0
@@ -132,7 +135,7 @@ class Supervisor:
         sys.stdout.flush()  # what is buffered would be written twice
         sys.stderr.flush()
         process = ctx.Process(target=worker_main, name=f"rotest-worker-{self.numbers}",
-                              args=(theirs, others, [u.test for u in self.plan.units],
+                              args=(theirs, others, self.tests,
                                     self._worker_context(), self.locks_anything),
                               daemon=True)
         process.start()
@@ -243,6 +246,7 @@ class Supervisor:
             return  # the unit stays for another worker
         self.pending.remove(unit)
         worker.unit, worker.started, worker.stopped, worker.locked = unit, False, False, []
+        worker.opened = []
         worker.fixture = unit.fixture
         worker.deadline = None if unit.timeout is None else time.monotonic() + unit.timeout
 
@@ -285,16 +289,19 @@ class Supervisor:
             worker.releasing, worker.kept = False, None
 
     def _event(self, worker: Worker, event: str, ident: Any, args: tuple) -> None:
-        if isinstance(ident, int):
-            test = self.plan.units[ident].test
-            if event == "start_test":
-                worker.started = True
-            elif event == "stop_test":
-                worker.stopped = True
-            elif event == "update_resources":
-                worker.locked += [name for name, _type, locked in args[0].values() if locked]
-        else:
-            test = self.replayer.holder(ident[1])
+        if ident[0] == "holder":
+            self.replayer.apply(event, self.replayer.holder(ident[1]), args)
+            return
+        test = node_at(self.tests, ident)
+        is_unit = len(ident) == 1
+        if event in ("start_test", "start_composite"):
+            worker.opened.append(test)
+            worker.started = worker.started or is_unit
+        elif event in ("stop_test", "stop_composite"):
+            worker.opened = [t for t in worker.opened if t is not test]
+            worker.stopped = worker.stopped or is_unit
+        elif event == "update_resources":
+            worker.locked += [name for name, _type, locked in args[0].values() if locked]
         self.replayer.apply(event, test, args)
 
     def _finish(self, worker: Worker, *, keeps: bool = False) -> None:
@@ -321,10 +328,10 @@ class Supervisor:
     def _time_out(self, worker: Worker, now: float) -> None:
         unit = worker.unit
         if not worker.stopped:  # else it ended just now, with its own outcome
-            self.replayer.error(unit.test, f"TimeoutError: the test timed out after "
-                                f"{unit.timeout:g} s (its TIMEOUT); the worker process "
-                                f"running it was stopped and its resources released",
-                                worker.started)
+            self.replayer.error(worker.opened, unit.test,
+                                f"TimeoutError: the test timed out after {unit.timeout:g} s "
+                                f"(its TIMEOUT); the worker process running it was "
+                                f"stopped and its resources released", worker.started)
         self._abandon(worker, now + TERM_GRACE)
         self._finish(worker)
         worker.kept = unit.key  # until it ends: it may still hold them
@@ -356,7 +363,8 @@ class Supervisor:
             self._end_session(worker)
         if worker.unit is not None and not worker.abandoned:
             if not worker.stopped:
-                self.replayer.error(worker.unit.test, self._death(worker), worker.started)
+                self.replayer.error(worker.opened, worker.unit.test, self._death(worker),
+                                    worker.started)
             self._finish(worker)
         if worker.fatal:
             self.start_error = worker.fatal

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 from ..case import RunContext
 from ..result import AbstractResultHandler, Result, describe
+from .plan import nodes_of
 
 __all__ = ["Forwarder", "worker_main"]
 
@@ -45,19 +46,27 @@ class Channel:
 
 class Forwarder(AbstractResultHandler):
     """The worker's only report handler: every event goes to the main process,
-    the test named by its unit index (or, for an error outside any test such
-    as a failed setUpClass, by its description)."""
+    the test named by its index path (see :func:`~.plan.nodes_of`), or, for an
+    error outside any test such as a failed setUpClass, by its description."""
 
     NAME = "forwarder"
 
-    def __init__(self, channel: Channel, tests: Sequence[Any]) -> None:
+    def __init__(self, channel: Channel, units: Sequence[Any]) -> None:
         super().__init__()
         self.channel = channel
-        self.index = {id(test): number for number, test in enumerate(tests)}
+        self.paths = {id(node): path for path, node in nodes_of(units)}
 
     def ident(self, test: Any) -> Any:
-        number = self.index.get(id(test))
-        return number if number is not None else ("holder", describe(test))
+        path = self.paths.get(id(test))
+        return path if path is not None else ("holder", describe(test))
+
+    def start_composite(self, test: Any) -> None:
+        # A composite unit (a flow) made its work directory here.
+        work_dir = getattr(test, "work_dir", None)
+        self.forward("start_composite", test, str(work_dir) if work_dir else None)
+
+    def stop_composite(self, test: Any) -> None:
+        self.forward("stop_composite", test)
 
     def forward(self, event: str, test: Any, *args: Any) -> None:
         self.channel.send("event", event, self.ident(test), args)
@@ -99,6 +108,9 @@ def worker_main(conn: Connection, others: Sequence[Connection], tests: Sequence[
         other.close()
     channel = Channel(conn)
     result = Result([Forwarder(channel, tests)], context=context)
+    # Units are parts of one run: a composite unit (a flow) must not tear
+    # down the class and module fixtures at its end, as a whole run does.
+    result._testRunEntered = True
     try:
         if locks_anything:
             context.manager.open()
@@ -135,10 +147,14 @@ def _serve(conn: Connection, channel: Channel, tests: Sequence[Any], result: Res
 def _run_unit(test: Any, parent_dir: Path, result: Result,
               fixtures: unittest.TestSuite) -> None:
     """Run one test as TestSuite.run would, class and module fixtures included
-    (each runs once per worker that runs the class's tests)."""
+    (each runs once per worker that runs the class's tests); a composite unit
+    runs whole."""
     parent = getattr(test, "parent", None)
     if parent is not None:
         parent.work_dir = parent_dir  # made by the main process
+    if isinstance(test, unittest.TestSuite):
+        test.run(result)
+        return
     fixtures._tearDownPreviousClass(test, result)
     fixtures._handleModuleFixture(test, result)
     fixtures._handleClassSetUp(test, result)

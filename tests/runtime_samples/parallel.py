@@ -200,3 +200,17 @@ class AnyDeviceCase(NotingCase):
 
     def test_4(self):
         time.sleep(0.2)
+
+
+class WholeSuite(TestSuite):
+    """Runs whole in one worker, as a flow does (``RUN_AS_UNIT``)."""
+
+    RUN_AS_UNIT = True
+    components = [FreeCase, Dev2Case]
+
+
+class WholeCrashingSuite(TestSuite):
+    """Runs whole; its worker dies in its second case."""
+
+    RUN_AS_UNIT = True
+    components = [Dev1Case, ExitsCase, FreeCase]
