@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import LockSession
 from reports.record import RecordingHandler
+from rotest_core import ResourceRequest
 from rotest_core.config import load_config
 from rotest_core.multiprocess import conflicts, request_key, supervisor
 from rotest_core.runner import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunOptions, run
@@ -162,7 +163,6 @@ def test_lab_tests_get_what_a_serial_run_gives_them(config, sample_dir, lab):
 
 def test_tests_that_want_the_same_resources_share_a_worker_and_its_set_ups(
         workdir, sample_dir, lab):
-    from runtime_samples import lab as lab_module
     tests = [samples.LabSuite, samples.FreeCase]
     report, record = run_tests(tests, load_config(), 2)
     assert report.exit_code == EXIT_FAILED  # Dev2Case.test_fails, as it should
@@ -174,7 +174,6 @@ def test_tests_that_want_the_same_resources_share_a_worker_and_its_set_ups(
     steps = (sample_dir / "steps.log").read_text().split("\n")
     assert steps.count("initialize dev1") == 1  # kept between its three tests
     assert steps.count("connect dev1") == 1
-    del lab_module
     assert_nothing_locked(lab)
 
 
@@ -194,7 +193,7 @@ def test_tests_that_want_any_of_a_pool_run_at_once_up_to_its_size(config, sample
 def test_conflicting_requests_never_run_at_once():
     by_name = tuple(request_key(r) for r in samples.Dev1Case.get_resource_requests())
     other = tuple(request_key(r) for r in samples.Dev2Case.get_resource_requests())
-    any_device = (request_key(Device.request().__class__("dev", Device)),)
+    any_device = (request_key(ResourceRequest("dev", Device)),)
     assert conflicts(by_name, by_name)
     assert not conflicts(by_name, other)  # dev1 and dev2 by name
     assert conflicts(any_device, by_name) and conflicts(other, any_device)

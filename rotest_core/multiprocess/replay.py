@@ -10,7 +10,7 @@ from typing import Any
 
 from ..result import Result
 
-__all__ = ["ResourceInfo", "Replayer"]
+__all__ = ["Replayer", "ResourceInfo"]
 
 OUTCOMES = frozenset({"add_success", "add_skip", "add_failure", "add_error",
                       "add_expected_failure", "add_unexpected_success"})

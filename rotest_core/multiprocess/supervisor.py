@@ -34,7 +34,7 @@ from .plan import Plan, Unit, conflicts, node_at
 from .replay import Replayer
 from .worker import worker_main
 
-__all__ = ["Supervisor", "STOP_GRACE", "TERM_GRACE"]
+__all__ = ["STOP_GRACE", "TERM_GRACE", "Supervisor"]
 
 #: Seconds a worker stopped for a timeout gets to release its resources
 #: before it is killed.
@@ -427,6 +427,7 @@ class Supervisor:
                 self._end_session(worker)
             worker.conn.close()
         self.workers.clear()
+        self.context.close()  # the main process's client: its connections
         return not self.release_failed
 
     @property
