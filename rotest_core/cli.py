@@ -88,7 +88,8 @@ RUN_OPTIONS = (
                       "same name (-n; default name: AllTests), each up to N times while "
                       "it fails. The run is recorded in the history (-o history)."),
     click.option("-p", "--processes", type=click.IntRange(min=1), default=1, metavar="N",
-                 help="Run in N processes (only 1 for now)."),
+                 help="Run the tests in N worker processes, each with its own lock "
+                      "session; a test's TIMEOUT is enforced."),
     click.option("-o", "--outputs", metavar="NAMES",
                  help="Comma-separated report handlers. Default: 'outputs' of the "
                       "settings (tree)."),
@@ -162,7 +163,11 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     from .suite import SuiteDefinitionError
 
     from .delta import DeltaError
-    _refuse_later(processes=processes)
+    for refused, message in ((debug, "DEBUG_NEEDS_ONE_PROCESS"),
+                             (delta is not None, "DELTA_NEEDS_ONE_PROCESS")):
+        if refused and processes > 1:
+            from . import runner
+            raise CliError(getattr(runner, message), exit_code=2)
     try:
         expression = None
         if filter_text is not None:
@@ -192,7 +197,8 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
         report = run(tests, config, RunOptions(
             name=run_name, outputs=_names(outputs), filter=expression, failfast=failfast,
             debug=debug, skip_init=skip_init, save_state=save_state, resources=overrides,
-            order=priorities, optimise=not keep_order, delta=delta))
+            order=priorities, optimise=not keep_order, delta=delta,
+            processes=processes))
     except ConfigError as error:
         raise CliError(f"bad configuration: {error}", exit_code=2) from None
     except (HandlerNotAvailable, SuiteDefinitionError, PluginError) as error:
@@ -204,9 +210,6 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     click.get_current_context().exit(report.exit_code)
 
 
-def _refuse_later(*, processes: int) -> None:
-    """Options whose work comes in later issues: said plainly, exit 2."""
-    later = [("-p/--processes above 1", processes > 1, "the multiprocess runner")]
     for option, given, coming in later:
         if given:
             raise CliError(f"{option} is not available yet (coming with {coming})",

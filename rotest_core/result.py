@@ -337,6 +337,23 @@ class Result(unittest.TestResult):
         _log_problem(test, "failure" if failed else "error", text)
         self._outcome("add_failure" if failed else "add_error", test, text)
 
+    def record_outcome(self, event: str, test: Any, *args: Any) -> None:
+        """An outcome decided elsewhere (a worker process of a parallel run),
+        its text already formatted: unittest's bookkeeping, then the handlers.
+        ``event`` is a handler event's name (``add_failure``...)."""
+        text = args[0] if args else ""
+        if event in ("add_failure", "add_error", "add_expected_failure", "add_skip"):
+            listed = {"add_failure": self.failures, "add_error": self.errors,
+                      "add_expected_failure": self.expectedFailures,
+                      "add_skip": self.skipped}[event]
+            listed.append((test, text))
+        elif event == "add_unexpected_success":
+            self.unexpectedSuccesses.append(test)
+        if self.failfast and event in ("add_failure", "add_error",
+                                       "add_unexpected_success"):
+            self.stop()  # as unittest's failfast decorator does
+        self._outcome(event, test, *args)
+
     def _post_mortem(self, err: Any) -> None:
         if self.debug and err[2] is not None:
             import pdb

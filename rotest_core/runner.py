@@ -60,6 +60,8 @@ class RunOptions:
     #: ``--delta N``: run only what did not pass in the previous run of this
     #: name, each test up to N times while it fails (see :mod:`.delta`).
     delta: int | None = None
+    #: Worker processes (``-p``); 1 runs in this process.
+    processes: int = 1
 
 
 @dataclass
@@ -145,10 +147,15 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
     """Run the case and suite classes; every resource is released at the end.
 
     Raises ConfigError (or PluginError) before any test runs when the lock
-    client cannot be made, and HandlerNotAvailable for an unknown output.
+    client cannot be made, HandlerNotAvailable for an unknown output, and
+    ValueError for debug with more than one process.
     """
     config = config if config is not None else load_config()
     options = options or RunOptions()
+    if options.debug and options.processes > 1:
+        raise ValueError(DEBUG_NEEDS_ONE_PROCESS)
+    if options.delta is not None and options.processes > 1:
+        raise ValueError(DELTA_NEEDS_ONE_PROCESS)
     stream = stream if stream is not None else sys.stdout
     root = build_tree(tests, options.name)
     if options.filter is not None:
@@ -171,6 +178,14 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
     context = RunContext(config, run_dir, skip_init=options.skip_init,
                          save_state=options.save_state,
                          resource_overrides=options.resources)
+    try:
+        supervisor = (_start_workers(root, context, options) if options.processes > 1
+                      else None)
+    except KeyboardInterrupt:  # while the workers started: they are stopped
+        print("rotest: interrupted before any test ran", file=sys.stderr)
+        return RunReport(EXIT_INTERRUPTED, root, None, run_dir, True)
+    # Handlers only now: the workers are forked from a process with no
+    # threads a handler might have started.
     handlers = _make_handlers(handler_classes, root, stream=stream, config=config,
                               work_dir=run_dir)
     body = None
@@ -182,11 +197,17 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
     result = Result(handlers, context=context, failfast=options.failfast,
                     debug=options.debug)
     context.on_resource_event = result.resourceEvent
+    if supervisor is None:
+        interrupted, released = _run_tree(root, result, context, body)
+        all_ran = True
+    else:
+        from .multiprocess import run_parallel
+        interrupted, released = run_parallel(supervisor, result)
+        all_ran = not supervisor.not_run
     # With --delta, a test that failed, then passed when run again, ends as a pass.
     passed = tracker.all_passed if options.delta is not None else result.wasSuccessful
-    interrupted, released = _run_tree(root, result, context, body)
     code = (EXIT_INTERRUPTED if interrupted else
-            EXIT_OK if passed() and released else EXIT_FAILED)
+            EXIT_OK if passed() and released and all_ran else EXIT_FAILED)
     return RunReport(code, root, result, run_dir, interrupted,
                      dict(result.resource_counts))
 
@@ -226,6 +247,28 @@ def _select_delta(root: TestSuite, config: RunConfig, options: RunOptions,
     print(f"rotest: --delta: running {root.countTestCases()} test(s), each up to "
           f"{options.delta} time(s) while it fails", file=stream)
     return None
+
+
+DEBUG_NEEDS_ONE_PROCESS = ("-D/--debug cannot be used with -p/--processes above 1: the "
+                           "debugger needs the terminal of a single process; run "
+                           "without -p (or with -p 1) to debug")
+
+
+DELTA_NEEDS_ONE_PROCESS = ("--delta cannot be used with -p/--processes above 1 yet: its "
+                           "re-runs go in one process; run the delta without -p")
+
+
+def _start_workers(root: TestSuite, context: RunContext, options: RunOptions) -> Any:
+    """The worker processes of a parallel run, started (each with its lock session)."""
+    from .multiprocess import Plan, Supervisor
+    supervisor = Supervisor(Plan.of(root, context.run_dir, options.resources), context,
+                            options.processes, locks_anything=_locks_anything(root))
+    try:
+        supervisor.start()
+    except BaseException:
+        supervisor.shutdown()
+        raise
+    return supervisor
 
 
 def _run_tree(root: TestSuite, result: Result, context: RunContext,

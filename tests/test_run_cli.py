@@ -223,9 +223,10 @@ def test_a_test_file_that_cannot_be_imported_is_named(rotest):
 
 @pytest.mark.parametrize("args, words", [
     (["-o", "nosuch"], ["unknown output handler 'nosuch'", "dots,", "tree"]),
-    (["-p", "2"], ["-p/--processes above 1 is not available yet"]),
+    (["-d", "1", "-p", "2"], ["--delta cannot be used with -p/--processes above 1"]),
+    (["-D", "-p", "2"], ["-D/--debug cannot be used with -p/--processes above 1"]),
 ])
-def test_options_not_available_yet_exit_2(rotest, args, words):
+def test_options_that_cannot_go_together_exit_2(rotest, args, words):
     assert_one_line_error(rotest(CALC, *args), *words)
 
 

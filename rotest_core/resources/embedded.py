@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine as lock_engine
+from app.engine.transaction import serialized
 from app.models import User
 
 from .errors import error_for
@@ -30,9 +31,13 @@ def local_user(db: Session, username: str | None = None) -> User:
     name = username or getpass.getuser()
     user = db.scalar(select(User).where(User.username == name))
     if user is None:
-        user = User(username=name, is_admin=True)
-        db.add(user)
-        db.commit()
+        # In the engine's write transaction: the workers of a parallel run may
+        # all get here at once on a new database.
+        with serialized(db) as session:
+            user = session.scalar(select(User).where(User.username == name))
+            if user is None:
+                user = User(username=name, is_admin=True)
+                session.add(user)
     return user
 
 

@@ -71,6 +71,17 @@ class LockClient(abc.ABC):
             self.session_id = None
         self._dispose()
 
+    def end_session(self, session_id: str) -> None:
+        """End another session of this client's user (a parallel run's worker
+        that died): whatever it holds is released. One already ended is no error."""
+        own, self.session_id = self.session_id, session_id
+        try:
+            self._close_session()
+        except LockClientError as error:
+            log.debug("ending lock session %s: %s", session_id, error)
+        finally:
+            self.session_id = own
+
     def lock(self, descriptors: list[Descriptor], *, timeout: float = 0.0,
              priority: int = 0) -> list[ResourceDict]:
         """All the described resources, one per descriptor, in order; waits up

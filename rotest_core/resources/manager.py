@@ -152,6 +152,11 @@ class ResourceManager:
             items = [r for r in items if id(r) not in self._live]
         self._give_back(items, dirty=dirty)
 
+    @property
+    def keeps_resources(self) -> bool:
+        """Whether the smart client keeps resources for a later, equal request."""
+        return bool(self._kept)
+
     def release_kept(self) -> None:
         """Finalize and release what the smart client kept."""
         kept, self._kept = self._kept, []
