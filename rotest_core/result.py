@@ -375,7 +375,10 @@ RESOURCE_LOG = logging.getLogger("rotest.resources")
 
 
 def _resource_name(resource: Any) -> str:
-    """A testresources manager's id(), a rotest resource's name, else its class."""
+    """A testresources manager's id(), a rotest resource's name, else its class
+    (a name already, from a worker of a parallel run, as it is)."""
+    if isinstance(resource, str):
+        return resource
     if callable(getattr(resource, "id", None)):
         return str(resource.id())
     return str(getattr(resource, "name", None) or type(resource).__name__)

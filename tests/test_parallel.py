@@ -174,6 +174,9 @@ def test_tests_that_want_the_same_resources_share_a_worker_and_its_set_ups(
     steps = (sample_dir / "steps.log").read_text().split("\n")
     assert steps.count("initialize dev1") == 1  # kept between its three tests
     assert steps.count("connect dev1") == 1
+    # The workers' set-ups and finalizes reach the main process's summary.
+    assert report.resource_counts["make"] == steps.count("connect dev1") + steps.count(
+        "connect dev2") and report.resource_counts["clean"] >= 2
     assert_nothing_locked(lab)
 
 

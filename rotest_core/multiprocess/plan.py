@@ -15,9 +15,9 @@ from typing import Any, Callable, Hashable, Iterator, Mapping, Sequence
 
 from ..case import unique_dir
 from ..resources.request import ResourceRequest, is_data_pointer
-from ..suite import TestSuite
+from ..suite import TestSuite, iter_units
 
-__all__ = ["Plan", "Unit", "conflicts", "iter_units", "node_at", "nodes_of",
+__all__ = ["Plan", "Unit", "conflicts", "node_at", "nodes_of",
            "request_key"]
 
 #: One request as a hashable value: equal keys are equal requests (same_as).
@@ -148,16 +148,6 @@ class Plan:
         innermost first."""
         while self._started:
             stop(self._started.popitem()[1])
-
-
-def iter_units(suite: unittest.TestSuite) -> Iterator[Any]:
-    """The units of a tree, in running order: its test cases, and the
-    composites that run whole (``RUN_AS_UNIT``)."""
-    for test in suite:
-        if getattr(test, "RUN_AS_UNIT", False) or not isinstance(test, unittest.TestSuite):
-            yield test
-        else:
-            yield from iter_units(test)
 
 
 def nodes_of(units: Sequence[Any]) -> Iterator[tuple[tuple[int, ...], Any]]:

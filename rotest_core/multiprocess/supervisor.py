@@ -283,6 +283,8 @@ class Supervisor:
             return
         elif kind == "event":
             self._event(worker, *message[1:])
+        elif kind == "resource":  # a make, reset or clean, for the run's summary
+            self.replayer.result.resourceEvent(*message[1:])
         elif kind == "done":
             self._finish(worker, keeps=message[2])
         elif kind == "released":

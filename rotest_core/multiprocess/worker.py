@@ -77,6 +77,9 @@ class Forwarder(AbstractResultHandler):
                    type(resource).__name__, getattr(resource, "DATA_CLASS", None) is not None)
             for name, resource in resources.items()})
 
+    def resource_event(self, action: str, resource_name: str) -> None:
+        self.channel.send("resource", action, resource_name)
+
     def stop_test(self, test: Any) -> None:
         # The work directory is made on first use: known only now.
         work_dir = getattr(test, "_work_dir", None)
@@ -108,6 +111,7 @@ def worker_main(conn: Connection, others: Sequence[Connection], tests: Sequence[
         other.close()
     channel = Channel(conn)
     result = Result([Forwarder(channel, tests)], context=context)
+    context.on_resource_event = result.resourceEvent  # counted in the main's summary
     # Units are parts of one run: a composite unit (a flow) must not tear
     # down the class and module fixtures at its end, as a whole run does.
     result._testRunEntered = True
