@@ -34,12 +34,14 @@ import unittest
 from collections.abc import Callable, Hashable, Sequence
 from itertools import pairwise
 from math import inf
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .filters import Expression, parse_filter
 from .order import Cost, Usage, optimise_order, total_cost
 from .suite import TestSuite, iter_cases
 from .testresources.suite import manager_cost, manager_usage
+
+if TYPE_CHECKING:
+    from .filters import Expression
 
 __all__ = ["arrange", "parse_order"]
 
@@ -66,6 +68,7 @@ def parse_order(text: str) -> list[Expression]:
         if not part.strip():
             raise ValueError(f"priority {number} of {text!r} is empty: give filter "
                              f"expressions separated by commas, e.g. 'smoke, calc'")
+    from .filters import parse_filter  # only when -O is given
     return [parse_filter(part) for part in parts]
 
 

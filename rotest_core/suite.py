@@ -100,7 +100,10 @@ class TestSuite(unittest.TestSuite):
         super()._handleClassSetUp(test, result)
         if getattr(type(test), "_classSetupFailed", False):
             return
-        failure = switch_held(self._held, needed_managers(test), result)
+        needed = needed_managers(test) if _may_declare_managers(test) else []
+        if not needed and not self._held:
+            return  # the common case: no testresources at all, nothing to do
+        failure = switch_held(self._held, needed, result)
         if failure is not None:
             # A resource could not be made: the case errors with that, without
             # running (unittest's loop calls it next; this run stands in once).
@@ -121,6 +124,22 @@ class TestSuite(unittest.TestSuite):
                 kept.append(test)
         self._tests = kept
         return self.countTestCases()
+
+
+#: class -> (its ``resources`` when asked, whether they hold testresources managers).
+_MANAGERS: dict[type, tuple[Any, bool]] = {}
+
+
+def _may_declare_managers(test: Any) -> bool:
+    """Whether ``test`` may declare testresources managers (asked once per
+    class, unless the instance has ``resources`` of its own)."""
+    if "resources" in vars(test):
+        return True
+    cls = type(test)
+    cached = _MANAGERS.get(cls)
+    if cached is None or cached[0] is not getattr(cls, "resources", None):
+        cached = _MANAGERS[cls] = (getattr(cls, "resources", None), bool(needed_managers(test)))
+    return cached[1]
 
 
 def iter_cases(suite: unittest.TestSuite) -> Iterator[unittest.TestCase]:
