@@ -302,19 +302,10 @@ class TestCase(unittest.TestCase):
     # unittest's hooks around each part of a test (stable since Python 3.8,
     # which added them for IsolatedAsyncioTestCase). unittest records what
     # each part raises in ``self._outcome``; these add only what Rotest does
-    # more, with plain try blocks: they run several times for every test.
+    # more. They run several times for every test: one plain call each.
 
     def _callSetUp(self) -> None:
-        try:
-            self._set_up_with_resources()
-        except unittest.SkipTest:
-            self._skipped = True
-            raise
-        except KeyboardInterrupt:
-            raise
-        except BaseException as error:
-            self._note_expectations(error)
-            raise
+        self._part(self._set_up_with_resources)
         # Expectations that failed in setUp fail the test at its end.
         self._notify("setupFinished", self)
 
@@ -324,22 +315,19 @@ class TestCase(unittest.TestCase):
         super()._callSetUp()
 
     def _callTestMethod(self, method: Callable[[], Any]) -> None:
-        try:
-            super()._callTestMethod(method)
-        except unittest.SkipTest:
-            self._skipped = True
-            raise
-        except KeyboardInterrupt:
-            raise
-        except BaseException as error:
-            self._note_expectations(error)
-            raise
+        self._part(super()._callTestMethod, method)
         self._fail_on_expectations()
 
     def _callTearDown(self) -> None:
         self._notify("startTeardown", self)
+        self._part(super()._callTearDown)
+        self._fail_on_expectations()
+
+    def _part(self, call: Callable[..., Any], *args: Any) -> None:
+        """Run one part of the test: a skip is noted (its resources stay
+        clean); an error carries the part's failed expectations as a note."""
         try:
-            super()._callTearDown()
+            call(*args)
         except unittest.SkipTest:
             self._skipped = True
             raise
@@ -348,7 +336,6 @@ class TestCase(unittest.TestCase):
         except BaseException as error:
             self._note_expectations(error)
             raise
-        self._fail_on_expectations()
 
     def doCleanups(self) -> bool:
         """The test's cleanups, then the release of its resources: last, so
