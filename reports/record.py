@@ -21,17 +21,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from app.outcomes import OUTCOMES, PASSING
 from rotest_core.result import AbstractResultHandler, describe
 
 __all__ = ["OUTCOMES", "Attempt", "RecordingHandler", "RunRecord", "TestRecord",
            "description_of", "environment"]
 
-#: Outcomes, worst first; a test with several (a failure, then an error in
-#: tearDown) keeps the worst, and a composite takes its worst child's.
-OUTCOMES = ("error", "failure", "unexpected_success", "expected_failure", "skip",
-            "success")
-#: Outcomes that count as passing (the exit code, ``--delta``).
-PASSING = frozenset({"success", "skip", "expected_failure"})
 
 
 def worst(*outcomes: str | None) -> str | None:

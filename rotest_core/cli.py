@@ -163,11 +163,10 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     from .suite import SuiteDefinitionError
 
     from .delta import DeltaError
-    for refused, message in ((debug, "DEBUG_NEEDS_ONE_PROCESS"),
-                             (delta is not None, "DELTA_NEEDS_ONE_PROCESS")):
-        if refused and processes > 1:
-            from . import runner
-            raise CliError(getattr(runner, message), exit_code=2)
+    if processes > 1 and (debug or delta is not None):
+        from .runner import DEBUG_NEEDS_ONE_PROCESS, DELTA_NEEDS_ONE_PROCESS
+        raise CliError(DEBUG_NEEDS_ONE_PROCESS if debug else DELTA_NEEDS_ONE_PROCESS,
+                       exit_code=2)
     try:
         expression = None
         if filter_text is not None:
@@ -208,12 +207,6 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     except DeltaError as error:
         raise CliError(str(error), exit_code=2) from None
     click.get_current_context().exit(report.exit_code)
-
-
-    for option, given, coming in later:
-        if given:
-            raise CliError(f"{option} is not available yet (coming with {coming})",
-                           exit_code=2)
 
 
 def _names(text: str | None) -> list[str] | None:

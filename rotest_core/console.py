@@ -9,12 +9,10 @@ import time
 from collections import Counter
 from typing import Any
 
+from app.outcomes import OUTCOMES
+
 from .result import AbstractResultHandler, describe
 
-# Outcomes, worst first: a test with several (a failure, then an error in
-# tearDown) shows the worst.
-OUTCOMES = ("error", "failure", "unexpected_success", "expected_failure", "skip",
-            "success")
 WORDS = {"error": "ERROR", "failure": "FAIL", "unexpected_success": "UNEXPECTED SUCCESS",
          "expected_failure": "EXPECTED FAILURE", "skip": "SKIP", "success": "OK"}
 COLOURS = {"error": 31, "failure": 31, "unexpected_success": 31,

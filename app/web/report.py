@@ -22,13 +22,14 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
+from ..outcomes import PASSING
+
 __all__ = ["OUTCOME_LABELS", "PASSING", "format_duration", "format_moment",
            "render_report"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
-#: Every outcome, worst first (as ``reports.record.OUTCOMES``; the server may
-#: not import reports), with the words the report shows for it.
+#: Every outcome, worst first (app.outcomes), with the words the report shows.
 OUTCOME_LABELS = {
     "error": "Error",
     "failure": "Failure",
@@ -37,8 +38,6 @@ OUTCOME_LABELS = {
     "skip": "Skipped",
     "success": "Success",
 }
-#: Outcomes that count as passed in the pass rate.
-PASSING = frozenset({"success", "skip", "expected_failure"})
 
 
 def render_report(view: dict[str, Any], *, back_url: str | None = None) -> str:
