@@ -17,6 +17,7 @@ passed, finalized and released dirty when it failed or errored.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -171,9 +172,15 @@ class RunContext:
     @classmethod
     def standalone(cls) -> "RunContext":
         """For a TestCase run by another runner (unittest, pytest): the
-        settings from rotest.yml and the environment, a run directory of its own."""
+        settings from rotest.yml and the environment, and one run directory
+        per process and work directory, ``<workdir>/runs/<timestamp>-unittest``."""
         config = load_config()
-        return cls(config, new_run_dir(config.workdir, "unittest"))
+        return cls(config, _standalone_run_dir(Path(config.workdir).expanduser()))
+
+
+@functools.cache
+def _standalone_run_dir(workdir: Path) -> Path:
+    return new_run_dir(workdir, "unittest")
 
 
 # --------------------------------------------------------------------------
@@ -209,8 +216,8 @@ class TestCase(unittest.TestCase):
         super().__init__(methodName)
         self.parent: Any = None
         self._work_dir: Path | None = None
-        #: (parent directory, name) of the work directory, made on first use.
-        self._pending_work_dir: tuple[Path, str] | None = None
+        #: The directory to make the work directory in, on first use.
+        self._pending_work_dir: Path | None = None
         self.context: RunContext | None = None
         self.config: RunConfig | None = None  # Rotest's self.config
         self.result: Any = None
@@ -227,9 +234,8 @@ class TestCase(unittest.TestCase):
         """The test's own directory under the run's (its suite's), made when
         first asked for (or when the test first logs)."""
         if self._work_dir is None and self._pending_work_dir is not None:
-            parent_dir, name = self._pending_work_dir
-            self._pending_work_dir = None
-            self._work_dir = unique_dir(parent_dir, name)
+            parent_dir, self._pending_work_dir = self._pending_work_dir, None
+            self._work_dir = unique_dir(parent_dir, self.get_name(self._testMethodName))
         return self._work_dir
 
     @work_dir.setter
@@ -275,14 +281,14 @@ class TestCase(unittest.TestCase):
         context = getattr(result, "context", None)
         own_context = not isinstance(context, RunContext)
         self._start(RunContext.standalone() if own_context else context, result)
-        self._running = True
         if isinstance(self._logger, TestLogger):
             self._logger.begin()
         try:
             return super().run(result)
         finally:
             try:
-                self._release_leftovers()
+                if self.locked_resources:  # the cleanups did not run: Ctrl-C
+                    self._release_leftovers()
             finally:
                 self._running = False
                 if isinstance(self._logger, TestLogger):
@@ -294,48 +300,63 @@ class TestCase(unittest.TestCase):
         self.context, self.config, self.result = context, context.config, result
         self.locked_resources, self.success_messages = {}, []
         self.expectation_failures, self._failed, self._skipped = [], False, False
-        parent_dir = getattr(self.parent, "work_dir", None) or context.run_dir
+        self._running = True
         # Made on first use: most tests never write to theirs.
         self._work_dir = None
-        self._pending_work_dir = (parent_dir, self.get_name(self._testMethodName))
+        self._pending_work_dir = getattr(self.parent, "work_dir", None) or context.run_dir
 
     # unittest's hooks around each part of a test (stable since Python 3.8,
     # which added them for IsolatedAsyncioTestCase). unittest records what
     # each part raises in ``self._outcome``; these add only what Rotest does
-    # more. They run several times for every test: one plain call each.
+    # more. They run for every test, so the passing path makes no extra call.
 
     def _callSetUp(self) -> None:
-        self._part(self._set_up_with_resources)
+        try:
+            self._set_up_with_resources()
+        except BaseException as error:
+            self._part_raised(error)
+            raise
         # Expectations that failed in setUp fail the test at its end.
-        self._notify("setupFinished", self)
+        callback = getattr(self.result, "setupFinished", None)
+        if callback is not None:
+            callback(self)
 
     def _set_up_with_resources(self) -> None:
         """Lock the requested resources, then the test's ``setUp``."""
-        self.request_resources(self.get_resource_requests(), use_previous=True)
+        requests = self.get_resource_requests()
+        if requests:
+            self.request_resources(requests, use_previous=True)
         super()._callSetUp()
 
     def _callTestMethod(self, method: Callable[[], Any]) -> None:
-        self._part(super()._callTestMethod, method)
-        self._fail_on_expectations()
+        try:
+            super()._callTestMethod(method)
+        except BaseException as error:
+            self._part_raised(error)
+            raise
+        if self.expectation_failures:
+            raise self.failureException(self._take_expectations())
 
     def _callTearDown(self) -> None:
-        self._notify("startTeardown", self)
-        self._part(super()._callTearDown)
-        self._fail_on_expectations()
-
-    def _part(self, call: Callable[..., Any], *args: Any) -> None:
-        """Run one part of the test: a skip is noted (its resources stay
-        clean); an error carries the part's failed expectations as a note."""
+        callback = getattr(self.result, "startTeardown", None)
+        if callback is not None:
+            callback(self)
         try:
-            call(*args)
-        except unittest.SkipTest:
-            self._skipped = True
-            raise
-        except KeyboardInterrupt:
-            raise
+            super()._callTearDown()
         except BaseException as error:
-            self._note_expectations(error)
+            self._part_raised(error)
             raise
+        if self.expectation_failures:
+            raise self.failureException(self._take_expectations())
+
+    def _part_raised(self, error: BaseException) -> None:
+        """A part of the test raised: a skip is noted (its resources stay
+        clean); an error carries the part's failed expectations as a note."""
+        if isinstance(error, unittest.SkipTest):
+            self._skipped = True
+        elif (self.expectation_failures and not isinstance(error, KeyboardInterrupt)
+              and hasattr(error, "add_note")):  # notes: Python 3.11 and later
+            error.add_note(self._take_expectations())
 
     def doCleanups(self) -> bool:
         """The test's cleanups, then the release of its resources: last, so
@@ -360,11 +381,6 @@ class TestCase(unittest.TestCase):
         outcome = self._outcome
         return self._failed or (outcome is not None and not outcome.success
                                 and not self._skipped)
-
-    def _note_expectations(self, error: BaseException) -> None:
-        """An error carries the part's failed expectations as a note."""
-        if self.expectation_failures and hasattr(error, "add_note"):
-            error.add_note(self._take_expectations())
 
     def _notify(self, event: str, *args: Any) -> None:
         callback = getattr(self.result, event, None)
@@ -426,8 +442,6 @@ class TestCase(unittest.TestCase):
 
     def _release_leftovers(self) -> None:
         """After an interruption (Ctrl-C) skipped the cleanups: release dirty."""
-        if not self.locked_resources:
-            return
         try:
             self.release_resources(dirty=True)
         except Exception:  # noqa: BLE001 - the interruption is the error to report
@@ -470,10 +484,6 @@ class TestCase(unittest.TestCase):
                  f"{frame.f_code.co_name}" if frame is not None else "?")
         self.expectation_failures.append(f"{where}: {text}")
         self.logger.error("expectation failed at %s: %s", where, text)
-
-    def _fail_on_expectations(self) -> None:
-        if self.expectation_failures:
-            raise self.failureException(self._take_expectations())
 
     def _take_expectations(self) -> str:
         failures, self.expectation_failures = self.expectation_failures, []

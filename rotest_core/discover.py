@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Iterable, Sequence
 
 from .case import TestCase
-from .suite import TestSuite, case_method_names
+from .suite import TestSuite, has_test_methods
 
 __all__ = ["Discovery", "DiscoveryError", "discover", "find_test_files",
            "import_test_file", "module_tests"]
@@ -148,7 +148,7 @@ def is_test_class(cls: type) -> bool:
     if issubclass(cls, TestBlock):  # a block runs in a flow only
         return False
     if issubclass(cls, TestCase):
-        return bool(case_method_names(cls))
+        return has_test_methods(cls)
     return False
 
 
