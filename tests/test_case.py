@@ -271,3 +271,16 @@ def test_a_case_runs_under_plain_unittest_with_its_own_context(lab):
         unittest.TestSuite([cases.DeviceCase("test_uses_device")]))
     assert outcome.wasSuccessful(), stream.getvalue()
     assert held(lab) == set() and count("finalize", "dev1") == 1
+
+
+def test_cases_run_by_plain_unittest_share_one_run_directory(lab, workdir):
+    # A run directory per test would litter the work directory with one per
+    # test of a pytest session; each test still gets its own directory in it.
+    suite = unittest.TestSuite([cases.DeviceCase("test_uses_device"),
+                                cases.DeviceCase("test_uses_device")])
+    assert unittest.TextTestRunner(stream=io.StringIO()).run(suite).wasSuccessful()
+    (run_dir,) = (workdir / "runs").glob("*-unittest")
+    logs = {str(path.relative_to(run_dir)) for path in run_dir.glob("*/test.log")}
+    assert logs == {"DeviceCase.test_uses_device/test.log",
+                    "DeviceCase.test_uses_device-2/test.log"}
+    assert held(lab) == set()
