@@ -2,18 +2,19 @@
 users, API tokens and the development server.
 
 They need only the ``app`` package; :mod:`rotest_core.cli` gathers them under
-``rotest``. Each builds the app with :func:`app.create_app`, so settings come
-from rotest.yml (or ``--config`` / ``ROTEST_CONFIG``) and ``ROTEST_*`` variables.
+``rotest``, importing this module only when one of them is asked for. Each
+builds the app with :func:`app.create_app`, so settings come from rotest.yml
+(or ``--config`` / ``ROTEST_CONFIG``) and ``ROTEST_*`` variables.
 """
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
 import click
 
+from .cli_base import CliError
 from .config import ConfigError
 from .plugins import PluginError
 
@@ -23,27 +24,6 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from .models import User
-
-
-class CliError(click.ClickException):
-    """A failure the user can fix: one line that says what to do, no traceback."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def _use_config_file(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    # Through the environment, so that the runtime's settings see it too.
-    if value:
-        os.environ["ROTEST_CONFIG"] = value
-
-
-config_option = click.option(
-    "--config", type=click.Path(exists=True, dir_okay=False), expose_value=False,
-    is_eager=True, callback=_use_config_file,
-    help="Settings file. Default: $ROTEST_CONFIG, else the first rotest.yml "
-         "upward from here.")
 
 
 @contextmanager
@@ -260,12 +240,3 @@ def server(host: str, port: int, debug: bool) -> None:
         upgrade_database(app)
     app.run(host=host, port=port, debug=debug)
 
-
-COMMANDS: dict[str, click.Command] = {"db": db_group, "users": users,
-                                      "tokens": tokens, "server": server}
-
-
-def register(group: click.Group) -> None:
-    """Add the server's commands to ``group`` (the ``rotest`` script)."""
-    for name, command in COMMANDS.items():
-        group.add_command(command, name)

@@ -212,22 +212,28 @@ class TestCase(unittest.TestCase):
     STATE_DIR_NAME = "state"
     LOG_FILE_NAME = "test.log"
 
+    # Set for every run (see _start); here, the values before the first.
+    parent: Any = None
+    context: RunContext | None = None
+    result: Any = None
+    _work_dir: Path | None = None
+    #: The directory to make the work directory in, on first use.
+    _pending_work_dir: Path | None = None
+    _logger: logging.Logger | None = None  # made on first use
+    _running = False
+    _failed = False  # set to release the resources dirty whatever happens
+    _skipped = False
+
     def __init__(self, methodName: str = "runTest") -> None:
         super().__init__(methodName)
-        self.parent: Any = None
-        self._work_dir: Path | None = None
-        #: The directory to make the work directory in, on first use.
-        self._pending_work_dir: Path | None = None
-        self.context: RunContext | None = None
-        self.config: RunConfig | None = None  # Rotest's self.config
-        self.result: Any = None
-        self._logger: logging.Logger | None = None  # made on first use
-        self._running = False
         self.locked_resources: dict[str, BaseResource] = {}
         self.success_messages: list[str] = []
         self.expectation_failures: list[str] = []
-        self._failed = False  # set to release the resources dirty whatever happens
-        self._skipped = False
+
+    @property
+    def config(self) -> RunConfig | None:
+        """The run's settings (Rotest's ``self.config``); None before it runs."""
+        return self.context.config if self.context is not None else None
 
     @property
     def work_dir(self) -> Path | None:
@@ -297,9 +303,12 @@ class TestCase(unittest.TestCase):
                     self.context.close()
 
     def _start(self, context: RunContext, result: Any) -> None:
-        self.context, self.config, self.result = context, context.config, result
-        self.locked_resources, self.success_messages = {}, []
-        self.expectation_failures, self._failed, self._skipped = [], False, False
+        self.context, self.result = context, result
+        if self.locked_resources or self.success_messages or self.expectation_failures:
+            # Run again (--delta): nothing of the last run carries over.
+            self.locked_resources, self.success_messages = {}, []
+            self.expectation_failures = []
+        self._failed = self._skipped = False
         self._running = True
         # Made on first use: most tests never write to theirs.
         self._work_dir = None

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.cli import CliError
+from app.cli_base import CliError
 from app.config import ConfigError
 from app.engine import InvalidRequest, open_engine, queue
 from app.engine.lookups import coerce_value

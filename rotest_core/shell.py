@@ -227,7 +227,7 @@ def interact(namespace: dict[str, Any], banner: str, plain: bool = False) -> Non
 def shell(modules: tuple[str, ...], outputs: str, plain: bool) -> None:
     """An interactive shell to lock resources and run tests, blocks and
     flows one at a time (Rotest's shell)."""
-    from app.cli import CliError
+    from app.cli_base import CliError
     from app.config import ConfigError
     from app.plugins import PluginError
 

@@ -40,11 +40,12 @@ def case_method_names(case_class: type[unittest.TestCase]) -> list[str]:
 
 
 def has_test_methods(case_class: type[unittest.TestCase]) -> bool:
-    """Whether :func:`case_method_names` finds any, without sorting them all."""
+    """Whether :func:`case_method_names` finds any, without listing them all
+    (the class's own attributes first: that is where they usually are)."""
     prefix = unittest.TestLoader.testMethodPrefix
     return hasattr(case_class, "runTest") or any(
         name.startswith(prefix) and callable(getattr(case_class, name, None))
-        for name in dir(case_class))
+        for klass in case_class.__mro__ for name in vars(klass))
 
 
 class TestSuite(unittest.TestSuite):
