@@ -17,6 +17,7 @@ WORDS = {"error": "ERROR", "failure": "FAIL", "unexpected_success": "UNEXPECTED 
          "expected_failure": "EXPECTED FAILURE", "skip": "SKIP", "success": "OK"}
 COLOURS = {"error": 31, "failure": 31, "unexpected_success": 31,
            "expected_failure": 33, "skip": 33, "success": 32}
+RANK = {kind: rank for rank, kind in enumerate(OUTCOMES)}  # 0: the worst
 
 
 class StreamHandler(AbstractResultHandler):
@@ -51,12 +52,13 @@ class StreamHandler(AbstractResultHandler):
 
     def outcome(self, test: Any, kind: str, text: str | None = None) -> None:
         """Called for every outcome event; ``text`` is a traceback or a reason."""
-        current = self.outcomes.get(id(test))
-        if current is None or OUTCOMES.index(kind) < OUTCOMES.index(current):
-            self.outcomes[id(test)] = kind
-        if kind in ("error", "failure"):
+        key = id(test)
+        current = self.outcomes.get(key)
+        if current is None or RANK[kind] < RANK[current]:
+            self.outcomes[key] = kind
+        if kind == "error" or kind == "failure":
             self.problems.append((kind, test, text or ""))
-        if not _is_case(test):  # a setUpClass error: no stop_test will count it
+        if not hasattr(test, "_testMethodName"):  # setUpClass's: no stop_test counts it
             self.counts[kind] += 1
 
     def add_success(self, test: Any) -> None:
@@ -149,9 +151,15 @@ class DotsHandler(StreamHandler):
     CHARS = {"success": ".", "failure": "F", "error": "E", "skip": "s",
              "expected_failure": "x", "unexpected_success": "u"}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.marks = {kind: self.paint(char, kind) for kind, char in self.CHARS.items()}
+
     def outcome(self, test: Any, kind: str, text: str | None = None) -> None:
         super().outcome(test, kind, text)
-        self.write(self.paint(self.CHARS[kind], kind), end="")
+        # Plain ASCII: no need for write()'s guard against unencodable text.
+        self.stream.write(self.marks[kind])
+        self.stream.flush()
 
     def stop_test_run(self) -> None:
         self.write()

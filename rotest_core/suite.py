@@ -107,11 +107,11 @@ class TestSuite(unittest.TestSuite):
         # unittest's hook before every case: hold what this case needs and
         # let go of the rest.
         super()._handleClassSetUp(test, result)
+        if not self._held and not _may_declare_managers(test):
+            return  # the common case: no testresources at all, nothing to do
         if getattr(type(test), "_classSetupFailed", False):
             return
         needed = needed_managers(test) if _may_declare_managers(test) else []
-        if not needed and not self._held:
-            return  # the common case: no testresources at all, nothing to do
         failure = switch_held(self._held, needed, result)
         if failure is not None:
             # A resource could not be made: the case errors with that, without
