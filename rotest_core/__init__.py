@@ -13,18 +13,31 @@ as Rotest's ``rotest.core.flow``...).
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from .block import TestBlock
 from .case import TestCase, request
-from .flow import TestFlow, create_flow
-from .flow_component import (MODE_CRITICAL, MODE_FINALLY, MODE_OPTIONAL, BlockInput,
-                             BlockOutput, Pipe)
-from .monitor import AbstractMonitor, AbstractResourceMonitor
-from .resources.base import BaseResource
-from .resources.request import ResourceRequest
-from .result import AbstractResultHandler
+from .lazy import lazy_attributes
 from .suite import TestSuite
+
+if TYPE_CHECKING:
+    from .block import TestBlock
+    from .flow import TestFlow, create_flow
+    from .flow_component import (MODE_CRITICAL, MODE_FINALLY, MODE_OPTIONAL, BlockInput,
+                                 BlockOutput, Pipe)
+    from .monitor import AbstractMonitor, AbstractResourceMonitor
+    from .resources.base import BaseResource
+    from .resources.request import ResourceRequest
+    from .result import AbstractResultHandler
+
+#: The rest of the API, imported when first used (see :mod:`.lazy`).
+_lazy = lazy_attributes(__name__, {
+    "TestBlock": ".block", "TestFlow": ".flow", "create_flow": ".flow",
+    "MODE_CRITICAL": ".flow_component", "MODE_FINALLY": ".flow_component",
+    "MODE_OPTIONAL": ".flow_component", "BlockInput": ".flow_component",
+    "BlockOutput": ".flow_component", "Pipe": ".flow_component",
+    "AbstractMonitor": ".monitor", "AbstractResourceMonitor": ".monitor",
+    "BaseResource": ".resources.base", "ResourceRequest": ".resources.request",
+    "AbstractResultHandler": ".result"})
 
 
 def __getattr__(name: str) -> Any:
@@ -35,7 +48,7 @@ def __getattr__(name: str) -> Any:
             return version("rotest-flask")
         except PackageNotFoundError:  # a source tree that is not installed
             return "0+unknown"
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _lazy(name)
 
 
 __all__ = ["AbstractMonitor", "AbstractResourceMonitor", "AbstractResultHandler",

@@ -59,6 +59,10 @@ class TestBlock(FlowComponent, TestCase):
         return names[0]
 
     @classmethod
+    def _discoverable(cls) -> bool:
+        return False  # a block runs in a flow only
+
+    @classmethod
     def get_name(cls, method_name: str | None = None) -> str:
         """The block's name: its class name (``params(name=...)`` renames it)."""
         return cls.__name__

@@ -25,6 +25,7 @@ import time
 import unittest
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .config import RunConfig, load_config, lock_client_for
@@ -216,6 +217,9 @@ class TestCase(unittest.TestCase):
     parent: Any = None
     context: RunContext | None = None
     result: Any = None
+    locked_resources: Mapping[str, BaseResource] = MappingProxyType({})
+    success_messages: Sequence[str] = ()
+    expectation_failures: Sequence[str] = ()
     _work_dir: Path | None = None
     #: The directory to make the work directory in, on first use.
     _pending_work_dir: Path | None = None
@@ -223,12 +227,6 @@ class TestCase(unittest.TestCase):
     _running = False
     _failed = False  # set to release the resources dirty whatever happens
     _skipped = False
-
-    def __init__(self, methodName: str = "runTest") -> None:
-        super().__init__(methodName)
-        self.locked_resources: dict[str, BaseResource] = {}
-        self.success_messages: list[str] = []
-        self.expectation_failures: list[str] = []
 
     @property
     def config(self) -> RunConfig | None:
@@ -262,6 +260,16 @@ class TestCase(unittest.TestCase):
     @logger.setter
     def logger(self, value: logging.Logger) -> None:
         self._logger = value
+
+    @classmethod
+    def _discoverable(cls) -> bool:
+        """Whether discovery takes the class as tests of its own: whether
+        unittest's loader would find a test method (own attributes first:
+        that is where they usually are)."""
+        prefix = unittest.TestLoader.testMethodPrefix
+        return hasattr(cls, "runTest") or any(
+            name.startswith(prefix) and callable(getattr(cls, name, None))
+            for klass in cls.__mro__ for name in vars(klass))
 
     @classmethod
     def get_name(cls, method_name: str) -> str:
@@ -304,10 +312,9 @@ class TestCase(unittest.TestCase):
 
     def _start(self, context: RunContext, result: Any) -> None:
         self.context, self.result = context, result
-        if self.locked_resources or self.success_messages or self.expectation_failures:
-            # Run again (--delta): nothing of the last run carries over.
-            self.locked_resources, self.success_messages = {}, []
-            self.expectation_failures = []
+        self.locked_resources: dict[str, BaseResource] = {}
+        self.success_messages: list[str] = []
+        self.expectation_failures: list[str] = []
         self._failed = self._skipped = False
         self._running = True
         # Made on first use: most tests never write to theirs.
@@ -326,9 +333,8 @@ class TestCase(unittest.TestCase):
             self._part_raised(error)
             raise
         # Expectations that failed in setUp fail the test at its end.
-        callback = getattr(self.result, "setupFinished", None)
-        if callback is not None:
-            callback(self)
+        if getattr(self.result, "wants_part_events", True):
+            self._notify("setupFinished", self)
 
     def _set_up_with_resources(self) -> None:
         """Lock the requested resources, then the test's ``setUp``."""
@@ -347,9 +353,8 @@ class TestCase(unittest.TestCase):
             raise self.failureException(self._take_expectations())
 
     def _callTearDown(self) -> None:
-        callback = getattr(self.result, "startTeardown", None)
-        if callback is not None:
-            callback(self)
+        if getattr(self.result, "wants_part_events", True):
+            self._notify("startTeardown", self)
         try:
             super()._callTearDown()
         except BaseException as error:

@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Iterable, Sequence
 
 from .case import TestCase
-from .suite import TestSuite, has_test_methods
+from .suite import TestSuite
 
 __all__ = ["Discovery", "DiscoveryError", "discover", "find_test_files",
            "import_test_file", "module_tests"]
@@ -136,20 +136,11 @@ def module_tests(module: ModuleType) -> list[type]:
 
 
 def is_test_class(cls: type) -> bool:
-    """A concrete TestCase, TestSuite or TestFlow subclass."""
+    """A concrete TestCase, TestSuite or TestFlow subclass (each class says
+    whether it is: a case with test methods, a suite with components...)."""
     if cls.__dict__.get("__test__", True) is False:
         return False
-    from .block import TestBlock
-    from .flow import TestFlow
-    if issubclass(cls, TestFlow):
-        return bool(cls.blocks)
-    if issubclass(cls, TestSuite):
-        return bool(cls.components)
-    if issubclass(cls, TestBlock):  # a block runs in a flow only
-        return False
-    if issubclass(cls, TestCase):
-        return has_test_methods(cls)
-    return False
+    return issubclass(cls, (TestCase, TestSuite)) and cls._discoverable()
 
 
 def _outside_suites(tests: list[type]) -> list[type]:

@@ -90,6 +90,10 @@ class TestFlow(FlowComponent, TestSuite):
         self._name = value
 
     @classmethod
+    def _discoverable(cls) -> bool:
+        return bool(cls.blocks)
+
+    @classmethod
     def get_name(cls) -> str:
         """The flow's name: its class name (``params(name=...)`` renames it)."""
         return cls.__name__

@@ -205,6 +205,10 @@ class Result(unittest.TestResult):
         #: event -> the bound methods of the handlers that override it: most
         #: handlers listen to a few events, and every test sends a dozen.
         self._listeners: dict[str, list[tuple[AbstractResultHandler, Any]]] = {}
+        #: Whether a handler listens to the events inside a test (its setUp
+        #: finished, its tearDown starts): tests do not send them otherwise.
+        self.wants_part_events = any(_listeners(self._handlers, event)
+                                     for event in ("setup_finished", "start_teardown"))
 
     def emit(self, event: str, *args: Any) -> None:
         """Call ``event`` on every handler; disable one that raises."""

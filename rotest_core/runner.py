@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Te
 
 from .case import RunContext, new_run_dir
 from .config import RunConfig, load_config
-from .flow_component import MODE_CRITICAL, MODE_NAMES
 from .result import AbstractResultHandler, Result, describe, handler_class
 from .suite import TestSuite
 
@@ -108,6 +107,7 @@ def select(root: TestSuite, expression: str | Expression) -> int:
 
 def format_tree(root: TestSuite) -> str:
     """The tree of suites and tests with their tags, as ``-l`` prints it."""
+    from .flow_component import MODE_CRITICAL, MODE_NAMES
     lines: list[str] = []
 
     def add(node: Any, depth: int) -> None:

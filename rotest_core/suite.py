@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from .case import RunContext, unique_dir
 from .testresources.suite import error_without_running, needed_managers, switch_held
 
-__all__ = ["SuiteDefinitionError", "TestSuite", "case_method_names", "has_test_methods",
-           "iter_cases", "iter_units"]
+__all__ = ["SuiteDefinitionError", "TestSuite", "case_method_names", "iter_cases",
+           "iter_units"]
 
 
 class SuiteDefinitionError(TypeError):
@@ -37,15 +37,6 @@ def case_method_names(case_class: type[unittest.TestCase]) -> list[str]:
     if not names and hasattr(case_class, "runTest"):
         return ["runTest"]
     return list(names)
-
-
-def has_test_methods(case_class: type[unittest.TestCase]) -> bool:
-    """Whether :func:`case_method_names` finds any, without listing them all
-    (the class's own attributes first: that is where they usually are)."""
-    prefix = unittest.TestLoader.testMethodPrefix
-    return hasattr(case_class, "runTest") or any(
-        name.startswith(prefix) and callable(getattr(case_class, name, None))
-        for klass in case_class.__mro__ for name in vars(klass))
 
 
 class TestSuite(unittest.TestSuite):
@@ -78,6 +69,11 @@ class TestSuite(unittest.TestSuite):
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    @classmethod
+    def _discoverable(cls) -> bool:
+        """Whether discovery takes the class as tests of its own."""
+        return bool(cls.components)
 
     def _instances_of(self, component: Any) -> list[Any]:
         if isinstance(component, type) and issubclass(component, TestSuite):

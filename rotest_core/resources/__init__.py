@@ -1,19 +1,24 @@
 """Resources on the client side: BaseResource and requests, the resource
 manager, and the two lock clients (embedded and remote) behind one interface.
 
-The lock clients are imported when first asked for: the embedded one brings
-SQLAlchemy and the lock engine, the remote one requests, and a run that locks
-nothing needs neither."""
-from typing import Any
+All but the errors and requests are imported when first asked for: the
+embedded client brings SQLAlchemy and the lock engine, the remote one
+requests, and a run that locks nothing needs none of them."""
+from typing import TYPE_CHECKING
 
-from .base import BaseResource, ResourceLifecycleError
-from .data import ResourceView
+from ..lazy import lazy_attributes
 from .errors import (LockClientError, ResourceDoesNotExistError, ResourcePermissionError,
                      ResourceRequestError, ResourceUnavailableError, ServerError,
                      SessionLostError)
-from .lock_client import LockClient, descriptor
-from .manager import ResourceManager
 from .request import ResourceRequest
+
+if TYPE_CHECKING:
+    from .base import BaseResource, ResourceLifecycleError
+    from .data import ResourceView
+    from .embedded import EmbeddedLockClient
+    from .lock_client import LockClient, descriptor
+    from .manager import ResourceManager
+    from .remote import RemoteLockClient
 
 __all__ = [
     "BaseResource", "EmbeddedLockClient", "LockClient", "LockClientError",
@@ -23,13 +28,8 @@ __all__ = [
     "SessionLostError", "descriptor",
 ]
 
-_LAZY = {"EmbeddedLockClient": ".embedded", "RemoteLockClient": ".remote"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {
+    "BaseResource": ".base", "ResourceLifecycleError": ".base", "ResourceView": ".data",
+    "LockClient": ".lock_client", "descriptor": ".lock_client",
+    "ResourceManager": ".manager", "EmbeddedLockClient": ".embedded",
+    "RemoteLockClient": ".remote"})
