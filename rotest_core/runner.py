@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Te
 from .case import RunContext, new_run_dir
 from .config import RunConfig, load_config
 from .result import AbstractResultHandler, Result, describe, handler_class
-from .suite import TestSuite
+from .suite import TestSuite, iter_cases
 
 if TYPE_CHECKING:
     from .filters import Expression
@@ -164,11 +164,11 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
     if options.delta is not None:
         outputs = _with_history(outputs)
     handler_classes = [handler_class(h) if isinstance(h, str) else h for h in outputs]
-    if options.delta is not None and root.countTestCases():
+    if options.delta is not None and _has_tests(root):
         stop = _select_delta(root, config, options, stream)
         if stop is not None:
             return stop
-    if not root.countTestCases():
+    if not _has_tests(root):
         print("rotest: no tests to run", file=stream)
         return RunReport(EXIT_NO_TESTS, root)
     _warn_unused_overrides(root, options.resources)
@@ -320,6 +320,10 @@ def _nodes(suite: TestSuite) -> Iterable[Any]:
         yield test
         if isinstance(test, TestSuite):
             yield from _nodes(test)
+
+
+def _has_tests(root: TestSuite) -> bool:
+    return next(iter_cases(root), None) is not None
 
 
 def _locks_anything(root: TestSuite) -> bool:
