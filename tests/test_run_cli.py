@@ -256,3 +256,30 @@ def test_a_test_file_runs_itself_with_main(workdir, sample_dir, tmp_path):
     failing = subprocess.run(script, env=env, cwd=tmp_path, capture_output=True, text=True,
                              timeout=120)
     assert failing.returncode == 1 and "1 expectation failed" in failing.stdout
+
+
+def test_a_run_of_plain_cases_loads_only_what_it_uses(workdir, tmp_path):
+    # Start-up time is import time: a run of cases that lock nothing must not
+    # pay for flows, monitors, the lock clients, the server's commands,
+    # SQLAlchemy or Flask (see rotest_core.lazy).
+    (tmp_path / "test_plain.py").write_text(
+        "from rotest_core import TestCase\n\n"
+        "class PlainCase(TestCase):\n"
+        "    def test_it(self):\n"
+        "        self.assertTrue(True)\n")
+    script = ("import runpy, sys\n"
+              "sys.argv = ['rotest', 'run', '-o', 'dots', 'test_plain.py']\n"
+              "try:\n"
+              "    runpy.run_module('rotest_core.cli', run_name='__main__')\n"
+              "finally:\n"
+              "    print(' '.join(sorted(sys.modules)), file=sys.stderr)\n")
+    finished = subprocess.run([sys.executable, "-c", script], env=cli_env(workdir),
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    loaded = set(finished.stderr.split())
+    assert "rotest_core.case" in loaded  # what was printed is the list of modules
+    unused = {"rotest_core.flow", "rotest_core.block", "rotest_core.monitor",
+              "rotest_core.resources.manager", "rotest_core.resources.embedded",
+              "rotest_core.resources.remote", "rotest_core.multiprocess", "app.cli",
+              "sqlalchemy", "flask", "requests", "yaml"}
+    assert loaded & unused == set()
