@@ -103,11 +103,12 @@ class TestSuite(unittest.TestSuite):
         # unittest's hook before every case: hold what this case needs and
         # let go of the rest.
         super()._handleClassSetUp(test, result)
-        if not self._held and not _may_declare_managers(test):
+        declares = _may_declare_managers(test)
+        if not declares and not self._held:
             return  # the common case: no testresources at all, nothing to do
         if getattr(type(test), "_classSetupFailed", False):
             return
-        needed = needed_managers(test) if _may_declare_managers(test) else []
+        needed = needed_managers(test) if declares else []
         failure = switch_held(self._held, needed, result)
         if failure is not None:
             # A resource could not be made: the case errors with that, without
