@@ -42,6 +42,7 @@ setup(
             "openapi-spec-validator>=0.7",
             "testresources>=2.0",
             "fixtures>=4.0",
+            "hypothesis>=6.90",
         ],
     },
     entry_points={

@@ -74,3 +74,15 @@ def app(app_config, monkeypatch, tmp_path):
         db.session.remove()
         forget(db.engine)
         db.engine.dispose()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Captured output may hold the lone surrogates that the hostile-text
+    samples print; pytest-xdist sends reports between processes as UTF-8, so
+    such characters are escaped in the report (the tests assert on the real
+    text, never on the captured copy)."""
+    outcome = yield
+    report = outcome.get_result()
+    report.sections = [(title, text.encode("utf-8", "backslashreplace").decode("utf-8"))
+                       for title, text in report.sections]
