@@ -393,15 +393,18 @@ def test_a_top_level_flow_is_one_unit(workdir):
     units = list(iter_units(root))
     assert [type(u).__name__ for u in units] == ["FirstCase", "FirstCase", "NestedFlow",
                                                   "ArithmeticFlow"]
-    assert flows.NestedFlow.TIMEOUT == 1800
 
 
-def test_flow_timeout_is_stored_like_a_case(workdir):
-    class Slow(TestFlow):
-        TIMEOUT = 5
-        blocks = [flows.PassBlock]
-
-    assert Slow(parent=None).TIMEOUT == 5
+def test_a_flow_over_its_timeout_is_stopped_whole_under_p(workdir):
+    report, record = run_tests([flows.HangingFlow, FirstCase], processes=2)
+    results = outcomes(record)
+    assert results["HangingFlow"] == "error"
+    hung = next(r for r in record.root.walk() if r.path == "HangingFlow/HangBlock")
+    assert hung.outcome == "error" and "timed out after 0.5 s" in hung.traceback
+    assert results["HangingFlow/PassBlock"] == "success"  # reached before the hang
+    assert all(outcome == "success" for path, outcome in results.items()
+               if path.startswith("FirstCase"))  # the other unit ran on
+    assert report.exit_code == 1
 
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,6 @@
 """Blocks and flows for the flow tests: each block notes its run in ``RAN``."""
+import time
+
 from rotest_core import (MODE_FINALLY, MODE_OPTIONAL, BlockInput, BlockOutput, Pipe,
                          TestBlock, TestFlow, create_flow, request)
 
@@ -119,3 +121,15 @@ class NestedFlow(TestFlow):
                           common={"value": "inner"}),
               ReadBlock,
               ReadBlock.params(value="own", mode=MODE_FINALLY)]
+
+
+class HangBlock(TestBlock):
+    def test_method(self):
+        time.sleep(60)
+
+
+class HangingFlow(TestFlow):
+    """Overruns its TIMEOUT: under ``-p`` the runner stops it."""
+
+    TIMEOUT = 0.5
+    blocks = [PassBlock, HangBlock]
