@@ -5,13 +5,16 @@
 # again on exit), imports resources.yml into the embedded database (no lock
 # server needed) and runs the example's tests with `rotest run`. The reports
 # stay: the console's, and the run folders under examples/calculator/.rotest.
-# The exit code is the run's. EXAMPLE_NO_INSTALL=1 skips the install.
+# The exit code is the run's. It installs into the active virtualenv, or else
+# into .venv in the checkout (made here). EXAMPLE_NO_INSTALL=1 skips the
+# install and uses the python3 it finds.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 EXAMPLE="$ROOT/examples/calculator"
 PORT=18861  # the port in resources.yml
 
 if [ "${EXAMPLE_NO_INSTALL:-}" != 1 ]; then  # set it where the project is installed
+    source "$ROOT/scripts/venv.sh"
     python3 -m pip install --quiet --disable-pip-version-check -e "$ROOT"
 fi
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, then runs them.
 #   bash scripts/test.sh [pytest args...]
+# Inside the active virtualenv, or else .venv in the checkout (made here).
 # PostgreSQL tests need a server at 127.0.0.1:5432 (they skip without one,
 # except under CI=true); browser tests need Debian's chromium (installed here
 # when we are root and it is missing).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+source scripts/venv.sh
 
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_example_script_runs_the_calculator_tests(tmp_path):
     example = tmp_path / "repo"
     shutil.copytree(ROOT, example, ignore=shutil.ignore_patterns(
-        ".git", ".rotest", "__pycache__", "*.egg-info", ".pytest_cache"))
+        ".git", ".venv", ".rotest", "__pycache__", "*.egg-info", ".pytest_cache"))
     env = dict(os.environ, EXAMPLE_NO_INSTALL="1",
                PYTHONPATH=str(example))  # this copy, not the installed tree
     finished = subprocess.run(["bash", "scripts/example.sh"], cwd=example, env=env,
