@@ -24,6 +24,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("app", "rotest_core", "reports", "migrations")
 
+pytestmark = pytest.mark.xdist_group("wheel")  # one worker builds the wheel once
+
 SMALL_TEST = '''
 from rotest_core import TestCase
 
