@@ -24,7 +24,7 @@ from .models import HistoryRecord, HistoryRun, User, utcnow
 from .outcomes import OUTCOMES, PASSING
 
 __all__ = ["OUTCOMES", "PASSING", "add_records", "finish_run", "get_run", "list_runs",
-           "past_durations", "previous_failures", "record_dict", "run_dict", "start_run"]
+           "latest_results", "past_durations", "record_dict", "run_dict", "start_run"]
 
 KINDS = ("suite", "flow", "case", "block", "error")
 LEAF_KINDS = ("case", "block", "error")
@@ -32,6 +32,8 @@ LEAF_KINDS = ("case", "block", "error")
 TEXT_LIMIT = 64 * 1024
 NAME_LIMIT = 2000
 MAX_PAGE = 500
+#: Most runs followed down a chain of --delta bases.
+MAX_CHAIN = 100
 
 
 # --------------------------------------------------------------------------
@@ -40,8 +42,9 @@ MAX_PAGE = 500
 def start_run(db: Session, user: User, *, name: str, host: str = "",
               start: str | None = None, settings: Mapping[str, Any] | None = None,
               environment: Mapping[str, Any] | None = None,
-              run_dir: str = "") -> dict[str, Any]:
-    """Record that a run began; returns the run (its ``id`` names it later)."""
+              run_dir: str = "", base: int | None = None) -> dict[str, Any]:
+    """Record that a run began; returns the run (its ``id`` names it later).
+    ``base`` is the run a ``--delta`` run starts from (of the same name)."""
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise InvalidRequest("'name' must be the run's name: 1 to 255 characters",
                              field="name")
@@ -50,10 +53,24 @@ def start_run(db: Session, user: User, *, name: str, host: str = "",
                      start=_time(start, "start") or utcnow(),
                      settings=_string_map(settings, "settings"),
                      environment=_string_map(environment, "environment"),
-                     run_dir=_text(run_dir, NAME_LIMIT), counts=dict.fromkeys(OUTCOMES, 0))
+                     run_dir=_text(run_dir, NAME_LIMIT), counts=dict.fromkeys(OUTCOMES, 0),
+                     base_id=_base(db, base, name))
     db.add(run)
     db.commit()
     return run_dict(run)
+
+
+def _base(db: Session, base: Any, name: str) -> int | None:
+    """The id of a --delta run's base: a run of the same name."""
+    if base is None:
+        return None
+    found = db.get(HistoryRun, base) if isinstance(base, int) and \
+        not isinstance(base, bool) and 0 < base < 2**31 else None
+    if found is None or found.name != name:
+        db.rollback()
+        raise InvalidRequest(f"'base' must be the id of an earlier run named {name!r}",
+                             field="base")
+    return found.id
 
 
 def add_records(db: Session, user: User, run_id: int,
@@ -146,31 +163,35 @@ def get_run(db: Session, run_id: int) -> dict[str, Any]:
     return {**run_dict(run), "records": top}
 
 
-def previous_failures(db: Session, name: str) -> dict[str, Any]:
-    """What did not pass in the newest finished run named ``name``.
+def latest_results(db: Session, name: str) -> dict[str, Any]:
+    """The newest run named ``name`` and what passed in it, for ``--delta``.
 
-    ``paths`` are the tests to run again: those whose outcome is not a pass
-    (or that never ended); for an error outside any test (a setUpClass), the
-    suite around it ("" when that is the whole run). ``run`` is None when no
-    finished run has that name.
+    The newest is the last one the store took (by its id, never by the
+    client's clock), finished or not: a run that did not finish counts with
+    what it recorded. A ``--delta`` run counts with what it ran and, for the
+    rest, what its base run says (and so on down the chain). ``passed`` are
+    the paths of tests that passed; ``not_passed`` of those recorded
+    otherwise (failed, erred, or never ended). ``run`` is None when no run
+    has that name.
     """
-    run = db.scalar(select(HistoryRun).where(HistoryRun.name == name,
-                                             HistoryRun.end.is_not(None))
-                    .order_by(HistoryRun.start.desc(), HistoryRun.id.desc()).limit(1))
+    run = db.scalar(select(HistoryRun).where(HistoryRun.name == name)
+                    .order_by(HistoryRun.id.desc()).limit(1))
     if run is None:
-        return {"run": None, "paths": []}
-    leaves = db.scalars(select(HistoryRecord).where(
-        HistoryRecord.run_id == run.id, HistoryRecord.kind.in_(LEAF_KINDS)))
-    paths = set()
-    for leaf in leaves:
-        if leaf.outcome in PASSING:
-            continue
-        if leaf.kind == "error":
-            parent = db.get(HistoryRecord, leaf.parent_id) if leaf.parent_id else None
-            paths.add(parent.path if parent is not None else "")
-        else:
-            paths.add(leaf.path)
-    return {"run": run_dict(run), "paths": sorted(paths)}
+        return {"run": None, "passed": [], "not_passed": []}
+    passed: set[str] = set()
+    not_passed: set[str] = set()
+    seen, link = set(), run
+    while link is not None and link.id not in seen and len(seen) < MAX_CHAIN:
+        seen.add(link.id)
+        known = passed | not_passed  # what a newer run of the chain decided
+        for path, outcome in db.execute(select(HistoryRecord.path, HistoryRecord.outcome)
+                                        .where(HistoryRecord.run_id == link.id,
+                                               HistoryRecord.kind.in_(LEAF_KINDS))):
+            if path not in known:
+                (passed if outcome in PASSING else not_passed).add(path)
+        link = db.get(HistoryRun, link.base_id) if link.base_id is not None else None
+    return {"run": run_dict(run), "passed": sorted(passed),
+            "not_passed": sorted(not_passed)}
 
 
 def past_durations(db: Session, name: str | None = None,
@@ -200,7 +221,8 @@ def run_dict(run: HistoryRun) -> dict[str, Any]:
             "duration": run.duration, "status": run.status,
             "counts": {outcome: (run.counts or {}).get(outcome, 0) for outcome in OUTCOMES},
             "settings": run.settings or {}, "environment": run.environment or {},
-            "run_dir": run.run_dir, "artifact_path": run.artifact_path}
+            "run_dir": run.run_dir, "artifact_path": run.artifact_path,
+            "base": run.base_id}
 
 
 def record_dict(record: HistoryRecord) -> dict[str, Any]:

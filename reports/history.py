@@ -79,7 +79,7 @@ class HistoryHandler(RecordingHandler):
                 name=self.run.name, host=self.run.environment.get("host", ""),
                 start=_iso(self.run.start), settings=self.run.settings,
                 environment={k: clean(v) for k, v in self.run.environment.items()},
-                run_dir=str(self.run.run_dir or ""))["id"]
+                run_dir=str(self.run.run_dir or ""), **self._base())["id"]
         except Exception as error:  # noqa: BLE001 - a report never breaks the run
             self._off = True
             self._say(error)
@@ -98,6 +98,11 @@ class HistoryHandler(RecordingHandler):
             self._say(error)
         finally:
             self.store.close()
+
+    def _base(self) -> dict[str, int]:
+        # The runner sets it on the main test when --delta has a base run.
+        base = getattr(self.main_test, "delta_base", None)
+        return {"base": base} if base is not None else {}
 
     def _artifact_path(self) -> str | None:
         # The artifact handler sets it on the main test when the run starts.

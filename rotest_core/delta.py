@@ -1,7 +1,10 @@
-"""``--delta N``: run again only what did not pass in the previous run of the
-same name, each test up to N times in this run while it keeps failing.
+"""``--delta N``: run again every test that did not pass in the base run (the
+newest run of the same name), each up to N times in this run while it keeps
+failing.
 
-The previous run is read from the history (:mod:`rotest_core.history`), so a
+A test runs again unless the base run recorded it as passing: failed, erred,
+skipped by failfast or Ctrl-C, never reached, new since, all run again, so a
+delta run is never green by mistake. The base run is read from the history (:mod:`rotest_core.history`), so a
 delta run records its own history too: the next ``--delta`` starts from it.
 A test's identity across runs is its path, the names from the run down
 (``OuterSuite/InnerSuite/Case.test_x``), as the reports record it.
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import unittest
 from dataclasses import dataclass
-from typing import Any, Collection, Iterable
+from typing import Any, Iterable
 
 from .result import AbstractResultHandler, Result, describe
 from .suite import TestSuite, iter_cases
@@ -40,33 +43,31 @@ def test_path(test: Any) -> str:
     return "/".join(reversed(names))
 
 
-def selected(path: str, wanted: Collection[str]) -> bool:
-    """Whether the test at ``path`` runs again: it is one of ``wanted``, or
-    under one (a suite whose setUpClass failed; "" is the whole run), or one
-    of ``wanted`` is under it (a flow, for one of its blocks)."""
-    if path in wanted or "" in wanted:
-        return True
-    return any(path.startswith(other + "/") or other.startswith(path + "/")
-               for other in wanted)
-
-
 @dataclass
 class DeltaPlan:
-    """What the previous run says to run; ``message`` tells the user."""
+    """What the base run says; ``message`` tells the user which run it is
+    and why."""
 
     message: str
-    #: None: no previous run, run everything; else the paths to run again.
-    paths: list[str] | None = None
-    previous: dict[str, Any] | None = None
+    #: None: no base run, run everything; else the paths that passed in it.
+    passed: frozenset[str] | None = None
+    base: dict[str, Any] | None = None
+
+    def run_again(self, test: Any) -> bool:
+        """Whether ``test`` runs: anything not recorded as passing in the
+        base run (failed, erred, skipped by failfast or Ctrl-C, never run,
+        new, or unknown). A flow runs whole when one of its blocks does."""
+        return self.passed is None or test_path(test) not in self.passed
 
 
 def plan_delta(config: Any, name: str, named: bool) -> DeltaPlan:
-    """Ask the history what did not pass in the newest finished run ``name``."""
+    """Ask the history for the base run: the newest run ``name`` that the
+    store took, finished or not."""
     from .history import history_for
     store = None
     try:
         store = history_for(config)
-        found = store.previous_failures(name)
+        found = store.latest_results(name)
         where = store.where
     except Exception as error:  # noqa: BLE001 - said plainly, with where it looked
         raise DeltaError(f"--delta cannot read the run history: {type(error).__name__}: "
@@ -74,17 +75,23 @@ def plan_delta(config: Any, name: str, named: bool) -> DeltaPlan:
     finally:
         if store is not None:
             store.close()
-    which = f"run {name!r}" + ("" if named else " (the default name; name runs with -n)")
-    previous = found["run"]
-    if previous is None:
-        return DeltaPlan(f"--delta: no finished {which} in {where}: running every test")
-    when = f"#{previous['id']} of {previous['start']}"
-    paths = found["paths"]
-    if not paths:
-        return DeltaPlan(f"--delta: every test passed in {which} {when}: nothing to "
-                         f"run again", [], previous)
-    return DeltaPlan(f"--delta: {len(paths)} test(s) did not pass in {which} {when}",
-                     paths, previous)
+    which = f"run {name!r}"
+    default = "" if named else " (the default name; name runs with -n)"
+    base = found["run"]
+    if base is None:
+        return DeltaPlan(f"--delta: no {which} in {where}{default}: running every test")
+    return DeltaPlan(f"--delta: the base is {which} #{base['id']} of {base['start']}, "
+                     f"the newest the history took{default} ({_state(base)}; "
+                     f"{len(found['passed'])} test(s) passed, "
+                     f"{len(found['not_passed'])} did not)",
+                     frozenset(found["passed"]), base)
+
+
+def _state(run: dict[str, Any]) -> str:
+    if run["end"] is None:
+        return (f"it did not finish ({run['status']}): the tests it did not "
+                f"record run again")
+    return f"it finished: {run['status']}"
 
 
 class OutcomeTracker(AbstractResultHandler):

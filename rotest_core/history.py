@@ -24,7 +24,7 @@ class HistoryStore(Protocol):
     def add_records(self, run_id: int, records: list[dict[str, Any]]) -> None: ...
     def finish_run(self, run_id: int, *, end: str,
                    artifact_path: str | None) -> dict[str, Any]: ...
-    def previous_failures(self, name: str) -> dict[str, Any]: ...
+    def latest_results(self, name: str) -> dict[str, Any]: ...
     def past_durations(self, name: str | None) -> dict[str, float]: ...
     def close(self) -> None: ...
 
@@ -74,9 +74,9 @@ class EmbeddedHistory:
         from app import history
         return self._call(history.finish_run, run_id, end=end, artifact_path=artifact_path)
 
-    def previous_failures(self, name: str) -> dict[str, Any]:
+    def latest_results(self, name: str) -> dict[str, Any]:
         from app import history
-        return self._read(history.previous_failures, name)
+        return self._read(history.latest_results, name)
 
     def past_durations(self, name: str | None) -> dict[str, float]:
         from app import history
@@ -110,8 +110,8 @@ class RemoteHistory:
             body["artifact_path"] = artifact_path
         return self.client.call("POST", f"/runs/{run_id}/finish", body)[1]
 
-    def previous_failures(self, name: str) -> dict[str, Any]:
-        return self.client.call("GET", "/runs/failures?" + _query(name=name))[1]
+    def latest_results(self, name: str) -> dict[str, Any]:
+        return self.client.call("GET", "/runs/latest?" + _query(name=name))[1]
 
     def past_durations(self, name: str | None) -> dict[str, float]:
         query = _query(name=name) if name else ""

@@ -230,22 +230,21 @@ def _with_history(outputs: list[Any]) -> list[Any]:
 
 def _select_delta(root: TestSuite, config: RunConfig, options: RunOptions,
                   stream: TextIO) -> RunReport | None:
-    """Keep the tests the previous run says to run again; a report if there
-    is nothing to run. Raises DeltaError when the history cannot be read."""
-    from .delta import plan_delta, selected, test_path
+    """Keep the tests that did not pass in the base run; a report if there is
+    nothing to run. Raises DeltaError when the history cannot be read."""
+    from .delta import plan_delta
     plan = plan_delta(config, root.name, named=options.name is not None)
     print(f"rotest: {plan.message}", file=stream)
-    if plan.paths is None:
+    if plan.passed is None:
         return None
-    if not plan.paths:
+    root.delta_base = plan.base["id"]  # the history handler records it
+    everything = root.countTestCases()
+    if not root.prune(plan.run_again):
+        print(f"rotest: --delta: all {everything} test(s) given passed in the base run: "
+              f"nothing to run again", file=stream)
         return RunReport(EXIT_OK, root)
-    wanted = set(plan.paths)
-    if not root.prune(lambda case: selected(test_path(case), wanted)):
-        print("rotest: --delta: none of them is among the tests given; run without "
-              "--delta to run these", file=stream)
-        return RunReport(EXIT_NO_TESTS, root)
-    print(f"rotest: --delta: running {root.countTestCases()} test(s), each up to "
-          f"{options.delta} time(s) while it fails", file=stream)
+    print(f"rotest: --delta: running {root.countTestCases()} of {everything} test(s) "
+          f"again, each up to {options.delta} time(s) while it fails", file=stream)
     return None
 
 

@@ -58,7 +58,8 @@ def test_delta_runs_again_exactly_the_tests_that_did_not_pass(config, lab):
 
     second, output = delta_run(config, delta=1)
     assert sorted(RAN) == FAILING
-    assert "4 test(s) did not pass in run 'nightly' #1" in output
+    assert "the base is run 'nightly' #1 of" in output and "4 did not" in output
+    assert "running 4 of 8 test(s) again" in output
     assert second.exit_code == 1  # test_always_fails still fails
     recorded = newest_run(lab.url)  # --delta wrote the history without -o history
     assert recorded["name"] == "nightly" and sorted(recorded["tests"]) == FAILING
@@ -67,7 +68,9 @@ def test_delta_runs_again_exactly_the_tests_that_did_not_pass(config, lab):
 
     # The next delta starts from the delta run: only what still fails.
     third, output = delta_run(config, delta=1)
-    assert RAN == [ALWAYS] and "1 test(s) did not pass in run 'nightly' #2" in output
+    assert RAN == [ALWAYS] and "the base is run 'nightly' #2 of" in output
+    # ... whose tests not run again count as they ended in #1.
+    assert "7 test(s) passed, 1 did not" in output
 
 
 def test_a_test_runs_up_to_n_times_while_it_fails_and_keeps_one_record(config, lab):
@@ -77,7 +80,7 @@ def test_a_test_runs_up_to_n_times_while_it_fails_and_keeps_one_record(config, l
 
     report, output = delta_run(config, delta=3)
     assert report.exit_code == 1
-    assert "running 3 test(s), each up to 3 time(s)" in output
+    assert "running 3 of 8 test(s) again, each up to 3 time(s)" in output
     assert RAN.count(ALWAYS) == 3
     assert RAN.count("OuterSuite/OuterCase.test_flaky") == 3  # fails all three times
     assert RAN.count("TopCase.test_flaky") == 2  # failed once, then passed
@@ -95,7 +98,7 @@ def test_a_flaky_test_that_passes_when_run_again_ends_the_run_as_a_pass(config):
     delta_cases.reset(top=1)
     report, output = delta_run(config, delta=2, filter="TopCase", name="flaky")
     # No previous run: everything runs, and what fails runs again.
-    assert "no finished run 'flaky'" in output and "running every test" in output
+    assert "no run 'flaky'" in output and "running every test" in output
     assert RAN == ["TopCase.test_flaky", "TopCase.test_flaky"]
     assert report.exit_code == 0
 
@@ -104,7 +107,7 @@ def test_nothing_runs_again_when_everything_passed(config):
     delta_run(config, filter="test_passes")
     report, output = delta_run(config, delta=2, filter="test_passes")
     assert report.exit_code == 0 and RAN == []
-    assert "every test passed in run 'nightly'" in output
+    assert "all 2 test(s) given passed in the base run" in output
 
 
 def test_an_error_outside_tests_runs_its_tests_again(config):
@@ -149,7 +152,7 @@ def test_rotest_run_delta_on_the_command_line(workdir, tmp_path):
     assert first.returncode == 1, first.stderr
     again = rotest("--delta", "2")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "1 test(s) did not pass in run 'AllTests'" in again.stdout
+    assert "the base is run 'AllTests' #1 of" in again.stdout
     assert "(the default name; name runs with -n)" in again.stdout
     assert "Ran 1 test" in again.stdout
 
@@ -157,15 +160,56 @@ def test_rotest_run_delta_on_the_command_line(workdir, tmp_path):
     assert refused.returncode == 2 and "0 is not in the range x>=1" in refused.stderr
 
 
-def test_what_runs_again_is_the_test_its_suite_or_its_flow():
-    from rotest_core.delta import selected
-    wanted = {"Outer/Case.test_a", "Suite", "Nightly/Flow/BlockB"}
-    assert selected("Outer/Case.test_a", wanted)
-    assert not selected("Outer/Case.test_b", wanted)
-    assert selected("Suite/Case.test_x", wanted)        # its suite's setUpClass failed
-    assert not selected("Suite2/Case.test_x", wanted)   # a prefix, not a parent
-    assert selected("Nightly/Flow", wanted)             # a flow, for its block
-    assert selected("anything", {""})                   # an error at the top
+def record_unfinished_run(database_url: str, name: str, records: list[dict]) -> int:
+    """What a run killed mid-way leaves in the history: started, some records,
+    never finished."""
+    from rotest_core.resources.embedded import local_user
+    engine = open_engine(database_url)
+    try:
+        with Session(engine) as db:
+            run = history.start_run(db, local_user(db), name=name)
+            history.add_records(db, local_user(db), run["id"], records)
+            return run["id"]
+    finally:
+        engine.dispose()
+
+
+def test_a_newer_run_that_never_finished_is_the_base_not_an_older_green_one(config, lab):
+    first, _ = delta_run(config, filter="test_passes")
+    assert first.exit_code == 0
+    killed = record_unfinished_run(lab.url, "nightly", [
+        {"path": "OuterSuite", "kind": "suite"},
+        {"path": "OuterSuite/OuterCase.test_passes", "parent": "OuterSuite",
+         "kind": "case", "outcome": "failure"}])
+    report, output = delta_run(config, delta=1, filter="test_passes")
+    assert f"run 'nightly' #{killed} of" in output and "it did not finish" in output
+    # The failed test, and the one the killed run never reached, run again.
+    assert sorted(RAN) == ["OuterSuite/InnerSuite/InnerCase.test_passes",
+                           "OuterSuite/OuterCase.test_passes"]
+    assert report.exit_code == 0
+
+
+def test_tests_that_failfast_never_reached_run_again(config):
+    delta_cases.reset()
+    first, _ = delta_run(config, filter="OuterCase")
+    stopped = run(delta_cases.TESTS, config, RunOptions(
+        outputs=["history"], name="nightly", filter="OuterCase", failfast=True),
+        stream=io.StringIO())
+    assert stopped.exit_code == 1
+    RAN.clear()
+    report, output = delta_run(config, delta=1, filter="OuterCase")
+    # failfast stopped at the first failure: the two after it never ran.
+    assert sorted(RAN) == ["OuterSuite/OuterCase.test_always_fails",
+                           "OuterSuite/OuterCase.test_flaky",
+                           "OuterSuite/OuterCase.test_passes"]
+    assert report.exit_code == 1
+
+
+def test_a_test_new_since_the_base_run_runs(config):
+    delta_run(config, filter="OuterCase and test_passes")
+    report, output = delta_run(config, delta=1, filter="test_passes")
+    assert RAN == ["OuterSuite/InnerSuite/InnerCase.test_passes"]
+    assert report.exit_code == 0
 
 
 def test_delta_over_http_on_sqlite_and_postgresql(app, workdir):
@@ -180,7 +224,7 @@ def test_delta_over_http_on_sqlite_and_postgresql(app, workdir):
         delta_run(config)
         delta_cases.FAILS_LEFT["top"] = 1
         report, output = delta_run(config, delta=2)
-        assert "in run 'nightly' #1 of" in output
+        assert "run 'nightly' #1 of" in output
         assert sorted(set(RAN)) == [ALWAYS, "TopCase.test_flaky"]
         assert RAN.count("TopCase.test_flaky") == 2 and report.exit_code == 1
     finally:

@@ -118,15 +118,47 @@ def test_runs_are_listed_newest_first_by_name_and_paginated(alice):
     assert alice.get("/runs").json["total"] == 4
 
 
-def test_failures_name_what_did_not_pass_in_the_newest_finished_run(alice):
-    assert alice.get("/runs/failures?name=nightly").json == {"run": None, "paths": []}
-    run_id = recorded_run(alice)
-    start(alice)  # a newer run that has not finished does not count
-    found = alice.get("/runs/failures?name=nightly").json
-    assert found["run"]["id"] == run_id
-    # The error outside tests (at the top) stands for the whole run: "".
-    assert found["paths"] == ["", "Outer/Inner/B.test_fails", "Top.test_errors"]
+def test_latest_says_what_passed_in_the_newest_run_finished_or_not(alice):
+    assert alice.get("/runs/latest?name=nightly").json == {
+        "run": None, "passed": [], "not_passed": []}
+    recorded_run(alice)
+    newer = start(alice)  # newer, not finished: it counts with what it recorded
+    alice.post(f"/runs/{newer['id']}/records", {"records": [
+        suite("Outer"), case("Outer/A.test_ok", "failure", "Outer"),
+        case("Top.test_errors", "success")]})
+    found = alice.get("/runs/latest?name=nightly").json
+    assert found["run"]["id"] == newer["id"] and found["run"]["end"] is None
+    assert found["passed"] == ["Top.test_errors"]
+    assert found["not_passed"] == ["Outer/A.test_ok"]
+
+
+def test_latest_is_the_store_s_newest_whatever_the_client_clock_says(alice):
+    recorded_run(alice)
+    behind = start(alice, start="2020-01-01T00:00:00Z")  # a client clock far behind
+    assert alice.get("/runs/latest?name=nightly").json["run"]["id"] == behind["id"]
+
+
+def test_a_delta_run_counts_what_it_did_not_run_as_its_base_ended(alice):
+    base = recorded_run(alice)
+    delta = start(alice, base=base)
+    assert delta["base"] == base
+    alice.post(f"/runs/{delta['id']}/records", {"records": [
+        suite("Outer"), suite("Outer/Inner", "Outer"),
+        case("Outer/Inner/B.test_fails", "success", "Outer/Inner")]})
+    found = alice.get("/runs/latest?name=nightly").json
+    assert found["run"]["id"] == delta["id"]
+    assert found["passed"] == ["Outer/A.test_ok", "Outer/Inner/B.test_fails",
+                               "Outer/Inner/B.test_skip"]
+    assert found["not_passed"] == ["Top.test_errors", "setUpClass (m.C)"]
     assert all(outcome not in PASSING for outcome in ("failure", "error"))
+
+
+@pytest.mark.parametrize("base", [0, "1", 99999, True])
+def test_a_base_must_be_an_earlier_run_of_the_same_name(alice, base):
+    recorded_run(alice, name="other")
+    answer = alice.post("/runs", {"name": "nightly", "base": base})
+    assert answer.status_code == 400, answer.json
+    assert answer.json["details"]["field"] == "base", answer.json
 
 
 def test_durations_average_over_recent_runs(alice):
@@ -154,7 +186,7 @@ def test_text_is_stored_whatever_it_holds(alice):
 
 ROUTES = [("GET", "/runs"), ("POST", "/runs"), ("GET", "/runs/1"),
           ("POST", "/runs/1/records"), ("POST", "/runs/1/finish"),
-          ("GET", "/runs/failures?name=x"), ("GET", "/runs/durations")]
+          ("GET", "/runs/latest?name=x"), ("GET", "/runs/durations")]
 
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -220,7 +252,7 @@ def test_bad_records_are_refused_and_nothing_is_stored(alice, records, words):
     ("GET", "/runs/999", 404), ("POST", "/runs/999/records", 404),
     ("POST", "/runs/999/finish", 404), ("GET", "/runs/99999999999", 404),
     ("GET", "/runs?limit=0", 400), ("GET", "/runs?limit=lots", 400),
-    ("GET", "/runs?offset=-1", 400), ("GET", "/runs/failures", 400),
+    ("GET", "/runs?offset=-1", 400), ("GET", "/runs/latest", 400),
     ("GET", "/runs/durations?runs=0", 400),
 ])
 def test_unknown_runs_and_bad_queries(alice, method, path, status):

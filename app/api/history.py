@@ -10,13 +10,14 @@ from flask import request, url_for
 from .. import history
 from ..engine import InvalidRequest
 from .auth import current_user
-from .body import ARRAY, OBJECT, STRING, Field, read_body
+from .body import ARRAY, INTEGER, OBJECT, STRING, Field, read_body
 from .views import MAX_REQUEST_ID, _db, bp
 
 RUN_ID = f"<int(max={MAX_REQUEST_ID}):run_id>"
 START_FIELDS = {"name": Field(STRING, required=True), "host": Field(STRING),
                 "start": Field(STRING), "settings": Field(OBJECT),
-                "environment": Field(OBJECT), "run_dir": Field(STRING)}
+                "environment": Field(OBJECT), "run_dir": Field(STRING),
+                "base": Field(INTEGER)}
 RECORDS_FIELDS = {"records": Field(ARRAY, required=True)}
 FINISH_FIELDS = {"end": Field(STRING), "artifact_path": Field(STRING)}
 
@@ -54,13 +55,13 @@ def get_run(run_id: int) -> dict[str, Any]:
     return history.get_run(_db(), run_id)
 
 
-@bp.get("/runs/failures")
-def previous_failures() -> dict[str, Any]:
-    """The tests that did not pass in the newest finished run of ``?name=``."""
+@bp.get("/runs/latest")
+def latest_results() -> dict[str, Any]:
+    """The newest run of ``?name=`` and the paths of its tests that passed."""
     name = request.args.get("name", "")
     if not name:
-        raise InvalidRequest("give the run's name: /runs/failures?name=NAME", field="name")
-    return history.previous_failures(_db(), name)
+        raise InvalidRequest("give the run's name: /runs/latest?name=NAME", field="name")
+    return history.latest_results(_db(), name)
 
 
 @bp.get("/runs/durations")

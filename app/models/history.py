@@ -19,12 +19,20 @@ class HistoryRun(db.Model):
     """One run of tests: who ran it where, when, how it went, its settings.
 
     ``status`` is ``running`` until the run is finished, then ``passed`` or
-    ``failed``; ``counts`` (tests per outcome) is kept up to date as records
-    arrive, so the runs list needs no aggregate query.
+    ``failed`` (from its tests), ``interrupted`` (its client said so), or
+    ``aborted`` (its client went silent past ``lease_until``); ``counts``
+    (tests per outcome) is kept up to date as records arrive, so the runs
+    list needs no aggregate query.
+
+    ``uid`` is chosen by the client, so a start sent again (after a lost
+    answer, or from the client's journal) finds its run instead of making a
+    second one. ``base`` is the run a ``--delta`` run started from: what it
+    did not run again counts as it ended there.
     """
 
     __tablename__ = "history_run"
     RUNNING, PASSED, FAILED = "running", "passed", "failed"
+    INTERRUPTED, ABORTED = "interrupted", "aborted"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -40,6 +48,13 @@ class HistoryRun(db.Model):
     environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     run_dir: Mapped[str] = mapped_column(Text, default="")
     artifact_path: Mapped[str | None] = mapped_column(Text, default=None)
+    uid: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    base_id: Mapped[int | None] = mapped_column(
+        ForeignKey("history_run.id", ondelete="SET NULL"), default=None)
+    #: How many tests the run meant to run (None: not said).
+    planned: Mapped[int | None] = mapped_column(default=None)
+    #: A running run not heard from by then is ended as aborted.
+    lease_until: Mapped[datetime | None] = mapped_column(default=None, index=True)
     user: Mapped[User | None] = relationship()
 
     # Runs by name, newest first: the runs list and --delta's lookup.
