@@ -8,11 +8,14 @@ from :mod:`app.cli`.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import gc
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import click
 
@@ -59,6 +62,8 @@ def _print_version(ctx: click.Context, wanted: bool) -> None:
 @click.group(name="rotest", cls=LazyGroup,
              lazy_commands={"resources": "rotest_core.inventory:resources",
                             "shell": "rotest_core.shell:shell",
+                            # the reports' (reports.cli)
+                            "report": "reports.cli:report", "history": "reports.cli:history",
                             # the server's (app.cli)
                             "db": "app.cli:db_group", "users": "app.cli:users",
                             "tokens": "app.cli:tokens", "server": "app.cli:server"},
@@ -200,11 +205,12 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
             arrange_tree(root, options)  # -l shows the order the run would take
             click.echo(format_tree(root))
             return
-        report = run(tests, config, RunOptions(
-            name=run_name, outputs=_names(outputs), filter=expression, failfast=failfast,
-            debug=debug, skip_init=skip_init, save_state=save_state, resources=overrides,
-            order=priorities, optimise=not keep_order, delta=delta,
-            processes=processes))
+        with sigterm_as_ctrl_c() as terminated:
+            report = run(tests, config, RunOptions(
+                name=run_name, outputs=_names(outputs), filter=expression,
+                failfast=failfast, debug=debug, skip_init=skip_init,
+                save_state=save_state, resources=overrides, order=priorities,
+                optimise=not keep_order, delta=delta, processes=processes))
     except ConfigError as error:
         raise CliError(f"bad configuration: {error}", exit_code=2) from None
     except (HandlerNotAvailable, SuiteDefinitionError, PluginError) as error:
@@ -213,7 +219,36 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
         raise CliError(f"cannot lock resources: {error}", exit_code=2) from None
     except DeltaError as error:
         raise CliError(str(error), exit_code=2) from None
-    click.get_current_context().exit(report.exit_code)
+    if terminated:
+        click.echo("rotest: stopped by SIGTERM, as by Ctrl-C: resources released, "
+                   "reports written", err=True)
+    click.get_current_context().exit(EXIT_TERMINATED if terminated else report.exit_code)
+
+
+#: The exit code of a run stopped by SIGTERM, as a shell reports it.
+EXIT_TERMINATED = 128 + 15
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[list[bool]]:
+    """SIGTERM (a CI's timeout, ``kill``) stops the run as Ctrl-C does:
+    the tests stop, resources are released and every report is written.
+    Yields a list that is true once SIGTERM came."""
+    terminated: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield terminated
+        return
+
+    def terminate(_signum: int, frame: Any) -> None:
+        terminated.append(True)
+        ctrl_c = signal.getsignal(signal.SIGINT)  # the default, or -p's counter
+        if callable(ctrl_c):
+            ctrl_c(signal.SIGINT, frame)
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield terminated
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _names(text: str | None) -> list[str] | None:

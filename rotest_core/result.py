@@ -44,6 +44,7 @@ BUILTIN_HANDLERS = {
     "remote": "reports.history:HistoryHandler",
     "artifact": "reports.artifact:ArtifactHandler",
     "signature": "reports.signature:SignatureHandler",
+    "journal": "reports.journal:JournalHandler",
 }
 
 
@@ -57,9 +58,12 @@ class AbstractResultHandler:
         stream: where console handlers write.
         config: the run's settings (:class:`rotest_core.config.RunConfig`).
         work_dir: the run's work directory, where file reports go.
+        interrupted: True in ``stop_test_run`` when Ctrl-C or SIGTERM stopped
+            the run.
     """
 
     NAME = ""
+    interrupted = False
     #: Handlers get each event in this order (then in ``-o``'s): a handler
     #: that packs up the others' files (artifact) comes last.
     ORDER = 0
@@ -235,6 +239,11 @@ class Result(unittest.TestResult):
     def stopTestRun(self) -> None:
         super().stopTestRun()
         self.emit("stop_test_run")
+
+    def mark_interrupted(self) -> None:
+        """Ctrl-C or SIGTERM stopped the run: the handlers see it when it ends."""
+        for handler in self.handlers:
+            handler.interrupted = True
 
     def startComposite(self, suite: Any) -> None:
         self.emit("start_composite", suite)

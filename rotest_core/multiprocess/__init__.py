@@ -36,5 +36,7 @@ def run_parallel(supervisor: Supervisor, result: Result) -> tuple[bool, bool]:
             print(f"rotest: {supervisor.not_run} test{'s' * (supervisor.not_run != 1)} "
                   f"not run ({why})", file=sys.stderr)
         if started:
+            if interrupted:
+                result.mark_interrupted()
             result.stopTestRun()
     return interrupted, released
