@@ -64,6 +64,7 @@ setup(
             "remote = reports.history:HistoryHandler",
             "artifact = reports.artifact:ArtifactHandler",
             "signature = reports.signature:SignatureHandler",
+            "journal = reports.journal:JournalHandler",
         ],
     },
 )

@@ -60,6 +60,7 @@ class ExcelHandler(RecordingHandler):
     """Writes the run's workbook to :attr:`path`."""
 
     NAME = "excel"
+    NEEDS_JOURNAL = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

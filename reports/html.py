@@ -157,6 +157,7 @@ class HtmlHandler(RecordingHandler):
     work directory) when the run ends: one file, nothing fetched from the network."""
 
     NAME = "html"
+    NEEDS_JOURNAL = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,9 +1,12 @@
 """The ``junit`` handler (also ``xml``): the run as JUnit XML, for Jenkins.
 
 One file per run (``junit_path``; default ``junit.xml`` in the run's
-directory), rewritten atomically after the first top-level test, then at most
-every :data:`INTERIM_INTERVAL` seconds, and at the end: a run that crashes
-leaves a valid file of what it did so far.
+directory), valid at every moment: while the run goes, each test that ends
+is appended in place as a ``<testsuite>`` of its own, before the closing tag,
+in one write; when the run ends the file is rewritten atomically in its
+final shape below. A run killed at any point (kill -9) leaves a valid file
+with every test that ended; ``rotest report rebuild`` gives it its final
+shape from the run's journal.
 
 The shape is what both Jenkins's schema and Maven Surefire's accept: one
 ``<testsuites>`` holding a flat ``<testsuite>`` per suite with tests of its
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -41,10 +43,6 @@ __all__ = ["JUnitHandler", "build_document"]
 LOG_LIMIT = 64 * 1024
 TRACEBACK_LIMIT = 64 * 1024
 MESSAGE_LIMIT = 1024
-#: Least seconds between two rewrites of the file during the run: rewriting
-#: after every top-level test of a long run would cost time squared.
-INTERIM_INTERVAL = 5.0
-
 _EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
 _CLASS_FIXTURE = re.compile(r"^(\w+) \((.+)\)$")  # "setUpClass (module.Class)"
 
@@ -53,38 +51,67 @@ class JUnitHandler(RecordingHandler):
     """Writes the run's JUnit XML to :attr:`path`."""
 
     NAME = "junit"
+    NEEDS_JOURNAL = True
+    _TAIL = b"</testsuites>\n"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.path = report_path(getattr(self.config, "junit_path", None), "junit.xml",
                                 self.work_dir)
-        self._written_at: float | None = None
+        self._live: Any = None  # the file, open while the run goes
+        self._end = 0           # where the closing tag starts
+
+    def start_test_run(self) -> None:
+        super().start_test_run()
+        head = (b"<?xml version='1.0' encoding='UTF-8'?>\n"
+                + etree.tostring(etree.Element("testsuites", name=clean(self.run.name)))
+                [:-2] + b">\n")  # <testsuites name="..."/> opened, not closed
+        write_atomically(self.path, lambda stream: stream.write(head + self._TAIL))
+        self._live = open(self.path, "r+b")
+        self._end = len(head)
 
     def stop_test(self, test: Any) -> None:
         super().stop_test(test)
-        self._after(self.record_of(test))
+        self._append(self.record_of(test))
 
-    def stop_composite(self, test: Any) -> None:
-        super().stop_composite(test)
-        self._after(self.record_of(test))
+    def add_error(self, test: Any, exception_string: str) -> None:
+        super().add_error(test, exception_string)
+        self._append_error(test)
+
+    def add_failure(self, test: Any, exception_string: str) -> None:
+        super().add_failure(test, exception_string)
+        self._append_error(test)
+
+    def _append_error(self, test: Any) -> None:
+        record = self.record_of(test)
+        if record.kind == "error":  # outside any test: no stop_test will come
+            self._append(record)
+
+    def _append(self, record: TestRecord) -> None:
+        """Add the test that ended, with the closing tag, in one write."""
+        if self._live is None or record.outcome is None:
+            return
+        suite = record.parent.path if record.parent is not None else ""
+        chunk = etree.tostring(_suite(self.run, suite or self.run.name, record.start,
+                                      [record], None), encoding="UTF-8",
+                               pretty_print=True)
+        self._live.seek(self._end)
+        self._live.write(chunk + self._TAIL)
+        self._live.flush()
+        self._end += len(chunk)
 
     def stop_test_run(self) -> None:
         super().stop_test_run()
+        if self._live is not None:
+            self._live.close()
+            self._live = None
         self.write()
 
-    def _after(self, record: TestRecord) -> None:
-        """A top-level test ended: save, unless a save was made lately."""
-        due = (self._written_at is None
-               or time.monotonic() - self._written_at >= INTERIM_INTERVAL)
-        if record.parent is self.run.root and due:
-            self.write()
-
     def write(self) -> None:
-        """Write the file for the run as recorded so far."""
+        """Write the file, in its final shape, for the run as recorded so far."""
         document = build_document(self.run)
         write_atomically(self.path, lambda stream: document.write(
             stream, encoding="UTF-8", xml_declaration=True, pretty_print=True))
-        self._written_at = time.monotonic()
 
 
 # --------------------------------------------------------------------------
@@ -141,14 +168,15 @@ def _properties(run: RunRecord) -> etree._Element:
 
 
 def _suite(run: RunRecord, name: str, start: datetime | None, tests: list[TestRecord],
-           properties: etree._Element) -> etree._Element:
+           properties: etree._Element | None) -> etree._Element:
     counts = _counts(tests)
     suite = etree.Element("testsuite", name=clean(name), tests=str(len(tests)),
                           failures=str(counts["failures"]), errors=str(counts["errors"]),
                           skipped=str(counts["skipped"]), time=_seconds(_total(tests)),
                           timestamp=(start or run.start).isoformat(timespec="seconds"),
                           hostname=clean(run.environment.get("host", "")))
-    suite.append(copy.deepcopy(properties))
+    if properties is not None:
+        suite.append(copy.deepcopy(properties))
     for test in tests:
         suite.append(_case(test))
     return suite

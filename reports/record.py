@@ -75,6 +75,8 @@ class TestRecord:
     signatures: list[dict[str, str]] = field(default_factory=list)
     #: A composite's note on how it ended (a flow: which block stopped it).
     note: str = ""
+    #: The log's text when it is known without its file (read from a journal).
+    log: str | None = None
 
     @property
     def is_composite(self) -> bool:
@@ -140,14 +142,16 @@ class TestRecord:
 
     def log_text(self, limit: int = 64 * 1024) -> str:
         """The test's log, its last ``limit`` characters when longer."""
-        path = self.log_path
-        if path is None:
-            return ""
-        try:
-            with open(path, encoding="utf-8", errors="replace") as stream:
-                text = stream.read()
-        except OSError:
-            return ""
+        text = self.log
+        if text is None:
+            path = self.log_path
+            if path is None:
+                return ""
+            try:
+                with open(path, encoding="utf-8", errors="replace") as stream:
+                    text = stream.read()
+            except OSError:
+                return ""
         if len(text) > limit:
             return f"[... {len(text) - limit} characters cut ...]\n" + text[-limit:]
         return text
@@ -264,8 +268,13 @@ class RecordingHandler(AbstractResultHandler):
         if config is None:
             return {}
         keys = ("host", "port", "workdir", "resource_request_timeout", "smart_client",
-                "artifacts_dir", "outputs")
-        return {key: str(getattr(config, key)) for key in keys if hasattr(config, key)}
+                "artifacts_dir")
+        settings = {key: str(getattr(config, key)) for key in keys if hasattr(config, key)}
+        # What -o gave (the runner sets it), else the configured default.
+        outputs = getattr(self.main_test, "outputs", None) or getattr(config, "outputs", None)
+        if outputs is not None:
+            settings["outputs"] = str(list(outputs))
+        return settings
 
     # --- finding a test's record -------------------------------------------
 

@@ -55,6 +55,12 @@ CLIENT_OPTIONS = (
     Option("junit_path", as_optional_str, None,
            "where the junit handler writes its XML (relative: to the run's "
            "directory); unset: junit.xml in the run's directory"),
+    Option("history_wait", _as_timeout, 30.0,
+           "seconds the history handler waits at the end of a run for a server "
+           "that does not answer, before leaving the rest in the run's journal"),
+    Option("history_lease", _as_timeout, 300.0,
+           "seconds the server waits for a run that went silent before it "
+           "ends it as aborted (renewed while the run goes)"),
 )
 SHARED = tuple(o for o in SERVER_OPTIONS if o.name in {"workdir", "database_url", "plugins"})
 OPTIONS = SHARED + CLIENT_OPTIONS

@@ -163,7 +163,9 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
     outputs = list(options.outputs or config.outputs)
     if options.delta is not None:
         outputs = _with_history(outputs)
-    handler_classes = [handler_class(h) if isinstance(h, str) else h for h in outputs]
+    handler_classes = _with_journal([handler_class(h) if isinstance(h, str) else h
+                                     for h in outputs])
+    root.outputs = [getattr(h, "NAME", "") or str(h) for h in outputs]
     if options.delta is not None and _has_tests(root):
         stop = _select_delta(root, config, options, stream)
         if stop is not None:
@@ -219,6 +221,15 @@ def arrange_tree(root: TestSuite, options: RunOptions) -> None:
     order = parse_order(options.order) if isinstance(options.order, str) else options.order
     rank = order_rank(order, filter_names) if order else None
     arrange(root, rank, optimise=options.optimise)
+
+
+def _with_journal(classes: list[type]) -> list[type]:
+    """A file report (``NEEDS_JOURNAL``) is backed by the run's journal, so a
+    killed run loses none of the tests it reached (see reports.journal)."""
+    if any(getattr(cls, "NEEDS_JOURNAL", False) for cls in classes) and not any(
+            getattr(cls, "KEEPS_JOURNAL", False) for cls in classes):
+        return [*classes, handler_class("journal")]
+    return classes
 
 
 def _with_history(outputs: list[Any]) -> list[Any]:
@@ -301,6 +312,8 @@ def _run_tree(root: TestSuite, result: Result, context: RunContext,
                   f"{type(error).__name__}: {error}", file=sys.stderr)
         finally:
             if started:
+                if interrupted:
+                    result.mark_interrupted()
                 result.stopTestRun()
     return interrupted, released
 

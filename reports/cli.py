@@ -1,0 +1,75 @@
+"""``rotest report`` and ``rotest history``: the reports and the history of
+runs that did not end well, from their journals (see :mod:`reports.journal`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from app.cli_base import CliError, config_option
+
+
+def _config(config_file: str | None = None):
+    from app.config import ConfigError
+    from rotest_core.config import load_config
+    try:
+        return load_config(config_file)
+    except ConfigError as error:
+        raise CliError(f"bad configuration: {error}", exit_code=2) from None
+
+
+@click.group()
+def report() -> None:
+    """The file reports of a run."""
+
+
+@report.command("rebuild")
+@click.argument("run_dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--outputs", metavar="NAMES",
+              help="Reports to write, of junit, excel, html. Default: those the run "
+                   "asked for.")
+@config_option
+def rebuild(run_dirs: tuple[Path, ...], outputs: str | None) -> None:
+    """Write the reports of each RUN_DIR (a run's work directory) from its
+    journal, as the run would have at its end: after a kill -9, a CI timeout
+    or a crash."""
+    from reports.journal import rebuild_reports
+    config = _config()
+    names = [name.strip() for name in (outputs or "").split(",") if name.strip()] or None
+    for run_dir in run_dirs:
+        try:
+            written = rebuild_reports(run_dir, config, names)
+        except (OSError, ValueError, KeyError) as error:
+            raise CliError(f"cannot rebuild the reports of {run_dir}: {error}") from None
+        for path in written:
+            click.echo(f"wrote {path}")
+
+
+@click.group()
+def history() -> None:
+    """The run history kept in the embedded database or on the server."""
+
+
+@history.command("push")
+@click.argument("workdir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@config_option
+def push_command(workdir: Path | None) -> None:
+    """Send the history of runs that could not send it (the server was away,
+    the run was killed), from WORKDIR (default: the configured workdir)."""
+    from reports.history import push
+    from rotest_core.history import history_for
+    config = _config()
+    if workdir is not None:
+        config.workdir = str(workdir)
+    try:
+        store = history_for(config)
+    except Exception as error:  # noqa: BLE001 - said plainly
+        raise CliError(f"cannot reach the run history: {error}", exit_code=2) from None
+    try:
+        sent, left = push(config, store, say=lambda text: click.echo(text, err=True))
+    finally:
+        store.close()
+    click.echo(f"sent {sent} run(s); {left} left")
+    if left:
+        raise click.exceptions.Exit(1)
