@@ -2,15 +2,20 @@
 PostgreSQL: the life of a run, the tree, --delta's lookup, auth, bad input."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
+import requests
+from sqlalchemy.orm import Session
 
 from api_helpers import Api, api_for
 from app import history
 from app.engine.serialize import timestamp
-from app.models import HistoryRun, db, utcnow
+from app.models import ApiToken, HistoryRun, User, db, utcnow
 from reports.record import PASSING
+from server_process import ThreadedServer
+from test_admin import CSRF_INPUT, PASSWORD, add_user as add_person
 
 START = "2026-11-21T09:00:00+02:00"
 
@@ -422,3 +427,86 @@ def test_unknown_runs_and_bad_queries(alice, method, path, status):
     response = alice.call(method, path, body)
     assert response.status_code == status, response.json
     assert response.json["message"]
+
+
+# --- the stores of the client, and the real server over HTTP -------------------
+
+def test_the_embedded_store_ends_silent_runs_before_it_reads(database_url, monkeypatch,
+                                                             tmp_path):
+    from rotest_core.history import EmbeddedHistory
+    monkeypatch.chdir(tmp_path)
+    store = EmbeddedHistory(database_url)
+    try:
+        run = store.start_run(name="nightly", uid=UID, planned=4, lease=10)
+        assert store.start_run(name="nightly", uid=UID)["id"] == run["id"]
+        answer = store.add_records(run["id"], [case("a", "success"), case("b", "nope")])
+        assert [refusal["index"] for refusal in answer["refused"]] == [1]
+        assert store.heartbeat(run["id"])["stored"] == 0
+        with Session(store.engine) as session:  # ten seconds pass in silence
+            session.get(HistoryRun, run["id"]).lease_until = utcnow() - timedelta(seconds=1)
+            session.commit()
+        latest = store.latest_results("nightly")
+        assert latest["run"]["status"] == "aborted" and latest["passed"] == ["a"]
+        finished = store.finish_run(run["id"], end="2026-11-21T07:01:00Z",
+                                    artifact_path=None, status="interrupted")
+        assert finished["status"] == "interrupted"
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def quick_server(database_url, tmp_path, monkeypatch):
+    """The real app over HTTP with a run lease of 1 s and a sweep every 0.2 s."""
+    from app import create_app
+    monkeypatch.chdir(tmp_path)
+    server_app = create_app({"database_url": database_url, "secret_key": "test",
+                             "workdir": str(tmp_path / "workdir"),
+                             "run_lease_seconds": 1, "sweep_interval": 0.2})
+    with server_app.app_context():
+        db.create_all()
+    add_person(server_app, "alice", is_admin=False)
+    http = ThreadedServer(server_app)
+    http.token = api_token(server_app, "alice")
+    yield http
+    http.stop()
+    server_app.extensions["rotest_sweeper"].stop()
+    with server_app.app_context():
+        db.engine.dispose()
+
+
+def api_token(app, username: str) -> str:
+    with app.app_context():
+        user = db.session.scalar(db.select(User).filter_by(username=username))
+        token, plain = ApiToken.issue(user, "tests")
+        db.session.add(token)
+        db.session.commit()
+        return plain
+
+
+def test_a_run_whose_client_went_silent_ends_aborted_on_the_server(quick_server):
+    from rotest_core.history import RemoteHistory
+    server = quick_server
+    store = RemoteHistory(server.url, server.token, retry_seconds=2)
+    run = store.start_run(name="nightly", uid=UID, planned=20)
+    assert store.start_run(name="nightly", uid=UID)["id"] == run["id"]
+    store.add_records(run["id"], [case("a", "success"), case("b", "failure"),
+                                  case("c", "success")])
+    # The client is killed: nothing more comes. The server's own sweep ends it.
+    deadline = time.monotonic() + 20
+    while (found := store.client.call("GET", f"/runs/{run['id']}")[1])["status"] \
+            == "running":
+        assert time.monotonic() < deadline, "the run outlived its lease"
+        time.sleep(0.2)
+    store.close()
+    assert found["status"] == "aborted" and found["end"] is not None
+    assert (found["counts"]["success"], found["counts"]["failure"]) == (2, 1)
+
+    browser = requests.Session()
+    login = browser.get(server.url + "/admin/login").text
+    browser.post(server.url + "/admin/login", data={
+        "username": "alice", "password": PASSWORD,
+        "csrf_token": CSRF_INPUT.search(login).group(1)})
+    runs = browser.get(server.url + "/runs")
+    assert runs.status_code == 200 and 'class="aborted">aborted after 3 of 20' in runs.text
+    page = browser.get(server.url + f"/runs/{run['id']}").text
+    assert "aborted after 3 of 20" in page and 'class="status-aborted"' in page
