@@ -284,6 +284,7 @@ def test_bad_uids_plans_and_leases_are_refused(alice, body, field):
     response = alice.post("/runs", {"name": "nightly", **body})
     assert response.status_code == 400, response.json
     assert response.json["details"]["field"] == field, response.json
+    assert "must be" in response.json["message"], response.json  # a known key, checked
     assert alice.get("/runs").json["total"] == 0
 
 
