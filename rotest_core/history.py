@@ -124,7 +124,8 @@ class RemoteHistory:
         return self.client.call("POST", "/runs", run)[1]
 
     def add_records(self, run_id: int, records: list[dict[str, Any]]) -> dict[str, Any]:
-        return self.client.call("POST", f"/runs/{run_id}/records", {"records": records})[1]
+        body = {"records": records}
+        return self.client.call("POST", f"/runs/{run_id}/records", body)[1]
 
     def heartbeat(self, run_id: int) -> dict[str, Any]:
         return self.add_records(run_id, [])

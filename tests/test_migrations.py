@@ -111,7 +111,8 @@ def test_runs_left_running_before_leases_get_one_and_end(make_app):
     with app.app_context():
         [run] = history.list_runs(db.session())["runs"]
         assert run["status"] == "running" and run["lease_until"] is not None
-        later = datetime.fromisoformat(run["lease_until"].rstrip("Z")) + timedelta(seconds=1)
+        lease_until = datetime.fromisoformat(run["lease_until"].rstrip("Z"))
+        later = lease_until + timedelta(seconds=1)
         assert history.end_expired_runs(db.session(), now=later) == 1
 
 

@@ -31,7 +31,8 @@ def start_run() -> tuple[dict[str, Any], int, dict[str, str]]:
     run, created = history.open_run(
         _db(), current_user(), **read_body(START_FIELDS),
         default_lease=current_app.config["ROTEST"]["run_lease_seconds"])
-    return run, 201 if created else 200, {"Location": url_for(".get_run", run_id=run["id"])}
+    location = url_for(".get_run", run_id=run["id"])
+    return run, 201 if created else 200, {"Location": location}
 
 
 @bp.post(f"/runs/{RUN_ID}/records")
