@@ -65,6 +65,17 @@ def as_positive(kind: type) -> Callable[[Any], Any]:
     return parse
 
 
+def as_int_between(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"expected {low} to {high}, got {value!r}")
+        return number
+    return parse
+
+
 def as_optional_str(value: Any) -> str | None:
     if value is None:
         return None
@@ -83,8 +94,11 @@ SERVER_OPTIONS = (
     Option("plugins", as_list, [], "packages that define resource models"),
     Option("lease_seconds", as_positive(float), 60.0,
            "default session lease; a session not renewed within it loses its locks"),
+    Option("run_lease_seconds", as_int_between(1, 86400), 900,
+           "a history run not heard from within it (records or heartbeat) is ended "
+           "as aborted, unless its client asks for another lease"),
     Option("sweep_interval", as_positive(float), 5.0,
-           "how often the server reaps expired sessions, in seconds"),
+           "how often the server reaps expired sessions and runs, in seconds"),
     Option("long_poll_seconds", as_positive(float), 25.0,
            "longest time the server holds a lock poll open"),
     Option("max_request_bytes", as_positive(int), 1_048_576,

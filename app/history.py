@@ -11,20 +11,25 @@ re-run), and is finished with its end time and artifact.
 """
 from __future__ import annotations
 
+import hashlib
+import math
+import re
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from .engine.errors import InvalidRequest, NotFound, PermissionDenied
+from .engine.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from .engine.serialize import timestamp
 from .models import HistoryRecord, HistoryRun, User, utcnow
 from .outcomes import OUTCOMES, PASSING
 
-__all__ = ["OUTCOMES", "PASSING", "add_records", "finish_run", "get_run", "list_runs",
-           "latest_results", "past_durations", "record_dict", "run_dict", "start_run"]
+__all__ = ["OUTCOMES", "PASSING", "add_records", "end_expired_runs", "finish_run",
+           "get_run", "list_runs", "latest_results", "open_run", "past_durations",
+           "path_key", "record_dict", "run_dict", "start_run"]
 
 KINDS = ("suite", "flow", "case", "block", "error")
 LEAF_KINDS = ("case", "block", "error")
@@ -34,6 +39,13 @@ NAME_LIMIT = 2000
 MAX_PAGE = 500
 #: Most runs followed down a chain of --delta bases.
 MAX_CHAIN = 100
+#: A run's lease when its client asks for none (the server's default is the
+#: run_lease_seconds setting), and the leases a client may ask for.
+DEFAULT_LEASE = 900
+LEASE_RANGE = (10, 86400)
+#: What a client may say of how its run ended; else the tests decide.
+CLIENT_STATUSES = (HistoryRun.INTERRUPTED, HistoryRun.ABORTED)
+UID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 # --------------------------------------------------------------------------
@@ -41,23 +53,83 @@ MAX_CHAIN = 100
 
 def start_run(db: Session, user: User, *, name: str, host: str = "",
               start: str | None = None, settings: Mapping[str, Any] | None = None,
-              environment: Mapping[str, Any] | None = None,
-              run_dir: str = "", base: int | None = None) -> dict[str, Any]:
+              environment: Mapping[str, Any] | None = None, run_dir: str = "",
+              base: int | None = None, uid: str | None = None,
+              planned: int | None = None, lease: int | None = None,
+              default_lease: int = DEFAULT_LEASE) -> dict[str, Any]:
     """Record that a run began; returns the run (its ``id`` names it later).
-    ``base`` is the run a ``--delta`` run starts from (of the same name)."""
+
+    ``base`` is the run a ``--delta`` run starts from (of the same name).
+    ``uid`` is the client's own id for the run: a start sent again with it
+    returns the stored run unchanged. ``planned`` is how many tests the run
+    means to run; ``lease`` how many seconds the run may stay silent (no
+    records, no heartbeat) before the server ends it as aborted.
+    """
+    return open_run(db, user, name=name, host=host, start=start, settings=settings,
+                    environment=environment, run_dir=run_dir, base=base, uid=uid,
+                    planned=planned, lease=lease, default_lease=default_lease)[0]
+
+
+def open_run(db: Session, user: User, *, name: str, uid: str | None = None,
+             base: int | None = None, planned: int | None = None,
+             lease: int | None = None, default_lease: int = DEFAULT_LEASE,
+             **fields: Any) -> tuple[dict[str, Any], bool]:
+    """:func:`start_run`, and whether the run is new (False: a start sent
+    again, found by its ``uid``). Raises :class:`Conflict` for a ``uid``
+    another user's run holds."""
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise InvalidRequest("'name' must be the run's name: 1 to 255 characters",
                              field="name")
+    _check_uid(uid)
+    _check_int(planned, "planned", 0, 2**31 - 1, "how many tests the run means to run")
+    _check_int(lease, "lease", *LEASE_RANGE, "the run's lease in seconds")
+    if uid is not None:
+        found = _run_of_uid(db, user, uid)
+        if found is not None:
+            return run_dict(found), False
     _begin_write(db)
-    run = HistoryRun(name=_text(name, 255), user_id=user.id, host=_text(host, 255),
-                     start=_time(start, "start") or utcnow(),
-                     settings=_string_map(settings, "settings"),
-                     environment=_string_map(environment, "environment"),
-                     run_dir=_text(run_dir, NAME_LIMIT), counts=dict.fromkeys(OUTCOMES, 0),
-                     base_id=_base(db, base, name))
+    lease = lease or default_lease
+    run = HistoryRun(name=_text(name, 255), user_id=user.id,
+                     host=_text(fields.get("host"), 255),
+                     start=_time(fields.get("start"), "start") or utcnow(),
+                     settings=_string_map(fields.get("settings"), "settings"),
+                     environment=_string_map(fields.get("environment"), "environment"),
+                     run_dir=_text(fields.get("run_dir"), NAME_LIMIT),
+                     counts=dict.fromkeys(OUTCOMES, 0), base_id=_base(db, base, name),
+                     uid=uid, planned=planned, lease_seconds=lease,
+                     lease_until=utcnow() + timedelta(seconds=lease))
     db.add(run)
-    db.commit()
-    return run_dict(run)
+    try:
+        db.commit()
+    except IntegrityError:  # the same uid, started at the same moment elsewhere
+        db.rollback()
+        found = _run_of_uid(db, user, uid) if uid is not None else None
+        if found is None:
+            raise
+        return run_dict(found), False
+    return run_dict(run), True
+
+
+def _run_of_uid(db: Session, user: User, uid: str) -> HistoryRun | None:
+    run = db.scalar(select(HistoryRun).where(HistoryRun.uid == uid))
+    if run is not None and run.user_id != user.id:
+        db.rollback()
+        raise Conflict(f"the run uid {uid!r} is another user's run; choose a new "
+                       f"uid for a new run", field="uid")
+    return run
+
+
+def _check_uid(uid: Any) -> None:
+    if uid is not None and not (isinstance(uid, str) and UID.fullmatch(uid)):
+        raise InvalidRequest("'uid' must be 8 to 64 characters of A-Z, a-z, 0-9, _ "
+                             "and - (e.g. a uuid4's hex)", field="uid")
+
+
+def _check_int(value: Any, field: str, low: int, high: int, what: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or not low <= value <= high):
+        raise InvalidRequest(f"{field!r} must be {what}: an integer from {low} to {high}",
+                             field=field)
 
 
 def _base(db: Session, base: Any, name: str) -> int | None:
@@ -74,27 +146,42 @@ def _base(db: Session, base: Any, name: str) -> int | None:
 
 
 def add_records(db: Session, user: User, run_id: int,
-                records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Store records of a running run. Each names its ``parent`` by path
-    (None: a top-level test); a parent comes before its children or is
-    already stored. A path already stored is updated in place."""
-    records = list(records)
-    rows = [_record_values(record, index) for index, record in enumerate(records)]
+                records: Iterable[Any]) -> dict[str, Any]:
+    """Store records of a run and renew its lease (no records: a heartbeat).
+
+    Each record names its ``parent`` by path (None: a top-level test); a
+    parent comes before its children or is already stored. A path already
+    stored is updated in place, so a batch sent again doubles nothing. Each
+    record is checked alone: one that is invalid is refused (listed in
+    ``refused`` with its index, path and why) and the others are stored.
+    Texts over their limits are cut, never refused.
+
+    A run that already ended takes records too (a journal sent late): its
+    counts, and a status that followed from its tests, are brought up to date.
+    """
+    rows, refused = [], []
+    for index, record in enumerate(records):
+        try:
+            rows.append((index, _record_values(record, index)))
+        except InvalidRequest as error:
+            refused.append(_refusal(index, record, error))
     _begin_write(db)
     run = _writable_run(db, user, run_id)
-    wanted = {row["path"] for row in rows} | {row["parent"] for row in rows if row["parent"]}
+    wanted = {row["path"] for _, row in rows} | {row["parent"] for _, row in rows
+                                                 if row["parent"]}
     stored = {record.path: record for record in db.scalars(
         select(HistoryRecord).where(HistoryRecord.run_id == run.id,
                                     HistoryRecord.path.in_(wanted)))} if wanted else {}
-    parents = {row["parent"] for row in rows if row["parent"]}
-    for index, values in enumerate(rows):
+    parents = {row["parent"] for _, row in rows if row["parent"]}
+    count = 0
+    for index, values in rows:
         parent_path = values.pop("parent")
         parent = stored.get(parent_path) if parent_path else None
         if parent_path and parent is None:
-            db.rollback()
-            raise InvalidRequest(f"record {index} ({values['path'][:100]!r}) names the "
-                                 f"parent {parent_path[:100]!r}, which is not recorded; "
-                                 f"send a parent before its children", index=index)
+            refused.append({"index": index, "path": values["path"], "message": (
+                f"record {index} names the parent {parent_path[:100]!r}, which is not "
+                f"recorded; send a parent before its children")})
+            continue
         record = stored.get(values["path"])
         if record is None:
             record = stored[values["path"]] = HistoryRecord(run_id=run.id)
@@ -102,30 +189,80 @@ def add_records(db: Session, user: User, run_id: int,
         for key, value in values.items():
             setattr(record, key, value)
         record.parent_id = parent.id if parent is not None else None
+        count += 1
         if values["path"] in parents:
             db.flush()  # its id, for the children that follow
+    if run.status == HistoryRun.RUNNING:
+        run.lease_until = utcnow() + timedelta(seconds=run.lease_seconds or DEFAULT_LEASE)
     run.counts = _counts(db, run.id)
+    if run.status in (HistoryRun.PASSED, HistoryRun.FAILED):
+        run.status = _status_of_tests(db, run)
     db.commit()
-    return {"run": run.id, "stored": len(rows), "counts": run.counts}
+    return {"run": run.id, "stored": count,
+            "refused": sorted(refused, key=lambda item: item["index"]),
+            "counts": run.counts}
+
+
+def _refusal(index: int, record: Any, error: InvalidRequest) -> dict[str, Any]:
+    path = record.get("path") if isinstance(record, Mapping) else None
+    return {"index": index, "path": path_key(path) if isinstance(path, str) else None,
+            "message": error.message}
 
 
 def finish_run(db: Session, user: User, run_id: int, *, end: str | None = None,
-               artifact_path: str | None = None) -> dict[str, Any]:
-    """The run ended: its end time, its status from its tests, its artifact."""
+               artifact_path: str | None = None,
+               status: str | None = None) -> dict[str, Any]:
+    """The run ended: its end time, its status, its artifact.
+
+    The status is ``status`` when the client says the run was
+    ``interrupted`` or ``aborted``; otherwise it follows from the tests:
+    ``failed`` if a test did not pass or never ended, or if fewer tests
+    were recorded than the run ``planned``, else ``passed``. Finishing again
+    gives the same answer; a run the server ended as aborted may be
+    finished by its client later (its status is then decided again).
+    """
+    if status is not None and status not in CLIENT_STATUSES:
+        raise InvalidRequest(f"'status' must be null (from the tests) or one of "
+                             f"{', '.join(CLIENT_STATUSES)}", field="status")
+    moment = _time(end, "end")
     _begin_write(db)
     run = _writable_run(db, user, run_id)
-    run.end = _time(end, "end") or utcnow()
+    run.end = moment or run.end or utcnow()
+    run.lease_until = None  # ended: out of the sweep's index
     run.counts = _counts(db, run.id)
-    unfinished = db.scalar(select(func.count(HistoryRecord.id)).where(
-        HistoryRecord.run_id == run.id, HistoryRecord.kind.in_(LEAF_KINDS),
-        HistoryRecord.outcome.is_(None)))
-    failed = unfinished or any(count for outcome, count in run.counts.items()
-                               if outcome not in PASSING)
-    run.status = HistoryRun.FAILED if failed else HistoryRun.PASSED
+    run.status = status or _status_of_tests(db, run)
     if artifact_path is not None:
         run.artifact_path = _text(artifact_path, NAME_LIMIT)
     db.commit()
     return run_dict(run)
+
+
+def _status_of_tests(db: Session, run: HistoryRun) -> str:
+    """passed only if every test recorded passed and none the run planned is missing."""
+    leaves, unfinished = db.execute(select(
+        func.count(HistoryRecord.id),
+        func.count(HistoryRecord.id).filter(HistoryRecord.outcome.is_(None)))
+        .where(HistoryRecord.run_id == run.id, HistoryRecord.kind.in_(LEAF_KINDS))).one()
+    failed = unfinished or leaves < (run.planned or 0) or any(
+        count for outcome, count in run.counts.items() if outcome not in PASSING)
+    return HistoryRun.FAILED if failed else HistoryRun.PASSED
+
+
+def end_expired_runs(db: Session, now: datetime | None = None) -> int:
+    """End as aborted every running run whose lease ran out (its client went
+    silent), at the end of its lease, with the counts it has. Returns how many.
+
+    One statement on the lease's index: the server's sweeper calls it each
+    pass, and the embedded history before it reads (it has no sweeper).
+    """
+    ended = db.execute(
+        update(HistoryRun)
+        .where(HistoryRun.lease_until < (now or utcnow()),
+               HistoryRun.status == HistoryRun.RUNNING)
+        .values(status=HistoryRun.ABORTED, end=HistoryRun.lease_until, lease_until=None)
+        .execution_options(synchronize_session=False)).rowcount
+    db.commit()
+    return ended
 
 
 # --------------------------------------------------------------------------
@@ -222,7 +359,8 @@ def run_dict(run: HistoryRun) -> dict[str, Any]:
             "counts": {outcome: (run.counts or {}).get(outcome, 0) for outcome in OUTCOMES},
             "settings": run.settings or {}, "environment": run.environment or {},
             "run_dir": run.run_dir, "artifact_path": run.artifact_path,
-            "base": run.base_id}
+            "base": run.base_id, "uid": run.uid, "planned": run.planned,
+            "lease_until": timestamp(run.lease_until)}
 
 
 def record_dict(record: HistoryRecord) -> dict[str, Any]:
@@ -249,7 +387,9 @@ def _begin_write(db: Session) -> None:
 
 
 def _writable_run(db: Session, user: User, run_id: int) -> HistoryRun:
-    run = db.get(HistoryRun, run_id)
+    # Locked: the sweep's UPDATE waits, so a run renewed here is not aborted
+    # by a sweep that read its old lease.
+    run = db.get(HistoryRun, run_id, with_for_update=True)
     if run is None:
         db.rollback()
         raise NotFound(f"no run {run_id} in the history; start one first", run=run_id)
@@ -285,8 +425,8 @@ def _record_values(record: Any, index: int) -> dict[str, Any]:
                              f"are {', '.join(sorted(RECORD_FIELDS))}", index=index,
                              field=unknown[0])
     path, kind = record.get("path"), record.get("kind")
-    if not isinstance(path, str) or not path or len(path) > NAME_LIMIT:
-        raise bad("path", f"the test's path, 1 to {NAME_LIMIT} characters")
+    if not isinstance(path, str) or not path:
+        raise bad("path", "the test's path, a non-empty string")
     if kind not in KINDS:
         raise bad("kind", "one of " + ", ".join(KINDS))
     outcome = record.get("outcome")
@@ -295,13 +435,17 @@ def _record_values(record: Any, index: int) -> dict[str, Any]:
     parent = record.get("parent")
     if parent is not None and (not isinstance(parent, str) or not parent):
         raise bad("parent", "the parent's path, or null for a top-level test")
+    if parent == path:
+        raise bad("parent", "another record's path, not the record's own")
     duration = record.get("duration")
     if duration is not None and (isinstance(duration, bool)
-                                 or not isinstance(duration, (int, float))):
+                                 or not isinstance(duration, (int, float))
+                                 or not math.isfinite(duration)):
         raise bad("duration", "a number of seconds or null")
     try:
         return {
-            "path": path, "parent": parent, "kind": kind, "outcome": outcome,
+            "path": path_key(path), "parent": path_key(parent) if parent else None,
+            "kind": kind, "outcome": outcome,
             "name": _text(record.get("name", path.rsplit("/", 1)[-1]), NAME_LIMIT),
             "classname": _text(record.get("classname", ""), NAME_LIMIT),
             "start": _time(record.get("start"), "start"),
@@ -370,9 +514,30 @@ def _string_map(value: Any, field: str) -> dict[str, str]:
     return {_text(key, NAME_LIMIT): _text(item, TEXT_LIMIT) for key, item in value.items()}
 
 
+def path_key(path: str) -> str:
+    """A record's path as stored: itself, or, when longer than ``NAME_LIMIT``,
+    its beginning and a marker with a hash of the whole path. The same long
+    path always gives the same key and two long paths two keys, so a record
+    sent again still finds itself and its children their parent."""
+    path = _storable(path)
+    if len(path) <= NAME_LIMIT:
+        return path
+    digest = hashlib.sha256(path.encode("utf-8")).hexdigest()[:16]
+    marker = f"[... {len(path)} characters cut; #{digest}]"
+    return path[:NAME_LIMIT - len(marker)] + marker
+
+
+def _storable(text: str) -> str:
+    """Text both databases take: no NUL (PostgreSQL) and no lone surrogate
+    (the embedded client's records do not pass through the JSON parser)."""
+    text = text.replace("\x00", "\ufffd")
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _text(value: Any, limit: int, *, keep_end: bool = False) -> str:
-    """``value`` as text PostgreSQL can store (no NUL), cut to ``limit``."""
-    text = ("" if value is None else str(value)).replace("\x00", "\ufffd")
+    """``value`` as text both databases can store, cut to ``limit`` with a
+    marker that says so."""
+    text = _storable("" if value is None else str(value))
     if len(text) <= limit:
         return text
     cut = f"[... {len(text) - limit} characters cut ...]"

@@ -1,5 +1,6 @@
 """The periodic sweep of each server process: reaps expired leases even when no
-client calls, so a killed client loses its locks within lease + interval."""
+client calls, so a killed client loses its locks within lease + interval, and
+its history run ends as aborted within its run lease + interval."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +11,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from .engine import sweep
+from .history import end_expired_runs
 from .models import db
 
 log = logging.getLogger(__name__)
@@ -44,8 +46,11 @@ class Sweeper:
             try:
                 with Session(engine) as session:
                     ended = sweep(session)
+                    aborted = end_expired_runs(session)
                 if ended:
                     log.info("sweep ended %d expired lock session(s)", ended)
+                if aborted:
+                    log.info("sweep ended %d silent run(s) as aborted", aborted)
             except Exception:  # noqa: BLE001 - a failed sweep must not end the thread
                 log.exception("lock sweep failed; retrying in %.1fs", self.interval)
 

@@ -20,10 +20,19 @@ class HistoryStore(Protocol):
 
     where: str
 
-    def start_run(self, **run: Any) -> dict[str, Any]: ...
-    def add_records(self, run_id: int, records: list[dict[str, Any]]) -> None: ...
-    def finish_run(self, run_id: int, *, end: str,
-                   artifact_path: str | None) -> dict[str, Any]: ...
+    def start_run(self, **run: Any) -> dict[str, Any]:
+        """Start a run (name, host, start, settings, environment, run_dir,
+        base, uid, planned, lease); a start sent again with the same ``uid``
+        returns the stored run."""
+    def add_records(self, run_id: int, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Store records (and renew the run's lease); the answer says which
+        were ``refused`` and why (``index``, ``path``, ``message``)."""
+    def heartbeat(self, run_id: int) -> dict[str, Any]:
+        """Renew the run's lease: records, none of them."""
+    def finish_run(self, run_id: int, *, end: str, artifact_path: str | None,
+                   status: str | None = None) -> dict[str, Any]:
+        """End the run; ``status`` ``interrupted`` or ``aborted``, or None
+        for the tests to decide."""
     def latest_results(self, name: str) -> dict[str, Any]: ...
     def past_durations(self, name: str | None) -> dict[str, float]: ...
     def close(self) -> None: ...
@@ -58,21 +67,27 @@ class EmbeddedHistory:
 
     def _read(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         from sqlalchemy.orm import Session
+        from app import history
         with Session(self.engine) as db:
+            history.end_expired_runs(db)  # no sweeper here: what it would have ended
             return operation(db, *args, **kwargs)
 
     def start_run(self, **run: Any) -> dict[str, Any]:
         from app import history
         return self._call(history.start_run, **run)
 
-    def add_records(self, run_id: int, records: list[dict[str, Any]]) -> None:
+    def add_records(self, run_id: int, records: list[dict[str, Any]]) -> dict[str, Any]:
         from app import history
-        self._call(history.add_records, run_id, records)
+        return self._call(history.add_records, run_id, records)
 
-    def finish_run(self, run_id: int, *, end: str,
-                   artifact_path: str | None) -> dict[str, Any]:
+    def heartbeat(self, run_id: int) -> dict[str, Any]:
+        return self.add_records(run_id, [])
+
+    def finish_run(self, run_id: int, *, end: str, artifact_path: str | None,
+                   status: str | None = None) -> dict[str, Any]:
         from app import history
-        return self._call(history.finish_run, run_id, end=end, artifact_path=artifact_path)
+        return self._call(history.finish_run, run_id, end=end,
+                          artifact_path=artifact_path, status=status)
 
     def latest_results(self, name: str) -> dict[str, Any]:
         from app import history
@@ -81,6 +96,14 @@ class EmbeddedHistory:
     def past_durations(self, name: str | None) -> dict[str, float]:
         from app import history
         return self._read(history.past_durations, name)
+
+    def end_expired_runs(self) -> int:
+        """End the runs whose client went silent, as the server's sweeper
+        does: embedded mode has none, so this is done before each read."""
+        from sqlalchemy.orm import Session
+        from app import history
+        with Session(self.engine) as db:
+            return history.end_expired_runs(db)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -100,14 +123,20 @@ class RemoteHistory:
     def start_run(self, **run: Any) -> dict[str, Any]:
         return self.client.call("POST", "/runs", run)[1]
 
-    def add_records(self, run_id: int, records: list[dict[str, Any]]) -> None:
-        self.client.call("POST", f"/runs/{run_id}/records", {"records": records})
+    def add_records(self, run_id: int, records: list[dict[str, Any]]) -> dict[str, Any]:
+        body = {"records": records}
+        return self.client.call("POST", f"/runs/{run_id}/records", body)[1]
 
-    def finish_run(self, run_id: int, *, end: str,
-                   artifact_path: str | None) -> dict[str, Any]:
+    def heartbeat(self, run_id: int) -> dict[str, Any]:
+        return self.add_records(run_id, [])
+
+    def finish_run(self, run_id: int, *, end: str, artifact_path: str | None,
+                   status: str | None = None) -> dict[str, Any]:
         body = {"end": end}
         if artifact_path is not None:
             body["artifact_path"] = artifact_path
+        if status is not None:
+            body["status"] = status
         return self.client.call("POST", f"/runs/{run_id}/finish", body)[1]
 
     def latest_results(self, name: str) -> dict[str, Any]:

@@ -2,10 +2,20 @@
 PostgreSQL: the life of a run, the tree, --delta's lookup, auth, bad input."""
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
+import requests
+from sqlalchemy.orm import Session
 
 from api_helpers import Api, api_for
+from app import history
+from app.engine.serialize import timestamp
+from app.models import ApiToken, HistoryRun, User, db, utcnow
 from reports.record import PASSING
+from server_process import ThreadedServer
+from test_admin import CSRF_INPUT, PASSWORD, add_user as add_person
 
 START = "2026-11-21T09:00:00+02:00"
 
@@ -39,10 +49,10 @@ def alice(app) -> Api:
     return api_for(app, "alice")
 
 
-def start(api: Api, name: str = "nightly", **body) -> dict:
+def start(api: Api, name: str = "nightly", expect: int = 201, **body) -> dict:
     response = api.post("/runs", {"name": name, "host": "bench1", "start": START,
                                   "settings": {"workdir": "/tmp/w"}, **body})
-    assert response.status_code == 201, response.json
+    assert response.status_code == expect, response.json
     assert response.headers["Location"].endswith(f"/api/v1/runs/{response.json['id']}")
     return response.json
 
@@ -182,6 +192,150 @@ def test_text_is_stored_whatever_it_holds(alice):
     assert "characters cut" in text
 
 
+# --- durability: idempotent starts and records, leases, cut texts --------------
+
+UID = "3f2b9c0d4e5a6b7c8d9e0f1a2b3c4d5e"
+
+
+def test_a_start_sent_again_with_its_uid_returns_the_same_run(alice):
+    first = alice.post("/runs", {"name": "nightly", "uid": UID, "planned": 20})
+    assert first.status_code == 201, first.json
+    assert (first.json["uid"], first.json["planned"]) == (UID, 20)
+    assert first.json["lease_until"] > first.json["start"]
+    again = alice.post("/runs", {"name": "nightly", "uid": UID, "planned": 20})
+    assert again.status_code == 200, again.json
+    assert again.json == first.json
+    assert again.headers["Location"].endswith(f"/api/v1/runs/{first.json['id']}")
+    assert alice.get("/runs").json["total"] == 1
+
+
+def test_a_uid_of_another_user_s_run_is_a_conflict(app, alice):
+    start(alice, uid=UID)
+    bob = api_for(app, "bob")
+    taken = bob.post("/runs", {"name": "nightly", "uid": UID})
+    assert taken.status_code == 409, taken.json
+    assert taken.json["error"] == "conflict" and "another user" in taken.json["message"]
+    assert alice.get("/runs").json["total"] == 1
+
+
+def test_records_sent_again_double_nothing(alice):
+    run_id = start(alice, uid=UID)["id"]
+    first = alice.post(f"/runs/{run_id}/records", {"records": RECORDS}).json
+    assert start(alice, uid=UID, expect=200)["id"] == run_id  # the journal's start, again
+    again = alice.post(f"/runs/{run_id}/records", {"records": RECORDS}).json
+    assert again["counts"] == first["counts"] and sum(first["counts"].values()) == 5
+    tree = alice.get(f"/runs/{run_id}").json["records"]
+    assert len(tree) == 3 and len(tree[0]["children"]) == 2
+    assert alice.get("/runs").json["total"] == 1
+
+
+def test_a_long_name_is_cut_and_blocks_nothing(alice):
+    long_suite = "S" * 2100
+    long_case = f"{long_suite}/{'t' * 2100}"
+    run_id = start(alice, planned=3)["id"]
+    records = [suite(long_suite), case(long_case, "success", long_suite),
+               case("bad", "passed"), case("short", "success"),
+               case("T." + "x" * 2100, "success")]
+    answer = alice.post(f"/runs/{run_id}/records", {"records": records}).json
+    assert answer["stored"] == 4 and [r["index"] for r in answer["refused"]] == [2]
+    # Sent again (the journal), the long paths find their records: one each.
+    again = alice.post(f"/runs/{run_id}/records", {"records": records[:2]}).json
+    assert again["counts"]["success"] == 3
+    finished = alice.post(f"/runs/{run_id}/finish", {})
+    assert finished.json["status"] == "passed", finished.json
+    tree = alice.get(f"/runs/{run_id}").json["records"]
+    assert len(tree) == 3
+    [child] = tree[0]["children"]  # the child found its cut parent
+    assert len(child["path"]) <= 2000 and "characters cut" in child["path"]
+    assert child["path"] != tree[0]["path"]
+    assert "characters cut" in child["name"] and "characters cut" in tree[2]["name"]
+
+
+def test_a_finish_with_fewer_tests_than_planned_has_failed(alice):
+    nothing = start(alice, planned=20)["id"]
+    assert alice.post(f"/runs/{nothing}/finish", {}).json["status"] == "failed"
+    some = start(alice, planned=3)["id"]
+    alice.post(f"/runs/{some}/records", {"records": [case("a", "success"),
+                                                     case("b", "success")]})
+    assert alice.post(f"/runs/{some}/finish", {}).json["status"] == "failed"
+    alice.post(f"/runs/{some}/records", {"records": [case("c", "success")]})
+    assert alice.get(f"/runs/{some}").json["status"] == "passed"  # all three came
+
+
+def test_a_finish_is_idempotent_and_the_client_may_say_how_it_ended(alice):
+    run_id = start(alice, planned=20)["id"]
+    alice.post(f"/runs/{run_id}/records", {"records": [case("a", "success")]})
+    first = alice.post(f"/runs/{run_id}/finish", {"status": "interrupted"})
+    assert first.status_code == 200 and first.json["status"] == "interrupted"
+    assert first.json["lease_until"] is None
+    assert alice.post(f"/runs/{run_id}/finish", {"status": "interrupted"}).json \
+        == first.json
+    refused = alice.post(f"/runs/{run_id}/finish", {"status": "passed"})
+    assert refused.status_code == 400 and refused.json["details"]["field"] == "status"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"uid": "short"}, "uid"), ({"uid": "has spaces in it"}, "uid"),
+    ({"uid": "x" * 65}, "uid"), ({"uid": 12345678}, "uid"),
+    ({"planned": -1}, "planned"), ({"planned": "20"}, "planned"),
+    ({"lease": 9}, "lease"), ({"lease": 86401}, "lease"), ({"lease": 60.5}, "lease"),
+])
+def test_bad_uids_plans_and_leases_are_refused(alice, body, field):
+    response = alice.post("/runs", {"name": "nightly", **body})
+    assert response.status_code == 400, response.json
+    assert response.json["details"]["field"] == field, response.json
+    assert "must be" in response.json["message"], response.json  # a known key, checked
+    assert alice.get("/runs").json["total"] == 0
+
+
+def expire(app, run_id: int) -> str:
+    """As if the run's lease had run out a minute ago; when, as the API says it."""
+    moment = utcnow() - timedelta(minutes=1)
+    with app.app_context():
+        db.session.get(HistoryRun, run_id).lease_until = moment
+        db.session.commit()
+    return timestamp(moment)
+
+
+def sweep(app) -> int:
+    with app.app_context():
+        return history.end_expired_runs(db.session())
+
+
+def test_a_silent_run_is_aborted_with_what_it_recorded(app, alice):
+    silent = start(alice, planned=20, lease=60)
+    assert isinstance(silent["lease_until"], str)
+    alive = start(alice, lease=60)["id"]
+    alice.post(f"/runs/{silent['id']}/records", {"records": [
+        case("a", "success"), case("b", "failure"), case("c", None)]})
+    lease_end = expire(app, silent["id"])
+    expire(app, alive)
+    beat = alice.post(f"/runs/{alive}/records", {"records": []})  # a heartbeat
+    assert beat.status_code == 200 and beat.json["stored"] == 0
+    assert sweep(app) == 1 and sweep(app) == 0
+    aborted = alice.get(f"/runs/{silent['id']}").json
+    assert aborted["status"] == "aborted" and aborted["lease_until"] is None
+    assert aborted["end"] == lease_end  # when it was last due to be heard from
+    assert (aborted["counts"]["success"], aborted["counts"]["failure"]) == (1, 1)
+    assert alice.get(f"/runs/{alive}").json["status"] == "running"
+
+
+def test_an_aborted_run_takes_its_journal_and_its_finish_later(app, alice):
+    run_id = start(alice, planned=2)["id"]
+    alice.post(f"/runs/{run_id}/records", {"records": [case("a", "success")]})
+    expire(app, run_id)
+    sweep(app)
+    late = alice.post(f"/runs/{run_id}/records", {"records": [case("a", "success"),
+                                                              case("b", "success")]})
+    assert late.status_code == 200 and late.json["counts"]["success"] == 2
+    assert alice.get(f"/runs/{run_id}").json["status"] == "aborted"  # until it finishes
+    finished = alice.post(f"/runs/{run_id}/finish", {"end": "2026-11-21T07:01:00Z"})
+    assert finished.json["status"] == "passed", finished.json
+    # A finished run that gets a failure late is failed.
+    alice.post(f"/runs/{run_id}/records", {"records": [case("b", "failure")]})
+    assert alice.get(f"/runs/{run_id}").json["status"] == "failed"
+
+
 # --- auth and bad input ------------------------------------------------------
 
 ROUTES = [("GET", "/runs"), ("POST", "/runs"), ("GET", "/runs/1"),
@@ -225,26 +379,41 @@ def test_bad_runs_are_refused(alice, body, words):
     assert all(word in response.json["message"] for word in words), response.json
 
 
-@pytest.mark.parametrize("records, words", [
-    ("nope", ["'records' must be a list"]),
-    (["nope"], ["record 0 must be an object"]),
-    ([{"kind": "case"}], ["record 0: 'path' must be"]),
-    ([case("a", "success"), {**case("b", "success"), "kind": "test"}],
-     ["record 1: 'kind' must be one of suite, flow, case"]),
-    ([case("a", "passed")], ["'outcome' must be null or one of error"]),
-    ([case("a/b", "success", parent="a")], ["names the parent 'a', which is not recorded"]),
-    ([case("a", "success", colour="red")], ["unknown key 'colour'"]),
-    ([case("a", "success", start="soon")], ["record 0: 'start' must be an ISO 8601"]),
-    ([case("a", "success", details=[["oops", "x"]])], ["[outcome, text] pairs"]),
-    ([case("a", "success", duration="1s")], ["'duration' must be a number"]),
-    ([case("a", "success", tags="smoke")], ["'tags' must be a list"]),
-])
-def test_bad_records_are_refused_and_nothing_is_stored(alice, records, words):
+def test_a_batch_that_is_not_a_list_is_refused_whole(alice):
     run_id = start(alice)["id"]
-    response = alice.post(f"/runs/{run_id}/records", {"records": records})
+    response = alice.post(f"/runs/{run_id}/records", {"records": "nope"})
     assert response.status_code == 400
-    assert all(word in response.json["message"] for word in words), response.json
-    assert alice.get(f"/runs/{run_id}").json["records"] == []
+    assert "'records' must be a list" in response.json["message"]
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("nope", ["record 1 must be an object"]),
+    ({"kind": "case"}, ["record 1: 'path' must be"]),
+    ({**case("b", "success"), "kind": "test"},
+     ["record 1: 'kind' must be one of suite, flow, case"]),
+    (case("b", "passed"), ["'outcome' must be null or one of error"]),
+    (case("a/b", "success", parent="a/x"),
+     ["names the parent 'a/x', which is not recorded"]),
+    (case("b", "success", parent="b"), ["'parent' must be another record's path"]),
+    (case("b", "success", colour="red"), ["unknown key 'colour'"]),
+    (case("b", "success", start="soon"), ["record 1: 'start' must be an ISO 8601"]),
+    (case("b", "success", details=[["oops", "x"]]), ["[outcome, text] pairs"]),
+    (case("b", "success", duration="1s"), ["'duration' must be a number"]),
+    (case("b", "success", tags="smoke"), ["'tags' must be a list"]),
+])
+def test_a_bad_record_is_refused_alone(alice, bad, words):
+    run_id = start(alice, planned=2)["id"]
+    good = [case("a", "success"), bad, case("c", "success")]
+    response = alice.post(f"/runs/{run_id}/records", {"records": good})
+    assert response.status_code == 200, response.json
+    [refused] = response.json["refused"]
+    assert refused["index"] == 1, refused
+    assert all(word in refused["message"] for word in words), refused
+    assert response.json["stored"] == 2 and response.json["counts"]["success"] == 2
+    finished = alice.post(f"/runs/{run_id}/finish", {})
+    assert finished.json["status"] == "passed"  # the two planned tests passed
+    assert [node["path"] for node in alice.get(f"/runs/{run_id}").json["records"]] \
+        == ["a", "c"]
 
 
 @SQLITE_ONLY  # routing and query checks do not depend on the database
@@ -260,3 +429,86 @@ def test_unknown_runs_and_bad_queries(alice, method, path, status):
     response = alice.call(method, path, body)
     assert response.status_code == status, response.json
     assert response.json["message"]
+
+
+# --- the stores of the client, and the real server over HTTP -------------------
+
+def test_the_embedded_store_ends_silent_runs_before_it_reads(database_url, monkeypatch,
+                                                             tmp_path):
+    from rotest_core.history import EmbeddedHistory
+    monkeypatch.chdir(tmp_path)
+    store = EmbeddedHistory(database_url)
+    try:
+        run = store.start_run(name="nightly", uid=UID, planned=4, lease=10)
+        assert store.start_run(name="nightly", uid=UID)["id"] == run["id"]
+        answer = store.add_records(run["id"], [case("a", "success"), case("b", "nope")])
+        assert [refusal["index"] for refusal in answer["refused"]] == [1]
+        assert store.heartbeat(run["id"])["stored"] == 0
+        with Session(store.engine) as session:  # ten seconds pass in silence
+            session.get(HistoryRun, run["id"]).lease_until = utcnow() - timedelta(seconds=1)
+            session.commit()
+        latest = store.latest_results("nightly")
+        assert latest["run"]["status"] == "aborted" and latest["passed"] == ["a"]
+        finished = store.finish_run(run["id"], end="2026-11-21T07:01:00Z",
+                                    artifact_path=None, status="interrupted")
+        assert finished["status"] == "interrupted"
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def quick_server(database_url, tmp_path, monkeypatch):
+    """The real app over HTTP with a run lease of 1 s and a sweep every 0.2 s."""
+    from app import create_app
+    monkeypatch.chdir(tmp_path)
+    server_app = create_app({"database_url": database_url, "secret_key": "test",
+                             "workdir": str(tmp_path / "workdir"),
+                             "run_lease_seconds": 1, "sweep_interval": 0.2})
+    with server_app.app_context():
+        db.create_all()
+    add_person(server_app, "alice", is_admin=False)
+    http = ThreadedServer(server_app)
+    http.token = api_token(server_app, "alice")
+    yield http
+    http.stop()
+    server_app.extensions["rotest_sweeper"].stop()
+    with server_app.app_context():
+        db.engine.dispose()
+
+
+def api_token(app, username: str) -> str:
+    with app.app_context():
+        user = db.session.scalar(db.select(User).filter_by(username=username))
+        token, plain = ApiToken.issue(user, "tests")
+        db.session.add(token)
+        db.session.commit()
+        return plain
+
+
+def test_a_run_whose_client_went_silent_ends_aborted_on_the_server(quick_server):
+    from rotest_core.history import RemoteHistory
+    server = quick_server
+    store = RemoteHistory(server.url, server.token, retry_seconds=2)
+    run = store.start_run(name="nightly", uid=UID, planned=20)
+    assert store.start_run(name="nightly", uid=UID)["id"] == run["id"]
+    store.add_records(run["id"], [case("a", "success"), case("b", "failure"),
+                                  case("c", "success")])
+    # The client is killed: nothing more comes. The server's own sweep ends it.
+    deadline = time.monotonic() + 20
+    while (found := store.client.call("GET", f"/runs/{run['id']}")[1])["status"] \
+            == "running":
+        assert time.monotonic() < deadline, "the run outlived its lease"
+        time.sleep(0.2)
+    store.close()
+    assert found["status"] == "aborted" and found["end"] is not None
+    assert (found["counts"]["success"], found["counts"]["failure"]) == (2, 1)
+
+    browser = requests.Session()
+    login = browser.get(server.url + "/admin/login").text
+    browser.post(server.url + "/admin/login", data={
+        "username": "alice", "password": PASSWORD,
+        "csrf_token": CSRF_INPUT.search(login).group(1)})
+    runs = browser.get(server.url + "/runs")
+    assert runs.status_code == 200 and 'class="aborted">aborted after 3 of 20' in runs.text
+    page = browser.get(server.url + f"/runs/{run['id']}").text
+    assert "aborted after 3 of 20" in page and 'class="status-aborted"' in page

@@ -12,12 +12,13 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from app import create_app
 from app.migrate import migration_status, owned_tables, upgrade_database
@@ -90,6 +91,29 @@ def test_upgrade_adopts_a_database_made_by_create_all(make_app):
         db.create_all()
     upgrade_database(app)
     assert migration_status(app) == [("rotest", CORE_HEAD, CORE_HEAD)]
+
+
+def test_runs_left_running_before_leases_get_one_and_end(make_app):
+    """0004 gives a lease to runs that were running before leases existed:
+    nothing stays running forever."""
+    from alembic import command
+    from app import history
+    from app.migrate import alembic_config
+    app = make_app()
+    with app.app_context():
+        command.upgrade(alembic_config(app), "rotest_0003")
+        with db.engine.begin() as connection:
+            connection.execute(text("INSERT INTO history_run (name, host, start, "
+                                    "status, counts, settings, environment, run_dir) "
+                                    "VALUES ('old', '', '2026-11-01 08:00:00', "
+                                    "'running', '{}', '{}', '{}', '')"))
+    upgrade_database(app)
+    with app.app_context():
+        [run] = history.list_runs(db.session())["runs"]
+        assert run["status"] == "running" and run["lease_until"] is not None
+        lease_until = datetime.fromisoformat(run["lease_until"].rstrip("Z"))
+        later = lease_until + timedelta(seconds=1)
+        assert history.end_expired_runs(db.session(), now=later) == 1
 
 
 CONCURRENT_CHILD = textwrap.dedent("""

@@ -14,7 +14,7 @@ import pytest
 
 from api_helpers import add_user as add_token_user
 from app import history
-from app.models import HistoryRun, User, db
+from app.models import HistoryRun, User, db, utcnow
 from app.web.views import run_view
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
@@ -89,6 +89,36 @@ def test_the_runs_list_filters_by_name_and_pages(app, client, recorded):
     assert second.count('<tr class="run">') == 2 and f'href="/runs/{recorded}"' in second
 
 
+def test_runs_cut_short_say_after_how_many_tests(app, client):
+    with app.app_context():
+        session = db.session()
+        user = session.scalar(db.select(User).filter_by(username="viewer"))
+        runs = {}
+        for name, planned, ended, status in [("killed", 20, 8, None),
+                                             ("stopped", 20, 8, "interrupted"),
+                                             ("unplanned", None, 2, None),
+                                             ("green", 2, 2, "done")]:
+            run = history.start_run(session, user, name=name, planned=planned)
+            history.add_records(session, user, run["id"], [
+                {"path": f"t{n}", "kind": "case", "outcome": "success"}
+                for n in range(ended)])
+            if status:
+                history.finish_run(session, user, run["id"],
+                                   status=None if status == "done" else status)
+            runs[name] = run["id"]
+        session.execute(db.update(HistoryRun).where(HistoryRun.name != "stopped")
+                        .values(lease_until=utcnow()))
+        session.commit()
+        assert history.end_expired_runs(session) == 2  # killed, unplanned
+    page = client.get("/runs").get_data(as_text=True)
+    assert 'class="aborted">aborted after 8 of 20<' in page
+    assert 'class="interrupted">interrupted after 8 of 20<' in page
+    assert 'class="aborted">aborted after 2<' in page
+    assert 'class="passed">passed<' in page
+    one = client.get(f"/runs/{runs['killed']}").get_data(as_text=True)
+    assert 'class="status-aborted"' in one and ">aborted after 8 of 20</span>" in one
+
+
 def embedded_view(page: str) -> dict:
     """The run view the report's page carries (as JSON, drawn by its script)."""
     data = re.search(r'<script type="application/json" id="run-data">(.*?)</script>',
@@ -119,8 +149,8 @@ def test_a_run_page_shows_its_tree(client, recorded):
 def test_the_view_has_the_shape_the_report_renders(app, recorded):
     with app.app_context():
         view = run_view(history.get_run(db.session(), recorded))
-    assert set(view) == {"name", "start", "end", "duration", "status", "counts",
-                         "environment", "settings", "artifact", "tree"}
+    assert set(view) == {"name", "start", "end", "duration", "status", "status_text",
+                         "counts", "environment", "settings", "artifact", "tree"}
     root = view["tree"]
     assert (root["name"], root["kind"], root["outcome"]) == ("nightly", "suite", "error")
     nodes, stack = [], [root]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 
 from .. import history
 from ..engine import InvalidRequest
@@ -17,28 +17,35 @@ RUN_ID = f"<int(max={MAX_REQUEST_ID}):run_id>"
 START_FIELDS = {"name": Field(STRING, required=True), "host": Field(STRING),
                 "start": Field(STRING), "settings": Field(OBJECT),
                 "environment": Field(OBJECT), "run_dir": Field(STRING),
-                "base": Field(INTEGER)}
+                "base": Field(INTEGER), "uid": Field(STRING), "planned": Field(INTEGER),
+                "lease": Field(INTEGER)}
 RECORDS_FIELDS = {"records": Field(ARRAY, required=True)}
-FINISH_FIELDS = {"end": Field(STRING), "artifact_path": Field(STRING)}
+FINISH_FIELDS = {"end": Field(STRING), "artifact_path": Field(STRING),
+                 "status": Field(STRING)}
 
 
 @bp.post("/runs")
 def start_run() -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Record that a run began; its records and its end come later."""
-    run = history.start_run(_db(), current_user(), **read_body(START_FIELDS))
-    return run, 201, {"Location": url_for(".get_run", run_id=run["id"])}
+    """Record that a run began (201); a start sent again with the same
+    ``uid`` answers its run as it is (200). Records and the end come later."""
+    run, created = history.open_run(
+        _db(), current_user(), **read_body(START_FIELDS),
+        default_lease=current_app.config["ROTEST"]["run_lease_seconds"])
+    location = url_for(".get_run", run_id=run["id"])
+    return run, 201 if created else 200, {"Location": location}
 
 
 @bp.post(f"/runs/{RUN_ID}/records")
 def add_records(run_id: int) -> dict[str, Any]:
-    """Store a batch of the run's records (a path sent again is updated)."""
+    """Store a batch of the run's records (a path sent again is updated; an
+    invalid record is refused alone) and renew the run's lease."""
     body = read_body(RECORDS_FIELDS)
     return history.add_records(_db(), current_user(), run_id, body["records"])
 
 
 @bp.post(f"/runs/{RUN_ID}/finish")
 def finish_run(run_id: int) -> dict[str, Any]:
-    """The run ended: its status follows from its tests."""
+    """The run ended: its status is the client's word or follows from its tests."""
     return history.finish_run(_db(), current_user(), run_id, **read_body(FINISH_FIELDS))
 
 

@@ -20,9 +20,9 @@ class HistoryRun(db.Model):
 
     ``status`` is ``running`` until the run is finished, then ``passed`` or
     ``failed`` (from its tests), ``interrupted`` (its client said so), or
-    ``aborted`` (its client went silent past ``lease_until``); ``counts``
-    (tests per outcome) is kept up to date as records arrive, so the runs
-    list needs no aggregate query.
+    ``aborted`` (its client said so, or went silent past ``lease_until``);
+    ``counts`` (tests per outcome) is kept up to date as records arrive, so
+    the runs list needs no aggregate query.
 
     ``uid`` is chosen by the client, so a start sent again (after a lost
     answer, or from the client's journal) finds its run instead of making a
@@ -53,8 +53,11 @@ class HistoryRun(db.Model):
         ForeignKey("history_run.id", ondelete="SET NULL"), default=None)
     #: How many tests the run meant to run (None: not said).
     planned: Mapped[int | None] = mapped_column(default=None)
-    #: A running run not heard from by then is ended as aborted.
+    #: A running run not heard from by then is ended as aborted (None once
+    #: it ended: only running runs are in the index the sweep reads).
     lease_until: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    #: The lease each start, batch of records or heartbeat renews.
+    lease_seconds: Mapped[int | None] = mapped_column(default=None)
     user: Mapped[User | None] = relationship()
 
     # Runs by name, newest first: the runs list and --delta's lookup.

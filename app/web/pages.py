@@ -14,7 +14,7 @@ from .. import history
 from ..engine import NotFound
 from ..models import db
 from .report import render_report
-from .views import run_view
+from .views import run_view, status_text
 
 bp = Blueprint("web", __name__)
 PER_PAGE = 50
@@ -32,7 +32,7 @@ def runs() -> str:
     pages = max(1, -(-found["total"] // PER_PAGE))
     return render_template("web/runs.html", runs=found["runs"], total=found["total"],
                            name=name, page=page, pages=pages,
-                           outcomes=history.OUTCOMES)
+                           outcomes=history.OUTCOMES, status_text=status_text)
 
 
 @bp.get("/runs/<int(max=2147483647):run_id>")

@@ -1,8 +1,9 @@
 """The run report: one self-contained HTML document of a *run view*.
 
 The run view is a plain dict (JSON-serialisable; texts already cleaned) with
-the run's name, times, status, counts per outcome, environment, settings and
-its tree of suites, flows, cases and blocks (see ``reports.html.view_of``,
+the run's name, times, status (and, optionally, ``status_text``: the status
+in words, e.g. "aborted after 8 of 20"), counts per outcome, environment,
+settings and its tree of suites, flows, cases and blocks (see ``reports.html.view_of``,
 which builds it from a finished run; the server's run pages build the same
 dict from the database). :func:`render_report` turns it into HTML that needs
 nothing from the network: styles and script are inline and the tree is

@@ -6,7 +6,10 @@ from typing import Any
 
 from .. import history
 
-__all__ = ["run_view"]
+__all__ = ["run_view", "status_text"]
+
+#: Statuses of runs that ended before their tests did.
+CUT_SHORT = ("aborted", "interrupted")
 
 NODE_KEYS = ("name", "kind", "classname", "outcome", "start", "end", "duration",
              "description", "tags", "note", "resources", "infos", "details", "log",
@@ -28,8 +31,20 @@ def run_view(run: dict[str, Any], artifact_url: str | None = None) -> dict[str, 
         artifact = {"path": run["artifact_path"], "url": artifact_url}
     return {"name": run["name"], "start": run["start"], "end": run["end"],
             "duration": run["duration"], "status": run["status"],
+            "status_text": status_text(run),
             "counts": dict(run["counts"]), "environment": dict(run["environment"]),
             "settings": dict(run["settings"]), "artifact": artifact, "tree": root}
+
+
+def status_text(run: dict[str, Any]) -> str:
+    """The run's status in words: ``aborted after 8 of 20`` (tests that
+    ended, of those the run planned) for a run cut short, else the status."""
+    if run["status"] not in CUT_SHORT:
+        return run["status"]
+    ended = sum(run["counts"].values())
+    planned = run.get("planned")
+    return f"{run['status']} after {ended}" + (f" of {planned}" if planned is not None
+                                               else "")
 
 
 def _node(record: dict[str, Any], ids: Any) -> dict[str, Any]:
