@@ -152,5 +152,7 @@ def test_a_held_resource_never_shows_a_part_wired_in_since(lab):
         assert answer[0]["port"] is None and answer[0]["port_id"] is None
         assert "secret" not in str(answer)
     assert lab.root.query("DeviceData", {"name": "d1"})[0]["port"]["comment"] == "secret"
+    again = lab.alice.lock(lab.alice.session(), [dev(name="d1")])
+    assert again["state"] == "timed_out" and "p2" not in again["message"]
     assert lab.alice.release(["d1"]) == ["d1"]
     assert lab.alice.query("DeviceData", {"name": "d1"}) == []

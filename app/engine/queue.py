@@ -110,14 +110,16 @@ def explain(pools: list[list[ResourceData]], request: LockRequest,
 
 def check_satisfiable(db: Session, user: User, descriptors: Sequence[Descriptor]) -> None:
     """Fail fast when waiting could never help: nothing matches that the user
-    sees (hidden resources answer exactly as missing ones), or nothing the
-    user may take (which only an admin can see)."""
+    sees (hidden resources answer exactly as missing ones), or, for an admin,
+    nothing they may take."""
     sight = Sight(user)
     for descriptor in descriptors:
         seen = sight.find(db, descriptor)
         if not seen:
             raise NotFound(f"no resource matches {descriptor}",
                            descriptor=descriptor.encode())
-        if not any(may_take(user, r) for r in seen):
+        if user.is_admin and not any(may_take(user, r) for r in seen):
+            # Told to admins only: the reason names what blocks, which a
+            # user may not see (a part an admin wired into what they hold).
             raise PermissionDenied(f"{descriptor}: {why_not(user, seen[0])}",
                                    descriptor=descriptor.encode())
