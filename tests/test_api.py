@@ -228,11 +228,15 @@ def test_query_respects_groups_and_reservations(lab):
 
 
 def test_group_and_reserved_resources_are_unlockable_by_others(lab):
-    bob, carol = lab["bob"], lab["carol"]
+    bob, carol, root = lab["bob"], lab["carol"], lab["root"]
     session = bob.open_session()
-    in_group = bob.lock(session, descriptor("DeviceData", name="labdev"))
+    for name in ("labdev", "resdev"):  # hidden from bob: as if missing
+        hidden = bob.lock(session, descriptor("DeviceData", name=name))
+        assert hidden.status_code == 404 and hidden.json["error"] == "not_found"
+    # An admin sees them, and is told why not.
+    in_group = root.lock(root.open_session(), descriptor("DeviceData", name="labdev"))
     assert in_group.status_code == 403 and "lab-a" in in_group.json["message"]
-    reserved = bob.lock(session, descriptor("DeviceData", name="resdev"))
+    reserved = root.lock(root.open_session(), descriptor("DeviceData", name="resdev"))
     assert reserved.status_code == 403 and "carol" in reserved.json["message"]
     carol_session = carol.open_session()
     for name in ("labdev", "resdev"):

@@ -180,6 +180,11 @@ BAD_LOOKUPS = [
     ("DeviceData", {"name__in": "d1"}, "name__in"),
     ("DeviceData", {"name__in": ["d1", 2]}, "name__in"),
     ("DeviceData", {"group_id__isnull": "no"}, "group_id__isnull"),
+    ("PortData", {"id__startswith": "1"}, "id__startswith"),
+    ("DeviceData", {"is_usable__icontains": "t"}, "is_usable__icontains"),
+    ("DeviceData", {"port__number__endswith": "1"}, "port__number__endswith"),
+    ("DeviceData", {"owner_time__startswith": "2"}, "owner_time"),
+    ("DeviceData", {"session_id__startswith": "a"}, "session_id"),
     ("NoSuchData", {}, "NoSuchData"),
     ("some.module.NoSuchData", {}, "NoSuchData"),
 ]
@@ -290,13 +295,14 @@ def test_non_ownable_resource_is_shared_and_release_is_a_no_op(lab):
 def test_group_resource_only_for_members(lab):
     sid = lab.alice.session()
     started = time.monotonic()
-    with pytest.raises(PermissionDenied) as raised:
+    with pytest.raises(NotFound) as raised:  # hidden from her: as if missing
         lab.alice.lock(sid, [dev(name="d3")], timeout=30)
     assert time.monotonic() - started < 5
-    assert "qa" in raised.value.message
-    # Admins see everything but lock by the same rules.
-    with pytest.raises(PermissionDenied):
+    assert "qa" not in raised.value.message
+    # Admins see everything but lock by the same rules, and are told why.
+    with pytest.raises(PermissionDenied) as raised:
         lab.root.lock(lab.root.session(), [dev(name="d3")], timeout=30)
+    assert "qa" in raised.value.message
     assert lab.waiting_requests() == 0
     # With d1 and d2 taken, "any device" does not give alice the group's d3.
     bob_sid = lab.bob.session()
@@ -306,8 +312,10 @@ def test_group_resource_only_for_members(lab):
 
 
 def test_reserved_resource_only_for_its_user(lab):
-    with pytest.raises(PermissionDenied) as raised:
+    with pytest.raises(NotFound):
         lab.alice.lock(lab.alice.session(), [dev(name="d4")], timeout=30)
+    with pytest.raises(PermissionDenied) as raised:
+        lab.root.lock(lab.root.session(), [dev(name="d4")], timeout=30)
     assert "reserved for dave" in raised.value.message
     assert lab.waiting_requests() == 0
     assert lab.dave.names(lab.dave.lock(lab.dave.session(), [dev(name="d4")])) == ["d4"]
@@ -373,7 +381,9 @@ def test_release_errors_and_all_or_nothing(lab):
     with pytest.raises(NotFound):
         lab.alice.release(["d1", "missing"])
     with pytest.raises(Conflict):
-        lab.alice.release(["d1", "d3"])  # d3 is not locked
+        lab.alice.release(["d1", "lic1", "p3"])  # p3 is not locked
+    with pytest.raises(NotFound):
+        lab.alice.release(["d1", "d3"])  # d3 is hidden from alice: as if missing
     with pytest.raises(PermissionDenied):
         lab.alice.release(["d1", "d2"])  # d2 is bob's
     assert held(lab) == {"d1", "p1", "d2", "p2"}
@@ -653,7 +663,8 @@ def test_update_fields_rules(lab):
         for actor in (lab.alice, lab.root):
             with pytest.raises(InvalidRequest):
                 actor.update_fields("DeviceData", {"name": "d1"}, values)
-    for values in ({"group_id": 1}, {"reserved": "alice"}, {"name": "mine"}):
+    for values in ({"group_id": 1}, {"reserved": "alice"}, {"name": "mine"},
+                   {"port_id": 3}, {"port_id": None}):
         with pytest.raises(PermissionDenied):
             lab.alice.update_fields("DeviceData", {"name": "d1"}, values)
     for values in ({"mode": 3}, {"colour": "red"}, {}, {"is_usable": "no"}):
@@ -663,5 +674,5 @@ def test_update_fields_rules(lab):
     assert lab.row("d1")["session_id"] == sid
     # An admin may change who-may-lock fields of resources nobody holds.
     lab.root.update_fields("DeviceData", {"name": "d2"}, {"reserved": "dave"})
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):  # hidden from alice now
         lab.alice.lock(sid, [dev(name="d2")])

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, select
 
 from ..models import ResourceData, resource_models
 from .errors import InvalidRequest
-from .lookups import build_filter
+from .lookups import OPEN, Rules, build_filter
 
 MAX_DESCRIPTORS = 100
 
@@ -39,7 +39,8 @@ class Descriptor:
     filters: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, raw: Any) -> "Descriptor":
+    def parse(cls, raw: Any, rules: Rules = OPEN) -> "Descriptor":
+        """A descriptor from a client's JSON, its filters checked by ``rules``."""
         if not isinstance(raw, dict):
             raise InvalidRequest("a descriptor is an object with 'type' and 'properties'",
                                  got=type(raw).__name__)
@@ -49,14 +50,14 @@ class Descriptor:
         filters = raw.get("properties") or {}
         descriptor = cls(model_for(raw.get("type")), dict(filters)
                          if isinstance(filters, dict) else filters)
-        descriptor.condition()  # validate every field and value now
+        descriptor.condition(rules)  # validate every field and value now
         return descriptor
 
-    def condition(self) -> ColumnElement:
-        return build_filter(self.model, self.filters)
+    def condition(self, rules: Rules = OPEN) -> ColumnElement:
+        return build_filter(self.model, self.filters, rules)
 
-    def select(self) -> Select:
-        return select(self.model).where(self.condition()).order_by(self.model.id)
+    def select(self, rules: Rules = OPEN) -> Select:
+        return select(self.model).where(self.condition(rules)).order_by(self.model.id)
 
     def encode(self) -> dict[str, Any]:
         return {"type": self.model.__name__, "properties": self.filters}
@@ -66,9 +67,9 @@ class Descriptor:
         return f"{self.model.__name__}({shown})"
 
 
-def parse_all(raw: Any) -> list[Descriptor]:
+def parse_all(raw: Any, rules: Rules = OPEN) -> list[Descriptor]:
     if not isinstance(raw, list) or not raw:
         raise InvalidRequest("'descriptors' must be a non-empty list")
     if len(raw) > MAX_DESCRIPTORS:
         raise InvalidRequest(f"at most {MAX_DESCRIPTORS} descriptors in one request")
-    return [Descriptor.parse(item) for item in raw]
+    return [Descriptor.parse(item, rules) for item in raw]

@@ -12,41 +12,40 @@ from . import queue
 from .descriptors import Descriptor
 from .errors import Conflict, InvalidRequest, PermissionDenied
 from .lookups import coerce_value
-from .policy import lockable_by
-from .serialize import resource_dict
 from .operation import operation
+from .policy import KEPT_FIELDS, Sight, admin_only_fields
+from .serialize import resource_dict
 from .transaction import changed
 
-#: Kept by the engine alone: nobody sets them through update_fields.
-ENGINE_FIELDS = {"id", "type", "session_id", "owner", "owner_time"}
-#: Decide who may lock what: only admins change them.
-ADMIN_FIELDS = {"name", "group_id", "reserved", "reserved_time"}
 MAX_RESULTS = 10_000
 
 
 def query(db: Session, user: User, type_name: str,
           filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Resources of a type matching ``filters`` that the user may lock
-    (an admin sees all)."""
-    descriptor = Descriptor.parse({"type": type_name, "properties": filters or {}})
+    """Resources of a type matching ``filters`` that the user sees: those they
+    may take whole (an admin sees all)."""
+    sight = Sight(user)
+    descriptor = Descriptor.parse({"type": type_name, "properties": filters or {}},
+                                  sight.rules)
     with operation(db):
-        statement = descriptor.select().limit(MAX_RESULTS)
-        if not user.is_admin:
-            statement = statement.where(lockable_by(user))
-        return [resource_dict(r) for r in db.scalars(statement)]
+        return [resource_dict(r, sight.sees)
+                for r in sight.find(db, descriptor, MAX_RESULTS)]
 
 
 def update_fields(db: Session, user: User, type_name: str, filters: dict[str, Any],
                   values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Set ``values`` on every resource matching ``filters``.
+    """Set ``values`` on every resource matching ``filters`` that the user sees.
 
-    Allowed to an admin, or to a user who holds every one of them; who-may-lock
-    fields (name, group, reservation) are for admins only.
+    Allowed to an admin, or to a user who holds every one of them; fields that
+    decide who may lock what, or that refer to other rows, are for admins only
+    (see :func:`~.policy.admin_only_fields`).
     """
-    descriptor = Descriptor.parse({"type": type_name, "properties": filters or {}})
+    sight = Sight(user)
+    descriptor = Descriptor.parse({"type": type_name, "properties": filters or {}},
+                                  sight.rules)
     assignments = _check_values(descriptor.model, values, user)
     with operation(db):
-        resources = list(db.scalars(descriptor.select().limit(MAX_RESULTS)))
+        resources = sight.find(db, descriptor, MAX_RESULTS)
         if not user.is_admin:
             foreign = [r.name for r in resources if r.owner != user.username]
             if foreign:
@@ -64,7 +63,7 @@ def update_fields(db: Session, user: User, type_name: str, filters: dict[str, An
                            f"{error.orig}"[:500]) from None
         changed(db)
         queue.serve(db)
-        return [resource_dict(r) for r in resources]
+        return [resource_dict(r, sight.sees) for r in resources]
 
 
 def _check_values(model: type, values: Any, user: User) -> dict[str, Any]:
@@ -72,11 +71,11 @@ def _check_values(model: type, values: Any, user: User) -> dict[str, Any]:
         raise InvalidRequest("'values' must be a non-empty object of field: value")
     if not all(isinstance(field, str) for field in values):
         raise InvalidRequest("field names must be strings")
-    blocked = set(values) & ENGINE_FIELDS
+    blocked = set(values) & KEPT_FIELDS
     if blocked:
         raise InvalidRequest(f"fields kept by the lock engine cannot be set: "
                              f"{sorted(blocked)}")
-    if not user.is_admin and set(values) & ADMIN_FIELDS:
-        raise PermissionDenied(f"only an admin may change "
-                               f"{sorted(set(values) & ADMIN_FIELDS)}")
+    guarded = set(values) & admin_only_fields(model)
+    if not user.is_admin and guarded:
+        raise PermissionDenied(f"only an admin may change {sorted(guarded)}")
     return {field: coerce_value(model, field, value) for field, value in values.items()}

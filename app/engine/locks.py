@@ -19,8 +19,9 @@ from .descriptors import parse_all
 from .errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from .lookups import MAX_LIST, check_text
 from .notify import RECHECK, notifier_for
-from .serialize import request_dict, session_dict
 from .operation import operation
+from .policy import Sight
+from .serialize import request_dict, session_dict
 from .transaction import changed
 
 MAX_TIMEOUT = 24 * 3600.0
@@ -60,11 +61,11 @@ def request_lock(db: Session, user: User, session_id: str, descriptors: Any, *,
     until ``timeout`` seconds pass; with timeout 0 a request that cannot be
     granted now ends as ``timed_out`` with a message saying why.
 
-    Raises NotFound when no resource matches a descriptor at all, and
-    PermissionDenied when none that matches may be locked by the user: waiting
-    could never help then.
+    Raises NotFound when no resource the user sees matches a descriptor (a
+    hidden one answers as a missing one), and PermissionDenied when an admin
+    sees matches but may take none: waiting could never help then.
     """
-    wanted = parse_all(descriptors)
+    wanted = parse_all(descriptors, Sight(user).rules)
     timeout = _check_timeout(timeout)
     if isinstance(priority, bool) or not isinstance(priority, int) \
             or priority not in PRIORITY_RANGE:
@@ -142,8 +143,8 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
     for name in names:
         check_text(name, "resources")
     with operation(db):
-        found = {r.name: r for r in db.scalars(select(ResourceData)
-                                               .where(ResourceData.name.in_(names)))}
+        found = {r.name: r for r in Sight(user).rows(
+            db, select(ResourceData).where(ResourceData.name.in_(names)))}
         missing = sorted(set(names) - set(found))
         if missing:
             raise NotFound(f"no resource named {', '.join(missing)}", names=missing)
@@ -203,7 +204,9 @@ def _granted(db: Session, request: LockRequest) -> list[ResourceData]:
 
 def _describe(db: Session, request: LockRequest) -> dict[str, Any]:
     if request.state == request.GRANTED:
-        return request_dict(request, resources=_granted(db, request))
+        sight = Sight(request.session.user)
+        return request_dict(request, resources=sight.keep(_granted(db, request)),
+                            sees=sight.sees)
     if request.state == request.WAITING:
         return request_dict(request, position=queue.position(db, request))
     return request_dict(request)

@@ -8,11 +8,12 @@ error.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import BigInteger, ColumnElement, and_, true
-from sqlalchemy.orm import Mapper, RelationshipProperty
+from sqlalchemy import BigInteger, ColumnElement, Enum, String, and_, true
+from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty
 
 from .errors import InvalidRequest
 
@@ -42,7 +43,21 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def build_filter(model: type, filters: Mapping[str, Any]) -> ColumnElement:
+@dataclass(frozen=True)
+class Rules:
+    """What a filter may reach: ``hidden`` fields answer as unknown ones, and
+    with ``parts_only`` relations to resources are followed only to the
+    sub-resources (many-to-one) of the filtered one."""
+
+    hidden: frozenset[str] = frozenset()
+    parts_only: bool = False
+
+
+OPEN = Rules()
+
+
+def build_filter(model: type, filters: Mapping[str, Any],
+                 rules: Rules = OPEN) -> ColumnElement:
     """One condition for all ``filters`` on ``model`` (their AND)."""
     if not isinstance(filters, Mapping):
         raise InvalidRequest("filters must be an object of field lookups",
@@ -51,36 +66,54 @@ def build_filter(model: type, filters: Mapping[str, Any]) -> ColumnElement:
         if not isinstance(key, str):
             raise InvalidRequest("filter names must be strings", got=repr(key)[:100])
         check_text(key, key)
-    conditions = [_lookup(model.__mapper__, key, value, key)
+    conditions = [_lookup(model.__mapper__, key, value, key, rules)
                   for key, value in filters.items()]
     return and_(true(), *conditions)
 
 
-def _lookup(mapper: Mapper, path: str, value: Any, full: str) -> ColumnElement:
+def _lookup(mapper: Mapper, path: str, value: Any, full: str,
+            rules: Rules) -> ColumnElement:
     field, _, rest = path.partition("__")
     prop = mapper.attrs.get(field)
-    if prop is None or field.startswith("_"):
+    if prop is None or field.startswith("_") or field in rules.hidden:
         raise InvalidRequest(
             f"{mapper.class_.__name__} has no field {field!r} (in lookup {full!r})",
-            field=full, known=sorted(a.key for a in mapper.attrs if not a.key.startswith("_")))
+            field=full, known=sorted(a.key for a in mapper.attrs
+                                     if not a.key.startswith("_")
+                                     and a.key not in rules.hidden))
     if isinstance(prop, RelationshipProperty):
-        return _relation(mapper, prop, rest, value, full)
+        return _relation(mapper, prop, rest, value, full, rules)
     operator = rest or "exact"
     if operator not in OPERATORS:
         raise InvalidRequest(f"unknown lookup {operator!r} in {full!r}", field=full,
                              known=sorted(OPERATORS))
     column = getattr(mapper.class_, field)
+    if operator in TEXT_OPERATORS and not is_text(column):
+        # LIKE on a number works on SQLite and fails on PostgreSQL: refuse both.
+        raise InvalidRequest(f"{full!r}: {operator} compares text, and {field!r} is "
+                             f"not a text field; use exact, in, gt, gte, lt or lte",
+                             field=full)
     return OPERATORS[operator](column, _coerce(column, operator, value, full))
 
 
+def is_text(column: Any) -> bool:
+    """A column of plain text, which LIKE can compare on every database."""
+    return isinstance(column.type, String) and not isinstance(column.type, Enum)
+
+
 def _relation(mapper: Mapper, prop: RelationshipProperty, rest: str, value: Any,
-              full: str) -> ColumnElement:
+              full: str, rules: Rules) -> ColumnElement:
     attribute = getattr(mapper.class_, prop.key)
     target = prop.mapper
     if not _is_resource(target) and rest.split("__")[0] not in ("", "id", "name", *OPERATORS):
         # Accounts hang off groups: never let a filter reach into them.
         raise InvalidRequest(f"{full!r}: only the id or name of a "
                              f"{target.class_.__name__} can be filtered on", field=full)
+    if _is_resource(target) and rules.parts_only \
+            and prop.direction is not RelationshipDirection.MANYTOONE:
+        # Rows reached this way are not parts of this one: they may be hidden.
+        raise InvalidRequest(f"{full!r}: filters follow only sub-resources (many-to-one "
+                             f"relations)", field=full)
     if rest in ("", "exact", "in", "isnull"):
         # group=3, group="QA", port__isnull=True: by key, or by name where the
         # target has one.
@@ -91,9 +124,9 @@ def _relation(mapper: Mapper, prop: RelationshipProperty, rest: str, value: Any,
             rest == "in" and all(isinstance(v, int) for v in value or [])) else "name"
         if key not in target.attrs:
             raise InvalidRequest(f"{full!r}: give the related object's id", field=full)
-        inner = _lookup(target, f"{key}__{rest or 'exact'}", value, full)
+        inner = _lookup(target, f"{key}__{rest or 'exact'}", value, full, rules)
     else:
-        inner = _lookup(target, rest, value, full)
+        inner = _lookup(target, rest, value, full, rules)
     return attribute.any(inner) if prop.uselist else attribute.has(inner)
 
 

@@ -16,16 +16,18 @@ from sqlalchemy.orm import Session
 
 from ..models import LockRequest, ResourceData, User, utcnow
 from .descriptors import Descriptor, parse_all
-from .errors import NotFound, PermissionDenied
+from .errors import EngineError, NotFound, PermissionDenied
 from .matching import choose, footprint, is_free
-from .policy import lockable_by, why_not
+from .policy import Sight, may_take, why_not
 from .transaction import changed
 
 
 def pools_for(db: Session, user: User,
               descriptors: Sequence[Descriptor]) -> list[list[ResourceData]]:
-    """For each descriptor, the resources ``user`` may lock that match it."""
-    return [list(db.scalars(d.select().where(lockable_by(user)))) for d in descriptors]
+    """For each descriptor, the resources that match it which ``user`` may
+    take whole: it and every part a grant takes."""
+    sight = Sight(user)
+    return [[r for r in sight.find(db, d) if may_take(user, r)] for d in descriptors]
 
 
 def serve(db: Session, now: datetime | None = None) -> list[LockRequest]:
@@ -35,7 +37,13 @@ def serve(db: Session, now: datetime | None = None) -> list[LockRequest]:
     blocked: set[int] = set()
     granted = []
     for request in waiting(db):
-        pools = pools_for(db, request.session.user, parse_all(request.descriptors))
+        user = request.session.user
+        try:
+            pools = pools_for(db, user, parse_all(request.descriptors, Sight(user).rules))
+        except EngineError as error:
+            # Its plugin is gone, or its user lost a right: it can never be served.
+            finish(db, request, LockRequest.TIMED_OUT, error.message)
+            continue
         chosen = choose([[r for r in pool if is_free(r)] for pool in pools],
                         excluded=blocked)
         if chosen is not None:
@@ -101,13 +109,17 @@ def explain(pools: list[list[ResourceData]], request: LockRequest,
 
 
 def check_satisfiable(db: Session, user: User, descriptors: Sequence[Descriptor]) -> None:
-    """Fail fast when waiting could never help: nothing matches, or nothing the
-    user may lock."""
+    """Fail fast when waiting could never help: nothing matches that the user
+    sees (hidden resources answer exactly as missing ones), or, for an admin,
+    nothing they may take."""
+    sight = Sight(user)
     for descriptor in descriptors:
-        example = db.scalar(descriptor.select().limit(1))
-        if example is None:
+        seen = sight.find(db, descriptor)
+        if not seen:
             raise NotFound(f"no resource matches {descriptor}",
                            descriptor=descriptor.encode())
-        if db.scalar(descriptor.select().where(lockable_by(user)).limit(1)) is None:
-            raise PermissionDenied(f"{descriptor}: {why_not(user, example)}",
+        if user.is_admin and not any(may_take(user, r) for r in seen):
+            # Told to admins only: the reason names what blocks, which a
+            # user may not see (a part an admin wired into what they hold).
+            raise PermissionDenied(f"{descriptor}: {why_not(user, seen[0])}",
                                    descriptor=descriptor.encode())

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from ..models import LockRequest, LockSession, ResourceData, sub_resource_fields
 
 HIDDEN_FIELDS = {"session_id"}
+#: Whether the viewer sees a resource (:meth:`app.engine.policy.Sight.sees`).
+Sees = Callable[[ResourceData], bool]
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -14,10 +16,12 @@ def timestamp(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
 
 
-def resource_dict(resource: ResourceData) -> dict[str, Any]:
-    """Every column of the resource, its group's name and its sub-resources."""
+def resource_dict(resource: ResourceData, sees: Sees | None = None) -> dict[str, Any]:
+    """Every column of the resource, its group's name and its sub-resources;
+    a sub-resource the viewer does not ``see`` reads as none at all."""
+    mapper = type(resource).__mapper__
     data: dict[str, Any] = {}
-    for attribute in type(resource).__mapper__.column_attrs:
+    for attribute in mapper.column_attrs:
         if attribute.key in HIDDEN_FIELDS:
             continue
         value = getattr(resource, attribute.key)
@@ -25,7 +29,12 @@ def resource_dict(resource: ResourceData) -> dict[str, Any]:
     data["group"] = resource.group.name if resource.group else None
     for field in sub_resource_fields(type(resource)):
         child = getattr(resource, field)
-        data[field] = resource_dict(child) if child is not None else None
+        if child is not None and sees is not None and not sees(child):
+            # Wired to it by an admin after the viewer took or saw this one.
+            child = None
+            for column in mapper.relationships[field].local_columns:
+                data[mapper.get_property_by_column(column).key] = None
+        data[field] = resource_dict(child, sees) if child is not None else None
     return data
 
 
@@ -37,7 +46,7 @@ def session_dict(session: LockSession) -> dict[str, Any]:
 
 
 def request_dict(request: LockRequest, resources: list[ResourceData] | None = None,
-                 position: int | None = None) -> dict[str, Any]:
+                 position: int | None = None, sees: Sees | None = None) -> dict[str, Any]:
     """A lock request; ``resources`` once granted, ``position`` while waiting."""
     data: dict[str, Any] = {
         "id": request.id, "state": request.state, "session_id": request.session_id,
@@ -46,7 +55,7 @@ def request_dict(request: LockRequest, resources: list[ResourceData] | None = No
         "message": request.message,
     }
     if resources is not None:
-        data["resources"] = [resource_dict(r) for r in resources]
+        data["resources"] = [resource_dict(r, sees) for r in resources]
     if position is not None:
         data["queue_position"] = position
     return data
