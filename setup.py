@@ -31,6 +31,7 @@ setup(
         "rpyc>=6",
         "openpyxl>=3.1",
         "lxml>=5",
+        "google-re2>=1.1",  # error signatures: linear-time matching
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],

@@ -105,6 +105,15 @@ SERVER_OPTIONS = (
            "largest request body the API accepts"),
     Option("artifacts_dir", as_optional_str, None,
            "run artifacts (zips) the run pages may serve; default: <workdir>/artifacts"),
+    # Long polls park a thread each: keep the cap below the threads of a server
+    # process (gunicorn --threads, 16 in the README and app/serving.py) so
+    # that health checks and short calls always find one free.
+    Option("long_poll_limit", as_positive(int), 12,
+           "most lock polls one server process holds open at once (429 above)"),
+    Option("long_poll_user_limit", as_positive(int), 4,
+           "most lock polls one user may hold open in one server process (429 above)"),
+    Option("long_poll_retry_after", as_positive(int), 2,
+           "seconds a poll refused for the caps is told to wait (Retry-After)"),
 )
 
 

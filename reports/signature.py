@@ -17,7 +17,9 @@ import re
 import sys
 from typing import Any, Callable
 
-from app.models.signatures import FLAGS, pattern_problem
+import re2
+
+from app.models.signatures import MAX_PATTERN, PatternError, compile_pattern
 from rotest_core.result import AbstractResultHandler, describe
 
 from .text import clean
@@ -25,15 +27,18 @@ from .text import clean
 __all__ = ["MATCH_LIMIT", "SignatureHandler", "pattern_for", "tail"]
 
 #: Patterns are searched in the last this many characters of a traceback:
-#: the error is at the end, and a bounded text keeps a badly written pattern
-#: (nested quantifiers) from taking the run hostage.
+#: the error is at the end. (RE2 matches in linear time, so the bound keeps
+#: the cost per failure small; it is not what keeps a pattern from hanging.)
 MATCH_LIMIT = 10 * 1024
 #: A new signature's pattern is made from this much of the error's last line.
 LINE_LIMIT = 300
 NAME_LIMIT = 120
 #: What varies between two occurrences of one error, and what stands for it.
+#: ASCII, as RE2's ``\d`` and ``\b`` are: a digit of another script stays
+#: literal, so a generated pattern always matches the text it came from.
 _VARYING = re.compile(r"""(?P<single>'[^'\n]*')|(?P<double>"[^"\n]*")"""
-                      r"|(?P<address>\b0x[0-9a-fA-F]+)|(?P<number>\d+(?:\.\d+)?)")
+                      r"|(?P<address>\b0x[0-9a-fA-F]+)|(?P<number>\d+(?:\.\d+)?)",
+                      re.ASCII)
 _GENERAL = {"single": r"'[^'\n]*'", "double": r'"[^"\n]*"',
             "address": r"0x[0-9a-fA-F]+", "number": r"\d+(?:\.\d+)?"}
 
@@ -50,21 +55,24 @@ def last_line(text: str) -> str:
 
 
 def pattern_for(text: str) -> str | None:
-    """A regular expression that matches this error again, with other numbers,
+    """An RE2 pattern that matches this error again, with other numbers,
     addresses and quoted values; None when the last line says too little to
     tell errors apart (only numbers, say)."""
     line = last_line(text)[:LINE_LIMIT]
-    parts, literal, position = [], "", 0
+    pieces, position = [], 0  # (the text it stands for, the pattern)
     for match in _VARYING.finditer(line):
         fixed = line[position:match.start()]
-        parts += [re.escape(fixed), _GENERAL[match.lastgroup]]
-        literal += fixed
+        pieces += [(fixed, re2.escape(fixed)), ("", _GENERAL[match.lastgroup])]
         position = match.end()
-    parts.append(re.escape(line[position:]))
-    literal += line[position:]
+    pieces.append((line[position:], re2.escape(line[position:])))
+    pattern, literal = "", ""
+    for text_part, part in pieces:
+        if len(pattern) + len(part) > MAX_PATTERN:
+            break  # patterns are searched: the line's start finds it again
+        pattern, literal = pattern + part, literal + text_part
     if len(re.sub(r"\W", "", literal)) < 3:
         return None
-    return "".join(parts)
+    return pattern
 
 
 class SignatureHandler(AbstractResultHandler):
@@ -75,7 +83,8 @@ class SignatureHandler(AbstractResultHandler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.store: Store | None = None
-        self.known: list[tuple[dict[str, Any], re.Pattern[str]]] = []
+        #: Each signature with its pattern compiled by RE2 (linear time).
+        self.known: list[tuple[dict[str, Any], Any]] = []
         self._said: set[str] = set()  # warnings given, each once
 
     # --- the run -----------------------------------------------------------
@@ -142,13 +151,16 @@ class SignatureHandler(AbstractResultHandler):
 
     def _learn(self, signature: dict[str, Any]) -> None:
         pattern = signature.get("pattern")
-        problem = pattern_problem(pattern) if isinstance(pattern, str) else "no pattern"
-        if problem:
+        try:
+            if not isinstance(pattern, str):
+                raise PatternError("no pattern")
+            compiled = compile_pattern(pattern)
+        except PatternError as problem:
             # Stored before the checks, or straight into the database.
             self._warn(f"error signature {signature.get('name')!r} is skipped: "
                        f"{problem}; fix it in the admin site")
             return
-        self.known.append((signature, re.compile(pattern, FLAGS)))
+        self.known.append((signature, compiled))
 
     # --- plumbing ----------------------------------------------------------
 

@@ -78,7 +78,8 @@ def test_every_operation_documents_its_errors_and_security(document):
 
 def _name(status: str) -> str:
     return {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden",
-            "404": "NotFound", "409": "Conflict", "413": "TooLarge"}[status]
+            "404": "NotFound", "409": "Conflict", "413": "TooLarge",
+            "429": "TooManyRequests"}[status]
 
 
 def test_path_parameters_match_the_routes(document):

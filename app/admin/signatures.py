@@ -17,7 +17,8 @@ CATEGORY = "Reports"
 
 
 def valid_pattern(_form: Any, field: Any) -> None:
-    """A WTForms validator: the pattern must compile as a regular expression."""
+    """A WTForms validator: the pattern must compile with RE2, as the runs
+    that match it compile it."""
     problem = pattern_problem(field.data or "")
     if problem:
         raise ValidationError(problem[0].upper() + problem[1:] + ".")
@@ -31,8 +32,9 @@ class SignatureView(AdminOnly, ModelView):
     column_searchable_list = ("name", "pattern", "link")
     column_default_sort = ("last_seen", True)
     column_labels = {"hit_count": "Hits", "last_seen": "Last seen"}
-    column_descriptions = {"pattern": "A regular expression searched for in the last "
-                                      "10 KB of each failure's traceback"}
+    column_descriptions = {"pattern": "A regular expression (RE2 syntax: no "
+                                      "backreferences or lookarounds) searched for in "
+                                      "the last 10 KB of each failure's traceback"}
     form_base_class = AdminForm
     form_columns = ("name", "pattern", "link")
     form_args = {

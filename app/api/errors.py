@@ -17,7 +17,8 @@ from ..models import db
 
 PREFIX = "/api/v1"
 HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden",
-              404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+              404: "not_found", 405: "method_not_allowed", 413: "too_large",
+              429: "too_many_requests"}
 HTTP_MESSAGES = {
     404: "no such API route: {method} {path}; the routes are listed in "
          + PREFIX + "/openapi.json",
@@ -53,7 +54,11 @@ def init_app(app: Flask) -> None:
 
 def _engine_error(error: EngineError) -> Response:
     _rollback()
-    return error_response(error.status, error.code, error.message, error.details)
+    response = error_response(error.status, error.code, error.message, error.details)
+    retry_after = getattr(error, "retry_after", None)  # a 429: when to ask again
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:

@@ -18,6 +18,7 @@ from ..models import db
 from . import errors
 from .auth import authenticate, current_user
 from .body import ARRAY, BOOLEAN, INTEGER, NUMBER, OBJECT, STRING, Field, read_body
+from .polls import long_polls
 
 bp = Blueprint("api", __name__, url_prefix=errors.PREFIX)
 errors.register(bp)
@@ -119,10 +120,12 @@ def request_lock() -> tuple[dict[str, Any], int, dict[str, str]]:
 
 @bp.get(f"/locks/{REQUEST_ID}")
 def get_lock(request_id: int) -> dict[str, Any]:
-    """A request's state; with ``?wait=SECONDS``, a long-poll until it leaves the queue."""
+    """A request's state; with ``?wait=SECONDS``, a long-poll until it leaves the
+    queue, if a poll slot is free (else 429 with Retry-After, see polls.py)."""
     wait = _wait_seconds()
     if wait > 0:
-        return engine.wait_for(_db(), current_user(), request_id, wait)
+        with long_polls().slot(current_user().id):
+            return engine.wait_for(_db(), current_user(), request_id, wait)
     return engine.get_request(_db(), current_user(), request_id)
 
 

@@ -9,22 +9,32 @@ JSON API and the embedded client share them.
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import datetime
 from typing import Any
 
+import re2
 from sqlalchemy import String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import db, utcnow
 
-__all__ = ["ErrorSignature", "MAX_LINK", "MAX_NAME", "MAX_PATTERN", "all_signatures",
-           "count_hit", "pattern_problem", "record_signature"]
+__all__ = ["ErrorSignature", "MAX_LINK", "MAX_NAME", "MAX_PATTERN", "MAX_PROGRAM",
+           "PatternError", "all_signatures", "compile_pattern", "count_hit",
+           "pattern_problem", "record_signature"]
 
 MAX_NAME = 200
 MAX_PATTERN = 2000
 MAX_LINK = 500
-#: The flags every pattern is compiled and matched with.
-FLAGS = re.MULTILINE
+#: Every pattern is compiled with it: ``^`` and ``$`` match at each line.
+MULTILINE = "(?m)"
+#: The most instructions a compiled pattern may have. RE2's time is linear in
+#: the text but also grows with the program; past a few thousand instructions
+#: its DFA runs out of memory and falls back to a far slower NFA (a pattern
+#: such as ``([\s\S]{0,1000}a|...){...}`` takes seconds on 10 KB). Below this,
+#: a search of a 10 KB traceback takes milliseconds; real signatures, and
+#: those made from an error's last line, compile to a few hundred.
+MAX_PROGRAM = 5000
 
 
 class ErrorSignature(db.Model):
@@ -50,54 +60,73 @@ class ErrorSignature(db.Model):
         return self.name
 
 
+class PatternError(ValueError):
+    """A pattern that cannot be a signature's pattern; the message says why."""
+
+
+def compile_pattern(pattern: str) -> Any:
+    """``pattern`` compiled for searching tracebacks, or :class:`PatternError`.
+
+    Patterns are matched by RE2, whose time grows linearly with the text
+    whatever the pattern (no backtracking), so a pattern anyone stores cannot
+    hang a run. ``^`` and ``$`` match at each line. Validation, generation
+    and matching all go through here, so they agree on what a pattern means.
+    """
+    if not pattern.strip():
+        raise PatternError("the pattern is empty; write a regular expression found in "
+                           "the traceback")
+    if len(pattern) > MAX_PATTERN:
+        raise PatternError(f"the pattern is {len(pattern)} characters long; at most "
+                           f"{MAX_PATTERN}")
+    try:
+        compiled = re2.compile(MULTILINE + pattern, _options())
+    except UnicodeEncodeError:
+        raise PatternError("the pattern holds a lone surrogate character (\\ud800-"
+                           "\\udfff), which no text can contain") from None
+    except re2.error as error:
+        raise PatternError(_why(pattern, error)) from None
+    # A search runs the pattern forwards, then backwards to find the start.
+    size = max(compiled.programsize, compiled.reverseprogramsize)
+    if size > MAX_PROGRAM:
+        raise PatternError(f"the pattern is too complex: it compiles to "
+                           f"{size} steps, at most {MAX_PROGRAM}; large "
+                           f"repeat counts ({{1000}}) multiply it, so use * or + instead")
+    return compiled
+
+
 def pattern_problem(pattern: str) -> str | None:
     """Why ``pattern`` cannot be a signature's pattern, or None if it can."""
-    if not pattern.strip():
-        return "the pattern is empty; write a regular expression found in the traceback"
-    if len(pattern) > MAX_PATTERN:
-        return f"the pattern is {len(pattern)} characters long; at most {MAX_PATTERN}"
     try:
-        re.compile(pattern, FLAGS)
-    except re.error as error:
-        return (f"the pattern is not a valid regular expression: {error}; escape "
-                f"special characters such as ( [ . * + ? with a backslash")
-    if _nests_repeats(pattern):
-        return ("the pattern repeats a group that repeats inside, as in (a+)+, which can "
-                "take forever on a long traceback; rewrite it with one repeat, or make "
-                "the inner one possessive (a++) or atomic ((?>a+))")
+        compile_pattern(pattern)
+    except PatternError as error:
+        return str(error)
     return None
 
 
-def _nests_repeats(pattern: str) -> bool:
-    """Whether an unbounded repeat holds another (the shape of catastrophic
-    backtracking). Python's ``re`` has no timeout, so such patterns are
-    refused; the parser is private, so a Python without it skips the check."""
+def _options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # the caller says why, once
+    return options
+
+
+def _why(pattern: str, error: Exception) -> str:
+    reason = error.args[0] if error.args else str(error)
+    if isinstance(reason, bytes):
+        reason = reason.decode("utf-8", "replace")
+    reason = reason.replace(": " + MULTILINE, ": ", 1)  # RE2 quotes what it got
     try:
-        from re import _parser as parser
-        parsed = parser.parse(pattern, FLAGS)
-    except Exception:  # noqa: BLE001 - another Python's parser: no check
-        return False
-    repeats = {parser.MAX_REPEAT, parser.MIN_REPEAT}
-
-    def walk(items: Any, inside: bool) -> bool:
-        for op, value in items:
-            if op in repeats:
-                _low, high, sub = value
-                unbounded = high == parser.MAXREPEAT
-                if (inside and unbounded) or walk(sub, inside or unbounded):
-                    return True
-            elif op == parser.SUBPATTERN:
-                if walk(value[-1], inside):
-                    return True
-            elif op == parser.BRANCH:
-                if any(walk(branch, inside) for branch in value[1]):
-                    return True
-            elif op in (parser.ASSERT, parser.ASSERT_NOT):
-                if walk(value[1], inside):
-                    return True
-        return False
-
-    return walk(parsed, False)
+        with warnings.catch_warnings():  # Python's own warnings are not the point
+            warnings.simplefilter("ignore")
+            re.compile(pattern)
+    except re.error:  # not one in Python's dialect either: a plain mistake
+        return (f"the pattern is not a valid regular expression ({reason}); escape "
+                f"special characters such as ( [ . * + ? with a backslash")
+    except (RecursionError, OverflowError):
+        pass
+    return (f"the pattern cannot be matched in linear time ({reason}): patterns are "
+            f"matched by RE2, which has no backreferences (\\1), lookarounds "
+            f"((?=...), (?!...), (?<=...), (?<!...)), atomic groups or possessive "
+            f"repeats, and no repeat count above 1000; rewrite it without them")
 
 
 def all_signatures(db_session: Session) -> list[dict[str, Any]]:

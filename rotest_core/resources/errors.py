@@ -36,6 +36,16 @@ class ServerError(LockClientError):
     """The server could not be reached or failed; the message says what to try."""
 
 
+class ServerBusy(ServerError):
+    """The server refused a call for now (429): ask again after ``retry_after``
+    seconds (its ``Retry-After``)."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None, *,
+                 retry_after: float) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
+
+
 BY_CODE = {
     "unavailable": ResourceUnavailableError,
     "not_found": ResourceDoesNotExistError,

@@ -7,16 +7,20 @@ connect are retried with backoff while the server restarts.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
 import requests
 
-from .errors import ServerError, error_for
+from .errors import ServerBusy, ServerError, error_for
 from .lock_client import Descriptor, LockClient, ResourceDict
 
 log = logging.getLogger(__name__)
 
+#: Bounds on the wait a 429's Retry-After asks for: a missing or odd header
+#: must neither spin nor stall the run.
+RETRY_AFTER = (0.5, 60.0)
 
 
 class RemoteLockClient(LockClient):
@@ -61,6 +65,9 @@ class RemoteLockClient(LockClient):
         # 409 "unavailable" still carries the request, which the waiter reads.
         if response.ok or body.get("error") == "unavailable":
             return body
+        if response.status_code == 429:
+            raise ServerBusy(body.get("message", "the server is busy"), body.get("details"),
+                             retry_after=_retry_after(response))
         raise error_for(body.get("error", "server_error"),
                         body.get("message", f"HTTP {response.status_code}"),
                         body.get("details"))
@@ -86,8 +93,19 @@ class RemoteLockClient(LockClient):
         return body["details"]["request"] if status == 409 else body
 
     def poll(self, request_id: int, wait: float) -> dict[str, Any]:
-        return self.call("GET", f"/locks/{request_id}?wait={wait:.3f}",
-                         read_timeout=wait + 30.0)[1]
+        """The request's state once it leaves the queue, or after ``wait``.
+
+        A server whose poll slots are full answers 429: then the client waits
+        here for its Retry-After and asks for the state without waiting, which
+        the server never refuses; the caller polls again if still waiting."""
+        try:
+            return self.call("GET", f"/locks/{request_id}?wait={wait:.3f}",
+                             read_timeout=wait + 30.0)[1]
+        except ServerBusy as busy:
+            log.info("rotest server busy (%s); asking again in %.1fs", busy,
+                     busy.retry_after)
+            time.sleep(busy.retry_after)
+            return self.call("GET", f"/locks/{request_id}")[1]
 
     def cancel(self, request_id: int) -> dict[str, Any]:
         return self.call("DELETE", f"/locks/{request_id}")[1]
@@ -105,3 +123,13 @@ class RemoteLockClient(LockClient):
                       values: dict[str, Any]) -> list[ResourceDict]:
         return self.call("POST", "/update_fields", {"type": type_name, "filters": filters,
                                                     "values": values})[1]["resources"]
+
+
+def _retry_after(response: requests.Response) -> float:
+    """The seconds a 429 asks to wait, within :data:`RETRY_AFTER`."""
+    low, high = RETRY_AFTER
+    try:
+        seconds = float(response.headers.get("Retry-After", low))
+    except ValueError:  # an HTTP date: not what this server sends
+        return low
+    return min(max(seconds, low), high) if math.isfinite(seconds) else low

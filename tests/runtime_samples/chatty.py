@@ -12,9 +12,3 @@ class ChattyCase(TestCase):
         self.logger.info("an info line")
         self.logger.warning("a warning line: %s", HOSTILE)
 
-
-class BacktrackingCase(TestCase):
-    """A failure whose text makes (a+)+$ backtrack for ever."""
-
-    def test_many_as(self):
-        self.fail("a" * 40 + "!")
