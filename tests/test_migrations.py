@@ -26,7 +26,8 @@ from app.models import User, db
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = "migrating_plugin"
 CORE_TABLES = {"user", "group", "user_group", "api_token", "resource", "lock_session",
-               "lock_request", "error_signature", "history_run", "history_record"}
+               "lock_request", "error_signature", "history_run", "history_record",
+               "rate_limit"}
 NO_MIGRATIONS_WARNING = f"rotest db migrate --plugin {PLUGIN}"
 
 
@@ -65,7 +66,7 @@ def test_upgrade_builds_the_core_tables_as_the_models_define_them(make_app):
     with app.app_context():
         assert CORE_TABLES <= set(inspect(db.engine).get_table_names())
     assert schema_differences(app) == []
-    assert migration_status(app) == [("rotest", "rotest_0003", "rotest_0003")]
+    assert migration_status(app) == [("rotest", "rotest_0004", "rotest_0004")]
 
 
 def test_upgrade_is_idempotent_and_keeps_data(make_app):
@@ -86,7 +87,7 @@ def test_upgrade_adopts_a_database_made_by_create_all(make_app):
     with app.app_context():
         db.create_all()
     upgrade_database(app)
-    assert migration_status(app) == [("rotest", "rotest_0003", "rotest_0003")]
+    assert migration_status(app) == [("rotest", "rotest_0004", "rotest_0004")]
 
 
 CONCURRENT_CHILD = textwrap.dedent("""
@@ -182,7 +183,7 @@ def test_plugin_branch_is_generated_then_applied(rotest, plugin_copy, database_u
     source = first.read_text()
     assert "op.create_table('probe_data'" in source
     assert f"branch_labels = ('{PLUGIN}',)" in source
-    assert "depends_on = 'rotest_0003'" in source
+    assert "depends_on = 'rotest_0004'" in source
 
     upgraded = rotest("db", "upgrade")
     assert NO_MIGRATIONS_WARNING not in upgraded.stderr

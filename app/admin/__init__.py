@@ -28,20 +28,22 @@ def init_app(app: Flask) -> "Admin":
     from flask_admin import Admin
     from flask_admin.theme import Bootstrap4Theme
 
+    from ..security import csp_nonce
     from .accounts import account_views
-    from .auth import SecureIndexView, login_manager
+    from .auth import SecureIndexView
+    from .auth import init_app as init_sessions
     from .locks import lock_views
     from .resources import resource_views
     from .signatures import signature_views
 
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
     if "api" in app.blueprints:
         csrf.exempt(app.blueprints["api"])
-    login_manager.init_app(app)
+    init_sessions(app)
     admin = Admin(app, name="Rotest", url="/admin",
                   index_view=SecureIndexView(url="/admin"),
-                  theme=Bootstrap4Theme(base_template="admin_site/base.html"))
+                  theme=Bootstrap4Theme(base_template="admin_site/base.html"),
+                  csp_nonce_generator=csp_nonce)
     for view in (*resource_views(), *account_views(), *lock_views(),
                  *signature_views()):
         admin.add_view(view)
