@@ -13,17 +13,21 @@
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import secrets
 from datetime import timedelta
 from typing import Any, Callable, Iterable, Mapping
 
-from flask import Flask, Response, g
+from flask import Flask, Response, current_app, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-__all__ = ["csp_nonce", "init_app", "page_policy", "session_config"]
+__all__ = ["allow_event_handlers", "csp_nonce", "init_app", "page_policy",
+           "session_config"]
 
 NONCE = "rotest_csp_nonce"
+HANDLERS = "rotest_csp_handlers"
 #: For answers that are not HTML pages: they load nothing and run nothing.
 NOTHING_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
@@ -57,10 +61,22 @@ def csp_nonce() -> str:
     return g.get(NONCE)
 
 
-def page_policy(nonce: str) -> str:
+def allow_event_handlers(app: Flask, handlers: Iterable[str]) -> None:
+    """Let these exact inline event handlers (``onclick="..."``) run on the
+    pages of ``app``: CSP's 'unsafe-hashes' with their hashes. For fixed
+    texts a library's templates use (Flask-Admin's actions menu); a handler
+    that anyone could inject stays refused."""
+    app.extensions.setdefault(HANDLERS, set()).update(
+        "'sha256-%s'" % base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+        for text in handlers)
+
+
+def page_policy(nonce: str, handler_hashes: Iterable[str] = ()) -> str:
     """The Content Security Policy of an HTML page of the server."""
+    hashes = " ".join(sorted(handler_hashes))
+    handlers = f" 'unsafe-hashes' {hashes}" if hashes else ""
     return ("default-src 'self'; "
-            f"script-src 'self' 'nonce-{nonce}'; "
+            f"script-src 'self' 'nonce-{nonce}'{handlers}; "
             # Flask-Admin's widgets (select2, date pickers) set inline styles.
             "style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; "
@@ -74,9 +90,9 @@ def _add_headers(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
     if "Content-Security-Policy" not in headers:
-        headers["Content-Security-Policy"] = (page_policy(csp_nonce())
-                                              if response.mimetype == "text/html"
-                                              else NOTHING_POLICY)
+        headers["Content-Security-Policy"] = (
+            page_policy(csp_nonce(), current_app.extensions.get(HANDLERS, ()))
+            if response.mimetype == "text/html" else NOTHING_POLICY)
     return response
 
 
