@@ -158,6 +158,6 @@ def test_config_option_names_the_settings_file(rotest, tmp_path):
 
 
 def test_db_current_and_server_help(upgraded):
-    assert upgraded("db", "current").output == "rotest: rotest_0003 (up to date)\n"
+    assert upgraded("db", "current").output == "rotest: rotest_0004 (up to date)\n"
     assert "gunicorn -k gthread --threads 8 -w 4 wsgi:app" in upgraded(
         "server", "--help").output
