@@ -25,6 +25,7 @@ setup(
         "flask-migrate>=4.0",
         "flask-login>=0.6",
         "flask-wtf>=1.2",
+        "limits>=4.0",
         "gunicorn>=22",
         "pyyaml>=6",
         "requests>=2.31",

@@ -19,20 +19,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from flask import Flask
 
+    from . import security
     from .models import db
     from .plugins import load_plugins
 
     overrides = {k: v for k, v in (config or {}).items() if k.islower()}
     settings = config_module.load_settings(overrides=overrides)
+    database_url = settings["database_url"] \
+        or config_module.default_database_url(settings["workdir"])
+    config_module.create_private_sqlite_file(database_url)
     app = Flask(__name__)
     app.config.update(
         ROTEST=settings,
-        SQLALCHEMY_DATABASE_URI=settings["database_url"]
-        or config_module.default_database_url(settings["workdir"]),
+        SQLALCHEMY_DATABASE_URI=database_url,
         SECRET_KEY=settings["secret_key"]
         or config_module.secret_key_for(settings["workdir"]),
         MAX_CONTENT_LENGTH=settings["max_request_bytes"],
         JSON_SORT_KEYS=False,
+        **security.session_config(settings),
     )
     app.config.update({k: v for k, v in (config or {}).items() if k.isupper()})
     app.extensions["rotest_plugins"] = load_plugins(settings["plugins"])
@@ -44,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             app.before_request(_sqlite_write_lock_up_front)
 
+    security.init_app(app)
     _register_parts(app)
     return app
 

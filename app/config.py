@@ -75,6 +75,27 @@ def as_int_between(low: int, high: int) -> Callable[[Any], int]:
         return number
     return parse
 
+def as_count(value: Any) -> int:
+    """A whole number, zero or more."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"expected zero or more, got {value!r}")
+    return number
+
+
+def as_rate(value: Any) -> str:
+    """A rate limit in the notation of the ``limits`` library: "10 per 15 minutes"."""
+    from limits import parse  # only the server reads rates; the client stays light
+    text = str(value).strip()
+    try:
+        parse(text)
+    except ValueError:
+        raise ValueError(f"expected a rate such as '10 per 15 minutes', "
+                         f"got {value!r}") from None
+    return text
+
 
 def as_optional_str(value: Any) -> str | None:
     if value is None:
@@ -114,6 +135,18 @@ SERVER_OPTIONS = (
            "most lock polls one user may hold open in one server process (429 above)"),
     Option("long_poll_retry_after", as_positive(int), 2,
            "seconds a poll refused for the caps is told to wait (Retry-After)"),
+
+    Option("login_limit_user", as_rate, "10 per 15 minutes",
+           "failed admin logins allowed for one user name, then 429"),
+    Option("login_limit_address", as_rate, "50 per 15 minutes",
+           "failed admin logins allowed from one client address, then 429"),
+    Option("session_hours", as_positive(float), 8.0,
+           "how long an admin login lasts, from the moment of logging in"),
+    Option("secure_cookies", as_bool, False,
+           "send the session cookie over HTTPS only (turn on behind TLS)"),
+    Option("proxy_count", as_count, 0,
+           "reverse proxies in front of the server whose X-Forwarded-For, "
+           "-Proto and -Host headers are trusted (werkzeug's ProxyFix)"),
 )
 
 
@@ -184,11 +217,33 @@ def default_database_url(workdir: str) -> str:
     return "sqlite:///" + str(Path(workdir).expanduser().resolve() / "rotest.db")
 
 
+def create_private_sqlite_file(url: str) -> None:
+    """Create the file of a SQLite URL owner-only (0600, a new folder 0700)
+    before SQLite creates it readable by all: it holds password hashes.
+    SQLite gives its -wal and -shm files the same mode. An existing file is
+    left as it is, and so is a relative path (Flask-SQLAlchemy and SQLite
+    resolve it differently); other databases are not files."""
+    from sqlalchemy.engine import make_url
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database \
+            or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    if not path.is_absolute():  # Flask-SQLAlchemy would place it elsewhere
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def secret_key_for(workdir: str) -> str:
     """A random key kept in the workdir, shared by every worker of one server."""
     import secrets
     folder = Path(workdir).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     key_file = folder / "secret_key"
     if not key_file.exists():
         try:

@@ -27,7 +27,8 @@ from app.models import User, db
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = "migrating_plugin"
 CORE_TABLES = {"user", "group", "user_group", "api_token", "resource", "lock_session",
-               "lock_request", "error_signature", "history_run", "history_record"}
+               "lock_request", "error_signature", "history_run", "history_record",
+               "rate_limit"}
 NO_MIGRATIONS_WARNING = f"rotest db migrate --plugin {PLUGIN}"
 #: The newest core revision: the file with the highest number in versions/.
 CORE_HEAD = "rotest_" + max(path.name[:4] for path in

@@ -28,21 +28,35 @@ def init_app(app: Flask) -> "Admin":
     from flask_admin import Admin
     from flask_admin.theme import Bootstrap4Theme
 
+    from ..security import allow_event_handlers, csp_nonce
     from .accounts import account_views
-    from .auth import SecureIndexView, login_manager
+    from .auth import SecureIndexView
+    from .auth import init_app as init_sessions
     from .locks import lock_views
     from .resources import resource_views
     from .signatures import signature_views
 
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
     if "api" in app.blueprints:
         csrf.exempt(app.blueprints["api"])
-    login_manager.init_app(app)
+    init_sessions(app)
     admin = Admin(app, name="Rotest", url="/admin",
                   index_view=SecureIndexView(url="/admin"),
-                  theme=Bootstrap4Theme(base_template="admin_site/base.html"))
-    for view in (*resource_views(), *account_views(), *lock_views(),
-                 *signature_views()):
+                  theme=Bootstrap4Theme(base_template="admin_site/base.html"),
+                  csp_nonce_generator=csp_nonce)
+    views = (*resource_views(), *account_views(), *lock_views(), *signature_views())
+    for view in views:
         admin.add_view(view)
+    allow_event_handlers(app, _flask_admin_handlers(views))
     return admin
+
+
+def _flask_admin_handlers(views) -> list[str]:
+    """The inline event handlers of Flask-Admin's (Bootstrap 4) templates, as
+    they render for these views: the actions menu, the delete button of a
+    row, the filter menu, and the ``javascript:void(0)`` of its menu links.
+    They are the only inline script the site has."""
+    actions = {name for view in views for name, _ in getattr(view, "_actions", [])}
+    return ["return faHelpers.safeConfirm('Are you sure you want to delete "
+            "this record?');", "return false;", "javascript:void(0)",
+            *(f"return modelActions.execute('{name}');" for name in sorted(actions))]

@@ -2,19 +2,25 @@
 from __future__ import annotations
 
 from flask import flash
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.models import ApiToken, Group, User, db
 
-from .auth import AdminOnly
 from .forms import AdminForm, NewPasswordField
+from .modelview import AdminModelView
 
 CATEGORY = "Accounts"
 
 
-class UserView(AdminOnly, ModelView):
-    """Accounts; the password is set through a field that stores only its hash."""
+class UserView(AdminModelView):
+    """Accounts; the password is set through a field that stores only its hash.
+
+    A new password or a deactivation ends the user's admin sessions (see
+    :class:`~app.models.User`); "Sign out everywhere" ends them on demand.
+    """
 
     column_list = ("username", "is_admin", "is_active", "groups", "created")
     column_searchable_list = ("username",)
@@ -26,8 +32,18 @@ class UserView(AdminOnly, ModelView):
         "Password", description="Leave blank to keep the current password; "
                                 "an account with none can only use API tokens.")}
 
+    @action("sign_out", "Sign out everywhere",
+            "End every admin session of the selected users (yours too, if selected)?")
+    def action_sign_out(self, ids: list[str]) -> None:
+        users = db.session.scalars(select(User).where(User.id.in_(
+            [int(i) for i in ids if i.isdigit()]))).all()
+        for user in users:
+            user.end_sessions()
+        db.session.commit()
+        flash(f"Signed out {len(users)} user(s) everywhere.", "success")
 
-class GroupView(AdminOnly, ModelView):
+
+class GroupView(AdminModelView):
     """Teams: a resource in a group may be locked by its members only."""
 
     column_list = ("name", "users")
@@ -37,7 +53,7 @@ class GroupView(AdminOnly, ModelView):
     form_columns = ("name", "users")
 
 
-class TokenView(AdminOnly, ModelView):
+class TokenView(AdminModelView):
     """API tokens. A new token is shown once, in a message; only its hash is kept."""
 
     can_edit = False

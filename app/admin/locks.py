@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from app.models import LockRequest, LockSession, db
 
-from .auth import AdminOnly
+from .modelview import AdminModelView
 
 CATEGORY = "Locks"
 ANY = "any"
@@ -28,7 +28,7 @@ class StateFilter(FilterEqual):
         return query if value == ANY else super().apply(query, value, alias)
 
 
-class ReadOnlyView(AdminOnly, ModelView):
+class ReadOnlyView(AdminModelView):
     """Rows the lock engine owns: an admin looks, the engine writes."""
 
     can_create = False

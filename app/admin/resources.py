@@ -6,7 +6,6 @@ from typing import Any, Callable, Sequence
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -16,8 +15,8 @@ from wtforms import SelectField
 from app.engine import EngineError, release
 from app.models import ResourceData, User, db, resource_models, utcnow
 
-from .auth import AdminOnly
 from .forms import AdminForm, ReadOnlyField
+from .modelview import AdminModelView
 from .registry import own_fields, registration_of
 
 CATEGORY = "Resources"
@@ -48,7 +47,7 @@ class ReserveForm(AdminForm):
     user = SelectField("Reserve for", choices=[])
 
 
-class ResourceView(AdminOnly, ModelView):
+class ResourceView(AdminModelView):
     """The common view of a resource model; ``view_for`` fills in the columns."""
 
     column_searchable_list = ("name", "owner", "comment")

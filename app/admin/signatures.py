@@ -10,8 +10,8 @@ from wtforms.validators import InputRequired, Length, Optional, URL
 from app.models import ErrorSignature, db
 from app.models.signatures import MAX_LINK, MAX_NAME, pattern_problem
 
-from .auth import AdminOnly
 from .forms import AdminForm
+from .modelview import AdminModelView
 
 CATEGORY = "Reports"
 
@@ -24,7 +24,7 @@ def valid_pattern(_form: Any, field: Any) -> None:
         raise ValidationError(problem[0].upper() + problem[1:] + ".")
 
 
-class SignatureView(AdminOnly, ModelView):
+class SignatureView(AdminModelView):
     """Known errors. Runs record new ones; an admin names them, refines the
     pattern and links the bug."""
 

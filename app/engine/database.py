@@ -1,9 +1,9 @@
 """Database set-up the engine relies on, for the server and the embedded client."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import Engine, create_engine, event
+
+from ..config import create_private_sqlite_file
 
 
 def configure_engine(engine: Engine) -> Engine:
@@ -37,7 +37,7 @@ def configure_engine(engine: Engine) -> Engine:
 
 
 def open_engine(url: str) -> Engine:
-    """An Engine for ``url``, configured for the lock engine; makes SQLite's folder."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url[len("sqlite:///"):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    """An Engine for ``url``, configured for the lock engine; makes SQLite's
+    folder and file, owner-only."""
+    create_private_sqlite_file(url)
     return configure_engine(create_engine(url))

@@ -1,5 +1,6 @@
 """The database models. Import from here: ``from app.models import ResourceData``."""
-from .accounts import ApiToken, Group, User, hash_token, user_groups
+from .accounts import (ApiToken, Group, RateLimitCounter, User, hash_token,
+                       user_groups)
 from .base import Base, db, utcnow
 from .history import HistoryRecord, HistoryRun
 from .locks import LockRequest, LockSession
@@ -8,7 +9,7 @@ from .signatures import ErrorSignature
 
 __all__ = [
     "ApiToken", "Base", "ErrorSignature", "Group", "HistoryRecord", "HistoryRun",
-    "LockRequest", "LockSession", "ResourceData", "User", "db", "hash_token",
+    "LockRequest", "LockSession", "RateLimitCounter", "ResourceData", "User", "db", "hash_token",
     "resource_models", "sub_resource_fields",
     "user_groups", "utcnow",
 ]

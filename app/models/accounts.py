@@ -6,8 +6,8 @@ import hmac
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Column, Float, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .base import db, utcnow
@@ -43,13 +43,28 @@ class User(db.Model):
     is_admin: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
     created: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Part of every admin session's id: raising it ends all of the user's sessions.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     groups: Mapped[list[Group]] = relationship(secondary=user_groups,
                                                back_populates="users")
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user",
                                                     cascade="all, delete-orphan")
 
     def set_password(self, password: str) -> None:
+        """Store the hash of a new password; it ends the user's admin sessions."""
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """End every admin session of this user (they all carry the old version)."""
+        self.session_version = (self.session_version or 1) + 1
+
+    @validates("is_active")
+    def _end_sessions_on_deactivation(self, _key: str, active: bool) -> bool:
+        # A new user has no value yet; only a user who was active has sessions.
+        if self.is_active and not active:
+            self.end_sessions()
+        return active
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash,
@@ -65,7 +80,8 @@ class User(db.Model):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The session's user id: the row and its session version ("7:3")."""
+        return f"{self.id}:{self.session_version or 1}"
 
     def __str__(self) -> str:
         return self.username
@@ -102,3 +118,16 @@ class ApiToken(db.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name or 'unnamed'})"
+
+
+class RateLimitCounter(db.Model):
+    """One counter of the ``limits`` library (failed logins per user, per
+    address), kept in the database so that every worker and instance counts
+    together. The key is a SHA-256 of the limit's key: no user name typed by a
+    stranger is stored."""
+
+    __tablename__ = "rate_limit"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+    #: Seconds since the epoch at which the counter's window ends.
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

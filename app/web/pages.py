@@ -5,7 +5,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from flask import (Blueprint, abort, current_app, render_template,
+from flask import (Blueprint, abort, current_app, make_response, render_template,
                    request, send_file, url_for)
 from flask_login import login_required
 from werkzeug.wrappers import Response
@@ -13,11 +13,13 @@ from werkzeug.wrappers import Response
 from .. import history
 from ..engine import NotFound
 from ..models import db
-from .report import render_report
+from .report import REPORT_POLICY, render_report
 from .views import run_view, status_text
 
 bp = Blueprint("web", __name__)
 PER_PAGE = 50
+#: Pages beyond this are refused (400): their offset would not fit the database.
+MAX_PAGE = 1_000_000
 
 
 @bp.get("/runs")
@@ -26,6 +28,9 @@ def runs() -> str:
     """Runs, newest first; ``?name=`` one name's; ``?page=`` pages of 50."""
     name = request.args.get("name", "").strip()
     page = request.args.get("page", 1, type=int) or 1
+    if page > MAX_PAGE:
+        abort(400, description=f"page {page} is beyond the last possible page "
+                               f"({MAX_PAGE})")
     page = max(page, 1)
     found = history.list_runs(db.session(), name=name or None, limit=PER_PAGE,
                               offset=(page - 1) * PER_PAGE)
@@ -37,11 +42,15 @@ def runs() -> str:
 
 @bp.get("/runs/<int(max=2147483647):run_id>")
 @login_required
-def run(run_id: int) -> str:
+def run(run_id: int) -> Response:
     """One run's tree, rendered as the HTML report renders a run."""
     found = _run(run_id)
     url = url_for(".artifact", run_id=run_id) if _artifact_file(found) else None
-    return render_report(run_view(found, artifact_url=url), back_url=url_for(".runs"))
+    page = make_response(render_report(run_view(found, artifact_url=url),
+                                       back_url=url_for(".runs")))
+    # The report's inline script has no nonce: the page keeps its own policy.
+    page.headers["Content-Security-Policy"] = REPORT_POLICY + "; frame-ancestors 'none'"
+    return page
 
 
 @bp.get("/runs/<int(max=2147483647):run_id>/artifact")

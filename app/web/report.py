@@ -25,8 +25,8 @@ from markupsafe import Markup
 
 from ..outcomes import PASSING
 
-__all__ = ["OUTCOME_LABELS", "PASSING", "format_duration", "format_moment",
-           "render_report"]
+__all__ = ["OUTCOME_LABELS", "PASSING", "REPORT_POLICY", "format_duration",
+           "format_moment", "render_report"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -39,6 +39,13 @@ OUTCOME_LABELS = {
     "skip": "Skipped",
     "success": "Success",
 }
+
+
+#: The report's Content Security Policy: its own inline style and script, and
+#: nothing from anywhere. The file carries it in a <meta>; the server's run
+#: pages send it as their header too (with no framing, which a <meta> cannot say).
+REPORT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+                 "img-src data:; base-uri 'none'; form-action 'none'")
 
 
 def render_report(view: dict[str, Any], *, back_url: str | None = None) -> str:
@@ -55,6 +62,7 @@ def render_report(view: dict[str, Any], *, back_url: str | None = None) -> str:
     passed = sum(counts[outcome] for outcome in PASSING)
     return _environment().get_template("report/run.html").render(
         view=view, back_url=back_url, labels=OUTCOME_LABELS, counts=counts,
+        policy=REPORT_POLICY,
         total=total, passed=passed, pass_rate=(f"{100 * passed / total:.1f} %" if total else "–"))
 
 
