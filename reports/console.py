@@ -21,28 +21,17 @@ from typing import Any, TextIO
 
 from rotest_core.case import LOG_FORMAT, TEST_LOG
 from rotest_core.console import WORDS, StreamHandler, _indent, _is_case
-from rotest_core.result import describe
+from rotest_core.result import describe, test_path
 
 from .text import clean
 
-__all__ = ["LogDebugHandler", "LogInfoHandler", "PrettyHandler", "ProgressHandler",
-           "path_of"]
+__all__ = ["LogDebugHandler", "LogInfoHandler", "PrettyHandler", "ProgressHandler"]
 
 
 def safe(text: object) -> str:
     """Text a terminal shows as it is: no escape codes, no control characters
     (but tab and newline), no lone surrogates."""
     return clean(text)
-
-
-def path_of(test: Any) -> str:
-    """``Suite/Inner/Class.method``: the names from the run's root down, as
-    :attr:`reports.record.TestRecord.path` gives them (history is keyed by it)."""
-    names, node = [], test
-    while node is not None and getattr(node, "parent", None) is not None:
-        names.append(describe(node))
-        node = node.parent
-    return "/".join(reversed(names))
 
 
 class CleanStreamHandler(StreamHandler):
@@ -197,7 +186,7 @@ class ProgressHandler(CleanStreamHandler):
         cases = list(_cases(self.main_test))
         self.total = len(cases)
         for case in cases:
-            path = path_of(case)
+            path = test_path(case)
             self._remaining[path] = self._remaining.get(path, 0) + 1
         self.past = _past_durations(self.config, getattr(self.main_test, "name", None))
         self._shown_at = time.monotonic()
@@ -214,7 +203,7 @@ class ProgressHandler(CleanStreamHandler):
         started = self._started.pop(id(test), None)
         if started is not None:
             self._spent += time.monotonic() - started
-        path = path_of(test)
+        path = test_path(test)
         if self._remaining.get(path, 0) > 0:
             self._remaining[path] -= 1
         self._show()

@@ -268,6 +268,7 @@ def run_record(journal: Journal) -> RunRecord:
 def _node(data: dict[str, Any], parent: TestRecord) -> TestRecord:
     return TestRecord(
         name=data["name"], kind=data["kind"], classname=data.get("classname", ""),
+        key=data["path"].rsplit("/", 1)[-1],
         description=data.get("description", ""), tags=list(data.get("tags", ())),
         parent=parent, start=_time(data.get("start")), end=_time(data.get("end")),
         own_outcome=data.get("outcome"), note=data.get("note", ""),

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from app.outcomes import OUTCOMES, PASSING
-from rotest_core.result import AbstractResultHandler, describe
+from rotest_core.result import AbstractResultHandler, describe, identity
 
 __all__ = ["OUTCOMES", "Attempt", "RecordingHandler", "RunRecord", "TestRecord",
            "description_of", "environment"]
@@ -58,6 +58,9 @@ class TestRecord:
     name: str
     kind: str
     classname: str
+    #: Its segment of :attr:`path` (see rotest_core.result.identity); the
+    #: name when not given.
+    key: str = ""
     description: str = ""
     tags: list[str] = field(default_factory=list)
     parent: "TestRecord | None" = None
@@ -110,11 +113,12 @@ class TestRecord:
 
     @property
     def path(self) -> str:
-        """The names from the run's root down, joined with ``/``: the test's
-        identity within runs of the same tests (``--delta`` matches on it)."""
+        """The keys from the run's root down, joined with ``/``: the test's
+        identity across runs of the same tests (the history and ``--delta``
+        match on it)."""
         names, node = [], self
         while node is not None and node.parent is not None:  # the root is the run
-            names.append(node.name)
+            names.append(node.key or node.name)
             node = node.parent
         return "/".join(reversed(names))
 
@@ -254,7 +258,7 @@ class RecordingHandler(AbstractResultHandler):
                              run_dir=self.work_dir, environment=environment(),
                              settings=self._settings())
         self._records: dict[int, TestRecord] = {}
-        #: (parent record's id, kind, name) -> record: a test run again finds
+        #: (parent record's id, kind, key) -> record: a test run again finds
         #: its record at once, however many siblings it has.
         self._by_name: dict[tuple[int, str, str], TestRecord] = {}
         if self.main_test is not None:
@@ -284,10 +288,10 @@ class RecordingHandler(AbstractResultHandler):
         if record is None:
             parent = self._parent_record(test)
             record = TestRecord(name=describe(test), kind=_kind(test),
-                                classname=_classname(test),
+                                classname=_classname(test), key=identity(test),
                                 description=description_of(test),
                                 tags=list(getattr(test, "TAGS", ()) or ()), parent=parent)
-            key = (id(parent), record.kind, record.name)
+            key = (id(parent), record.kind, record.key)
             previous = self._by_name.get(key)
             if previous is not None and (previous.is_composite or previous.end is not None):
                 # The same test again (a re-run): one record, the old attempt kept.

@@ -19,7 +19,7 @@ import unittest
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .result import AbstractResultHandler, Result, describe
+from .result import AbstractResultHandler, Result, test_path
 from .suite import TestSuite, iter_cases
 
 __all__ = ["DeltaError", "DeltaPlan", "OutcomeTracker", "plan_delta", "run_attempts",
@@ -31,16 +31,6 @@ HISTORY_HANDLERS = {"history", "db", "remote"}
 
 class DeltaError(RuntimeError):
     """The history cannot be read for ``--delta``; the message says why."""
-
-
-def test_path(test: Any) -> str:
-    """The names from the run's root (excluded) down to ``test``, joined with
-    ``/``: what :attr:`reports.record.TestRecord.path` records."""
-    names, node = [describe(test)], getattr(test, "parent", None)
-    while node is not None and getattr(node, "parent", None) is not None:
-        names.append(describe(node))
-        node = node.parent
-    return "/".join(reversed(names))
 
 
 @dataclass

@@ -132,11 +132,8 @@ class RemoteHistory:
 
     def finish_run(self, run_id: int, *, end: str, artifact_path: str | None,
                    status: str | None = None) -> dict[str, Any]:
-        body = {"end": end}
-        if artifact_path is not None:
-            body["artifact_path"] = artifact_path
-        if status is not None:
-            body["status"] = status
+        body = {key: value for key, value in (("end", end), ("artifact_path", artifact_path),
+                                              ("status", status)) if value is not None}
         return self.client.call("POST", f"/runs/{run_id}/finish", body)[1]
 
     def latest_results(self, name: str) -> dict[str, Any]:

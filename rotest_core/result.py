@@ -173,6 +173,38 @@ def describe(test: Any) -> str:
     return name if isinstance(name, str) else str(test)  # str: setUpClass failures
 
 
+def identity(test: Any) -> str:
+    """What names a test among its siblings, the same in every run: its
+    segment of the test's path (the reports, the history, ``--delta``).
+    ``module.Class.method`` for a case and ``module.Class`` for a flow, so
+    that two classes of one name in two modules are two tests; a block or a
+    sub-flow by its name in its flow; a suite by its name."""
+    kind = getattr(test, "REPORT_KIND", None)
+    if kind == "block":
+        return test.name
+    cls = type(test)
+    if isinstance(test, unittest.TestCase):
+        return f"{cls.__module__}.{cls.__qualname__}.{test._testMethodName}"
+    name = getattr(test, "name", None)
+    if not isinstance(name, str):
+        return str(test)  # setUpClass failures: "setUpClass (module.Class)"
+    in_flow = getattr(getattr(test, "parent", None), "REPORT_KIND", None) == "flow"
+    if kind == "flow" and name == cls.__name__ and not in_flow:
+        return f"{cls.__module__}.{cls.__qualname__}"
+    return name
+
+
+def test_path(test: Any) -> str:
+    """The identities from the run's root (excluded) down to ``test``, joined
+    with ``/``: the test's path, as :attr:`reports.record.TestRecord.path`
+    records it (the history and ``--delta`` match on it)."""
+    names, node = [identity(test)], getattr(test, "parent", None)
+    while node is not None and getattr(node, "parent", None) is not None:
+        names.append(identity(node))
+        node = node.parent
+    return "/".join(reversed(names))
+
+
 class Result(unittest.TestResult):
     """unittest's result, fanned out to report handlers as Rotest's events.
 

@@ -13,14 +13,15 @@ from app import history
 from app.engine import open_engine
 from rotest_core.runner import RunOptions, run
 from runtime_samples import delta_cases
-from runtime_samples.delta_cases import ALL, RAN
+from runtime_samples.delta_cases import ALL, RAN, M
 from runtime_samples.fixtures import (ROTEST, cli_env, config, lab,  # noqa: F401 - fixtures
                                       server, workdir)
 
-FAILING = ["OuterSuite/InnerSuite/InnerCase.test_errors_while_told",
-           "OuterSuite/OuterCase.test_always_fails", "OuterSuite/OuterCase.test_flaky",
-           "TopCase.test_flaky"]
-ALWAYS = "OuterSuite/OuterCase.test_always_fails"
+FAILING = [f"OuterSuite/InnerSuite/{M}.InnerCase.test_errors_while_told",
+           f"OuterSuite/{M}.OuterCase.test_always_fails",
+           f"OuterSuite/{M}.OuterCase.test_flaky",
+           f"{M}.TopCase.test_flaky"]
+ALWAYS = f"OuterSuite/{M}.OuterCase.test_always_fails"
 
 
 def delta_run(config, delta=None, name="nightly", filter=None, outputs=("dots",)):
@@ -64,7 +65,7 @@ def test_delta_runs_again_exactly_the_tests_that_did_not_pass(config, lab):
     recorded = newest_run(lab.url)  # --delta wrote the history without -o history
     assert recorded["name"] == "nightly" and sorted(recorded["tests"]) == FAILING
     assert recorded["tests"][ALWAYS]["outcome"] == "failure"
-    assert recorded["tests"]["TopCase.test_flaky"]["outcome"] == "success"
+    assert recorded["tests"][f"{M}.TopCase.test_flaky"]["outcome"] == "success"
 
     # The next delta starts from the delta run: only what still fails.
     third, output = delta_run(config, delta=1)
@@ -82,15 +83,15 @@ def test_a_test_runs_up_to_n_times_while_it_fails_and_keeps_one_record(config, l
     assert report.exit_code == 1
     assert "running 3 of 8 test(s) again, each up to 3 time(s)" in output
     assert RAN.count(ALWAYS) == 3
-    assert RAN.count("OuterSuite/OuterCase.test_flaky") == 3  # fails all three times
-    assert RAN.count("TopCase.test_flaky") == 2  # failed once, then passed
+    assert RAN.count(f"OuterSuite/{M}.OuterCase.test_flaky") == 3  # fails all three times
+    assert RAN.count(f"{M}.TopCase.test_flaky") == 2  # failed once, then passed
     tests = newest_run(lab.url)["tests"]
     assert len(tests) == 3  # one record per test, the attempts as its reruns
-    flaky = tests["TopCase.test_flaky"]
+    flaky = tests[f"{M}.TopCase.test_flaky"]
     assert flaky["outcome"] == "success"
     assert [rerun["outcome"] for rerun in flaky["reruns"]] == ["failure"]
     assert "top fails 0 more time(s)" in flaky["reruns"][0]["details"][0][1]
-    outer = tests["OuterSuite/OuterCase.test_flaky"]
+    outer = tests[f"OuterSuite/{M}.OuterCase.test_flaky"]
     assert (outer["outcome"], len(outer["reruns"])) == ("failure", 2)
 
 
@@ -99,7 +100,7 @@ def test_a_flaky_test_that_passes_when_run_again_ends_the_run_as_a_pass(config):
     report, output = delta_run(config, delta=2, filter="TopCase", name="flaky")
     # No previous run: everything runs, and what fails runs again.
     assert "no run 'flaky'" in output and "running every test" in output
-    assert RAN == ["TopCase.test_flaky", "TopCase.test_flaky"]
+    assert RAN == [f"{M}.TopCase.test_flaky", f"{M}.TopCase.test_flaky"]
     assert report.exit_code == 0
 
 
@@ -115,8 +116,8 @@ def test_an_error_outside_tests_runs_its_tests_again(config):
     first, _ = delta_run(config, filter="SetUpClassCase")
     assert first.exit_code == 1 and RAN == []  # setUpClass failed: nothing ran
     report, _ = delta_run(config, delta=1, filter="SetUpClassCase")
-    assert RAN == ["SetUpSuite/SetUpClassCase.test_one",
-                   "SetUpSuite/SetUpClassCase.test_two"]
+    assert RAN == [f"SetUpSuite/{M}.SetUpClassCase.test_one",
+                   f"SetUpSuite/{M}.SetUpClassCase.test_two"]
     assert report.exit_code == 0
 
 
@@ -179,13 +180,13 @@ def test_a_newer_run_that_never_finished_is_the_base_not_an_older_green_one(conf
     assert first.exit_code == 0
     killed = record_unfinished_run(lab.url, "nightly", [
         {"path": "OuterSuite", "kind": "suite"},
-        {"path": "OuterSuite/OuterCase.test_passes", "parent": "OuterSuite",
+        {"path": f"OuterSuite/{M}.OuterCase.test_passes", "parent": "OuterSuite",
          "kind": "case", "outcome": "failure"}])
     report, output = delta_run(config, delta=1, filter="test_passes")
     assert f"run 'nightly' #{killed} of" in output and "it did not finish" in output
     # The failed test, and the one the killed run never reached, run again.
-    assert sorted(RAN) == ["OuterSuite/InnerSuite/InnerCase.test_passes",
-                           "OuterSuite/OuterCase.test_passes"]
+    assert sorted(RAN) == [f"OuterSuite/InnerSuite/{M}.InnerCase.test_passes",
+                           f"OuterSuite/{M}.OuterCase.test_passes"]
     assert report.exit_code == 0
 
 
@@ -199,16 +200,16 @@ def test_tests_that_failfast_never_reached_run_again(config):
     RAN.clear()
     report, output = delta_run(config, delta=1, filter="OuterCase")
     # failfast stopped at the first failure: the two after it never ran.
-    assert sorted(RAN) == ["OuterSuite/OuterCase.test_always_fails",
-                           "OuterSuite/OuterCase.test_flaky",
-                           "OuterSuite/OuterCase.test_passes"]
+    assert sorted(RAN) == [f"OuterSuite/{M}.OuterCase.test_always_fails",
+                           f"OuterSuite/{M}.OuterCase.test_flaky",
+                           f"OuterSuite/{M}.OuterCase.test_passes"]
     assert report.exit_code == 1
 
 
 def test_a_test_new_since_the_base_run_runs(config):
     delta_run(config, filter="OuterCase and test_passes")
     report, output = delta_run(config, delta=1, filter="test_passes")
-    assert RAN == ["OuterSuite/InnerSuite/InnerCase.test_passes"]
+    assert RAN == [f"OuterSuite/InnerSuite/{M}.InnerCase.test_passes"]
     assert report.exit_code == 0
 
 
@@ -225,7 +226,7 @@ def test_delta_over_http_on_sqlite_and_postgresql(app, workdir):
         delta_cases.FAILS_LEFT["top"] = 1
         report, output = delta_run(config, delta=2)
         assert "run 'nightly' #1 of" in output
-        assert sorted(set(RAN)) == [ALWAYS, "TopCase.test_flaky"]
-        assert RAN.count("TopCase.test_flaky") == 2 and report.exit_code == 1
+        assert sorted(set(RAN)) == [ALWAYS, f"{M}.TopCase.test_flaky"]
+        assert RAN.count(f"{M}.TopCase.test_flaky") == 2 and report.exit_code == 1
     finally:
         http.stop()

@@ -17,6 +17,7 @@ from rotest_core.flow_component import FlowDefinitionError
 from rotest_core.result import BUILTIN_HANDLERS, HandlerNotAvailable, handler_class
 from rotest_core.runner import RunOptions, build_tree, format_tree, run, select
 from rotest_core.suite import iter_units
+from record_paths import named_path
 from runtime_samples import flows
 from runtime_samples.cases import FirstCase
 from runtime_samples.fixtures import ROTEST, cli_env, lab, workdir  # noqa: F401 - fixtures
@@ -44,7 +45,7 @@ def run_tests(tests, *outputs, **options):
 
 
 def outcomes(run_record):
-    return {record.path: record.outcome for record in run_record.root.walk()
+    return {named_path(record): record.outcome for record in run_record.root.walk()
             if record.parent is not None}
 
 
@@ -399,7 +400,7 @@ def test_a_flow_over_its_timeout_is_stopped_whole_under_p(workdir):
     report, record = run_tests([flows.HangingFlow, FirstCase], processes=2)
     results = outcomes(record)
     assert results["HangingFlow"] == "error"
-    hung = next(r for r in record.root.walk() if r.path == "HangingFlow/HangBlock")
+    hung = next(r for r in record.root.walk() if named_path(r) == "HangingFlow/HangBlock")
     assert hung.outcome == "error" and "timed out after 0.5 s" in hung.traceback
     assert results["HangingFlow/PassBlock"] == "success"  # reached before the hang
     assert all(outcome == "success" for path, outcome in results.items()

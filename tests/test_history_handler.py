@@ -60,7 +60,8 @@ def assert_recorded_as_it_ran(recorded: dict) -> None:
     assert (outer["name"], outer["kind"], outer["tags"], outer["outcome"]) == (
         "OuterSuite", "suite", ["nightly"], "error")
     fails = tests["ProblemCase.test_fails"]
-    assert fails["path"] == "OuterSuite/InnerSuite/ProblemCase.test_fails"
+    assert fails["path"] == ("OuterSuite/InnerSuite/runtime_samples.outcomes."
+                             "ProblemCase.test_fails")
     assert fails["classname"].endswith("outcomes.ProblemCase")
     assert "one is not two" in fails["details"][0][1]
     assert fails["duration"] >= 0 and fails["start"] <= fails["end"]
@@ -72,7 +73,8 @@ def assert_recorded_as_it_ran(recorded: dict) -> None:
     assert "\x00" not in hostile and "\x1b" not in hostile and "שלום" in hostile
     huge = tests["HostileCase.test_huge_traceback"]["details"][0][1]
     assert "characters cut" in huge and len(huge) < 40_000
-    assert "HostileCase.test_ünïcödé_name" in {node["path"] for node in tests.values()}
+    assert "runtime_samples.outcomes.HostileCase.test_ünïcödé_name" in {
+        node["path"] for node in tests.values()}
 
 
 def test_embedded_history_of_a_run_with_every_outcome(workdir):
@@ -105,7 +107,8 @@ def test_server_history_over_http(workdir, server):
     assert listed["total"] == 1 and listed["runs"][0]["user"] == "tester"
     recorded = api.get(f"{http.url}/api/v1/runs/{listed['runs'][0]['id']}").json()
     assert_recorded_as_it_ran(recorded)
-    assert "OuterSuite/PassingCase.test_passes" in past_durations(config, None)
+    assert "OuterSuite/runtime_samples.outcomes.PassingCase.test_passes" in \
+        past_durations(config, None)
     # Nothing was written locally: the server holds the history.
     assert not (workdir / "rotest.db").exists()
 
@@ -126,20 +129,21 @@ def test_records_are_stored_as_each_top_level_test_ends(workdir):
     report = run([First, Second], load_config(), RunOptions(outputs=["history"]),
                  stream=io.StringIO())
     assert report.exit_code == 0
-    assert seen == {"status": "running", "paths": ["First.test_one"]}
+    first = f"{First.__module__}.{First.__qualname__}.test_one"
+    assert seen == {"status": "running", "paths": [first]}
     [finished] = embedded_runs(workdir)
     assert finished["status"] == "passed" and finished["name"] == "AllTests"
     assert [node["path"] for node in finished["records"]] == [
-        "First.test_one", "Second.test_reads_the_history_mid_run"]
+        first, f"{Second.__module__}.{Second.__qualname__}.test_reads_the_history_mid_run"]
 
 
 def test_a_server_that_is_down_is_reported_once_and_the_run_goes_on(
         workdir, monkeypatch, capsys):
-    monkeypatch.setattr(HistoryHandler, "RETRY_SECONDS", 0.3)
     with socket.socket() as probe:  # a port with nobody listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = load_config(overrides={"host": "127.0.0.1", "port": port, "token": "t"})
+    config = load_config(overrides={"host": "127.0.0.1", "port": port, "token": "t",
+                                    "history_wait": 0.5})
     # OuterSuite only: HostileCase's log lines make logging print to stderr.
     report = run_outcomes(config, outputs=("history", "dots"), tests=[outcomes.OuterSuite])
     assert report.exit_code == 1
@@ -147,6 +151,7 @@ def test_a_server_that_is_down_is_reported_once_and_the_run_goes_on(
     errors = capsys.readouterr().err
     assert errors.count("the run history could not be written") == 1, errors
     assert f"127.0.0.1:{port}" in errors and "Is it running?" in errors
+    assert "the rest waits in" in errors and "rotest history push" in errors
     assert "output handler 'history' failed" not in errors  # it never raised
 
 

@@ -20,6 +20,7 @@ from rotest_core.config import load_config
 from rotest_core.multiprocess import conflicts, request_key, supervisor
 from rotest_core.runner import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunOptions, run
 
+from record_paths import named_path
 from runtime_samples import outcomes, parallel as samples
 from runtime_samples.fixtures import (ROTEST, SAMPLES, cli_env, config, lab,  # noqa: F401
                                       server, workdir)
@@ -54,7 +55,7 @@ def run_tests(tests, config, processes, **options):
 
 
 def outcomes_of(record_run) -> dict[str, str | None]:
-    return {record.path: record.outcome for record in record_run.tests()}
+    return {named_path(record): record.outcome for record in record_run.tests()}
 
 
 def held(lab) -> set[str]:
@@ -75,7 +76,7 @@ def assert_nothing_locked(lab) -> None:
 
 def comparable(record_run) -> list[tuple]:
     """What a report shows of each record, in tree order (times aside)."""
-    return [(record.path, record.kind, record.outcome, record.infos,
+    return [(named_path(record), record.kind, record.outcome, record.infos,
              dict(record.resources), [(kind, text.strip().splitlines()[-1] if text.strip()
                                        else "") for kind, text in record.details])
             for record in record_run.root.walk()]
@@ -225,13 +226,13 @@ def test_a_broken_worker_costs_only_its_test(workdir, sample_dir, lab, case, wor
     results = outcomes_of(record)
     broken = f"{case.__name__}.{_method(case)}"
     assert results.pop(broken) == "error"
-    text = next(r for r in record.tests() if r.path == broken).traceback
+    text = next(r for r in record.tests() if named_path(r) == broken).traceback
     assert all(word in text for word in words), text
     # Every other test ran (twice: FreeCase is given twice), in the other
     # worker or a new one.
     assert results == {f"FreeCase.test_{x}": "success" for x in "abcd"}
     assert report.result.testsRun == 9
-    assert all(len(r.reruns) == 1 for r in record.tests() if r.path != broken)
+    assert all(len(r.reruns) == 1 for r in record.tests() if named_path(r) != broken)
     assert_nothing_locked(lab)
     # Its device went back dirty: the next user sets it up afresh.
     assert lab.row(case.dev.kwargs["name"])["dirty"] is True

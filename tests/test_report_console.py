@@ -11,11 +11,12 @@ import types
 import pytest
 
 from reports.console import (LogDebugHandler, LogInfoHandler, PrettyHandler,
-                             ProgressHandler, path_of)
+                             ProgressHandler)
 from rotest_core.case import TEST_LOG
 from rotest_core.result import handler_class
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
+from rotest_core.result import test_path as path_of_test
 from runtime_samples import chatty, outcomes
 from runtime_samples.fixtures import workdir  # noqa: F401 - fixture
 from test_report_record import Keeper
@@ -161,7 +162,7 @@ def test_test_path_is_the_record_path(workdir):
     class Paths(ProgressHandler):
         def stop_test(self, test):
             super().stop_test(test)
-            seen[type(test).__name__ + "." + test._testMethodName] = path_of(test)
+            seen[type(test).__name__ + "." + test._testMethodName] = path_of_test(test)
 
     run(outcomes.TESTS, load_config(), RunOptions(outputs=[Paths, Keeper]),
         stream=io.StringIO())

@@ -36,6 +36,11 @@ class ServerError(LockClientError):
     """The server could not be reached or failed; the message says what to try."""
 
 
+class ServerUnreachable(ServerError):
+    """The server did not answer (refused, timed out, cut off): worth trying
+    again later, unlike an answer that says no."""
+
+
 class ServerBusy(ServerError):
     """The server refused a call for now (429): ask again after ``retry_after``
     seconds (its ``Retry-After``)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from .errors import ServerBusy, ServerError, error_for
+from .errors import ServerBusy, ServerUnreachable, error_for
 from .lock_client import Descriptor, LockClient, ResourceDict
 
 log = logging.getLogger(__name__)
@@ -45,15 +45,15 @@ class RemoteLockClient(LockClient):
                 break
             except requests.ConnectionError as error:
                 if time.monotonic() + delay > give_up:
-                    raise ServerError(f"cannot reach the rotest server at {self.api}: "
+                    raise ServerUnreachable(f"cannot reach the rotest server at {self.api}: "
                                       f"{error}. Is it running? Check 'host' and 'port' "
                                       f"in rotest.yml.") from None
                 log.warning("rotest server unreachable, retrying in %.1fs", delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
             except requests.RequestException as error:  # a timeout, a broken answer
-                raise ServerError(f"{method} {path} to the rotest server at {self.api} "
-                                  f"failed: {error}") from None
+                raise ServerUnreachable(f"{method} {path} to the rotest server at "
+                                        f"{self.api} failed: {error}") from None
         return response.status_code, self._body(response)
 
     @staticmethod

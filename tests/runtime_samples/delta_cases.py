@@ -86,8 +86,12 @@ class SetUpSuite(TestSuite):
 
 
 TESTS = [OuterSuite, TopCase, SetUpSuite]
-ALL = ["OuterSuite/OuterCase.test_always_fails", "OuterSuite/OuterCase.test_flaky",
-       "OuterSuite/OuterCase.test_passes",
-       "OuterSuite/InnerSuite/InnerCase.test_errors_while_told",
-       "OuterSuite/InnerSuite/InnerCase.test_passes", "TopCase.test_flaky",
-       "SetUpSuite/SetUpClassCase.test_one", "SetUpSuite/SetUpClassCase.test_two"]
+M = __name__  # tests are known by module-qualified paths
+ALL = [f"OuterSuite/{M}.OuterCase.test_always_fails",
+       f"OuterSuite/{M}.OuterCase.test_flaky",
+       f"OuterSuite/{M}.OuterCase.test_passes",
+       f"OuterSuite/InnerSuite/{M}.InnerCase.test_errors_while_told",
+       f"OuterSuite/InnerSuite/{M}.InnerCase.test_passes",
+       f"{M}.TopCase.test_flaky",
+       f"SetUpSuite/{M}.SetUpClassCase.test_one",
+       f"SetUpSuite/{M}.SetUpClassCase.test_two"]
