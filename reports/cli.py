@@ -57,7 +57,7 @@ def history() -> None:
 def push_command(workdir: Path | None) -> None:
     """Send the history of runs that could not send it (the server was away,
     the run was killed), from WORKDIR (default: the configured workdir)."""
-    from reports.history import push
+    from rotest_core.outbox import push
     from rotest_core.history import history_for
     config = _config()
     if workdir is not None:

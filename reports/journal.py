@@ -27,7 +27,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from rotest_core.outbox import entries, process_alive
 
 from .record import Attempt, RecordingHandler, RunRecord, TestRecord
 from .text import cap, clean
@@ -211,22 +213,6 @@ class Journal:
     finish: dict[str, Any] | None = None
 
 
-def entries(path: Path, offset: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(offset after it, entry) of each whole line from ``offset`` on; a line
-    torn by a kill (no newline, or not JSON) ends the reading."""
-    with open(path, "rb") as stream:
-        stream.seek(offset)
-        for line in stream:
-            if not line.endswith(b"\n"):
-                return
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                return
-            offset += len(line)
-            yield offset, entry
-
-
 def read_journal(path: Path) -> Journal:
     """The journal at ``path`` (a file, or the run directory holding it)."""
     path = Path(path)
@@ -370,15 +356,3 @@ def forget_unfinished(workdir: Path, journal: Path) -> None:
      ).unlink(missing_ok=True)
 
 
-def process_alive(pid: Any) -> bool:
-    """Whether the process ``pid`` still runs (a reused pid counts as alive:
-    ``rotest report rebuild`` is there for that)."""
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True

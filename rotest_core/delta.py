@@ -15,6 +15,7 @@ test with the earlier attempts as its reruns.
 """
 from __future__ import annotations
 
+import sys
 import unittest
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -54,9 +55,13 @@ def plan_delta(config: Any, name: str, named: bool) -> DeltaPlan:
     """Ask the history for the base run: the newest run ``name`` that the
     store took, finished or not."""
     from .history import history_for
+    from .outbox import push_outbox
     store = None
     try:
         store = history_for(config)
+        # What earlier runs from here could not send may be the newest run.
+        push_outbox(config, store, say=lambda text: print(f"rotest: {text}",
+                                                           file=sys.stderr))
         found = store.latest_results(name)
         where = store.where
     except Exception as error:  # noqa: BLE001 - said plainly, with where it looked
@@ -78,9 +83,10 @@ def plan_delta(config: Any, name: str, named: bool) -> DeltaPlan:
 
 
 def _state(run: dict[str, Any]) -> str:
+    if run["status"] in ("aborted", "interrupted"):
+        return f"it was {run['status']}: the tests it did not record run again"
     if run["end"] is None:
-        return (f"it did not finish ({run['status']}): the tests it did not "
-                f"record run again")
+        return "it has not finished: the tests it did not record run again"
     return f"it finished: {run['status']}"
 
 

@@ -183,7 +183,7 @@ def test_a_newer_run_that_never_finished_is_the_base_not_an_older_green_one(conf
         {"path": f"OuterSuite/{M}.OuterCase.test_passes", "parent": "OuterSuite",
          "kind": "case", "outcome": "failure"}])
     report, output = delta_run(config, delta=1, filter="test_passes")
-    assert f"run 'nightly' #{killed} of" in output and "it did not finish" in output
+    assert f"run 'nightly' #{killed} of" in output and "it has not finished" in output
     # The failed test, and the one the killed run never reached, run again.
     assert sorted(RAN) == [f"OuterSuite/InnerSuite/{M}.InnerCase.test_passes",
                            f"OuterSuite/{M}.OuterCase.test_passes"]

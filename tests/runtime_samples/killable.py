@@ -1,7 +1,8 @@
 """A run to kill part-way: eight tests end (three of them failing), then the
-ninth says so in ``ROTEST_SAMPLE_DIR/reached`` and hangs until killed; the
-tenth and eleventh never run unless it is told to pass
-(``ROTEST_SAMPLE_DIR/no-hang``)."""
+ninth says so in ``ROTEST_SAMPLE_DIR/reached`` and waits until killed, or
+until ``ROTEST_SAMPLE_DIR/release`` appears (then it passes and the run goes
+on to its tenth and failing eleventh test); with ``ROTEST_SAMPLE_DIR/no-hang``
+it passes at once."""
 from __future__ import annotations
 
 import os
@@ -44,7 +45,9 @@ class Steps(TestCase):
         if _sample("no-hang").exists():
             return
         _sample("reached").touch()
-        time.sleep(60)
+        deadline = time.monotonic() + 60
+        while not _sample("release").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def test_10(self):
         pass
