@@ -75,15 +75,6 @@ def as_int_between(low: int, high: int) -> Callable[[Any], int]:
         return number
     return parse
 
-def as_count(value: Any) -> int:
-    """A whole number, zero or more."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a whole number, got {value!r}")
-    number = int(value)
-    if number < 0:
-        raise ValueError(f"expected zero or more, got {value!r}")
-    return number
-
 
 def as_rate(value: Any) -> str:
     """A rate limit in the notation of the ``limits`` library: "10 per 15 minutes"."""
@@ -144,7 +135,7 @@ SERVER_OPTIONS = (
            "how long an admin login lasts, from the moment of logging in"),
     Option("secure_cookies", as_bool, False,
            "send the session cookie over HTTPS only (turn on behind TLS)"),
-    Option("proxy_count", as_count, 0,
+    Option("proxy_count", as_int_between(0, 100), 0,
            "reverse proxies in front of the server whose X-Forwarded-For, "
            "-Proto and -Host headers are trusted (werkzeug's ProxyFix)"),
 )

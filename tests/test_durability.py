@@ -13,19 +13,13 @@ import pytest
 from lxml import etree
 from openpyxl import load_workbook
 
-from runtime_samples.fixtures import ROTEST, SAMPLES, cli_env, workdir  # noqa: F401
+from runtime_samples.fixtures import (ROTEST, SAMPLES, cli_env,  # noqa: F401 - fixtures
+                                      sample_dir, workdir)
 from test_report_junit import SCHEMAS, needs_schemas, schema
 
 KILLABLE = str(SAMPLES / "killable.py")
 ENDED = ["test_01", "test_02_fails", "test_03", "test_04_fails", "test_05", "test_06",
          "test_07_fails", "test_08"]
-
-
-@pytest.fixture
-def sample_dir(tmp_path) -> Path:
-    folder = tmp_path / "sample"
-    folder.mkdir()
-    return folder
 
 
 def start_run(workdir: Path, sample_dir: Path, outputs: str) -> subprocess.Popen:

@@ -13,17 +13,11 @@ import pytest
 import requests
 
 from api_helpers import add_user
-from runtime_samples.fixtures import ROTEST, SAMPLES, cli_env, workdir  # noqa: F401
+from runtime_samples.fixtures import (ROTEST, SAMPLES, cli_env,  # noqa: F401 - fixtures
+                                      sample_dir, workdir)
 from server_process import ROOT, GunicornServer, server_env
 
 KILLABLE = str(SAMPLES / "killable.py")
-
-
-@pytest.fixture
-def sample_dir(tmp_path) -> Path:
-    folder = tmp_path / "sample"
-    folder.mkdir()
-    return folder
 
 
 @pytest.fixture

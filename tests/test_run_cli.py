@@ -11,17 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime_samples.fixtures import ROTEST, SAMPLES, cli_env, lab, workdir  # noqa: F401
+from runtime_samples.fixtures import (ROTEST, SAMPLES, cli_env, lab,  # noqa: F401 - fixtures
+                                      sample_dir, workdir)
 
 CALC = str(SAMPLES / "calc_tests.py")
 DEVICES = str(SAMPLES / "device_tests.py")
-
-
-@pytest.fixture
-def sample_dir(tmp_path) -> Path:
-    folder = tmp_path / "sample"
-    folder.mkdir()
-    return folder
 
 
 @pytest.fixture

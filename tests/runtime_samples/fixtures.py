@@ -78,6 +78,14 @@ def config(request, lab) -> RunConfig:
     return load_config(overrides={"host": "127.0.0.1", "port": http.port, "token": token})
 
 
+@pytest.fixture
+def sample_dir(tmp_path) -> Path:
+    """A folder the sample tests note what they did in (ROTEST_SAMPLE_DIR)."""
+    folder = tmp_path / "sample"
+    folder.mkdir()
+    return folder
+
+
 def cli_env(workdir: Path, sample_dir: Path | None = None, **extra: str) -> dict[str, str]:
     """The environment of a ``rotest run`` subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROTEST_")}
