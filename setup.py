@@ -23,8 +23,10 @@ setup(
         "sqlalchemy>=2.0",
         "flask-admin[sqlalchemy]>=2.0",
         "flask-migrate>=4.0",
+        "alembic>=1.13",            # imported directly (app/migrate.py)
         "flask-login>=0.6",
         "flask-wtf>=1.2",
+        "wtforms>=3.1",             # imported directly (admin forms)
         "limits>=4.0",
         "gunicorn>=22",
         "pyyaml>=6",
