@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from runtime_samples.fixtures import (ROTEST, SAMPLES, cli_env,  # noqa: F401 - fixtures
                                       sample_dir, workdir)
+from reports.journal import read_journal
 from test_report_junit import SCHEMAS, needs_schemas, schema
 
 KILLABLE = str(SAMPLES / "killable.py")
@@ -22,9 +23,11 @@ ENDED = ["test_01", "test_02_fails", "test_03", "test_04_fails", "test_05", "tes
          "test_07_fails", "test_08"]
 
 
-def start_run(workdir: Path, sample_dir: Path, outputs: str) -> subprocess.Popen:
+def start_run(workdir: Path, sample_dir: Path, outputs: str, *options: str
+              ) -> subprocess.Popen:
     """``rotest run`` of the killable sample, stopped at its ninth test."""
-    process = subprocess.Popen([*ROTEST, "run", KILLABLE, "-n", "nightly", "-o", outputs],
+    process = subprocess.Popen([*ROTEST, "run", KILLABLE, "-n", "nightly", "-o", outputs,
+                                *options],
                                env=cli_env(workdir, sample_dir), cwd=workdir.parent,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -112,3 +115,22 @@ def test_sigterm_stops_the_run_as_ctrl_c_does(workdir, sample_dir):
     assert (run_dir / "report.html").stat().st_size > 0
     journal = [json.loads(line) for line in (run_dir / "journal.jsonl").open()]
     assert journal[-1]["finish"]["status"] == "interrupted"
+
+
+@needs_schemas
+def test_a_parallel_run_whose_main_process_is_killed_keeps_what_its_workers_ended(
+        workdir, sample_dir):
+    process = start_run(workdir, sample_dir, "dots,junit", "-p", "2")
+    time.sleep(1)  # the other worker goes on meanwhile
+    process.kill()
+    process.wait(30)
+    run_dir = run_dir_of(workdir)
+    cases = junit_cases(run_dir / "junit.xml")
+    (sample_dir / "release").touch()  # the orphaned worker ends; its pipes close
+    process.communicate(timeout=60)
+    assert set(ENDED) <= set(cases) and "test_09_hangs" not in cases
+    journal = read_journal(run_dir)
+    ended = {record["name"]: record["outcome"] for record in journal.records.values()
+             if record["kind"] == "case"}
+    assert all(outcome is not None for outcome in ended.values())
+    assert set(ended) == {f"Steps.{name}" for name in cases}
