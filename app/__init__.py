@@ -66,7 +66,8 @@ def _sqlite_write_lock_up_front() -> None:
 
 
 def _register_parts(app: Flask) -> None:
-    from . import admin, api, migrate, sweeper, web
+    from . import admin, api, migrate, routing, sweeper, web
+    routing.init_app(app)
     api.init_app(app)
     admin.init_app(app)
     web.init_app(app)

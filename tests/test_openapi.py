@@ -20,7 +20,7 @@ def document() -> dict:
 
 
 def openapi_path(rule: str) -> str:
-    """``/api/v1/locks/<int(max=...):request_id>`` -> ``/locks/{request_id}``."""
+    """``/api/v1/locks/<id:request_id>`` -> ``/locks/{request_id}``."""
     return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule.removeprefix(PREFIX))
 
 

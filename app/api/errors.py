@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..engine import EngineError
 from ..models import db
+from ..routing import NoSuchRow
 
 PREFIX = "/api/v1"
 HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden",
@@ -64,7 +65,8 @@ def _engine_error(error: EngineError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     _rollback()
     status = error.code or 500
-    template = HTTP_MESSAGES.get(status)
+    # An id no row can have says so; other routing errors get the API's words.
+    template = None if isinstance(error, NoSuchRow) else HTTP_MESSAGES.get(status)
     allowed = sorted(error.valid_methods or []) \
         if isinstance(error, MethodNotAllowed) else []
     message = template.format(

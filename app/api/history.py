@@ -10,10 +10,9 @@ from flask import current_app, request, url_for
 from .. import history
 from ..engine import InvalidRequest
 from .auth import current_user
-from .body import ARRAY, INTEGER, OBJECT, STRING, Field, read_body
-from .views import MAX_REQUEST_ID, _db, bp
+from .body import ARRAY, INTEGER, MAX_INT, OBJECT, STRING, Field, read_body
+from .views import _db, bp, query_int
 
-RUN_ID = f"<int(max={MAX_REQUEST_ID}):run_id>"
 START_FIELDS = {"name": Field(STRING, required=True), "host": Field(STRING),
                 "start": Field(STRING), "settings": Field(OBJECT),
                 "environment": Field(OBJECT), "run_dir": Field(STRING),
@@ -35,7 +34,7 @@ def start_run() -> tuple[dict[str, Any], int, dict[str, str]]:
     return run, 201 if created else 200, {"Location": location}
 
 
-@bp.post(f"/runs/{RUN_ID}/records")
+@bp.post("/runs/<id:run_id>/records")
 def add_records(run_id: int) -> dict[str, Any]:
     """Store a batch of the run's records (a path sent again is updated; an
     invalid record is refused alone) and renew the run's lease."""
@@ -43,7 +42,7 @@ def add_records(run_id: int) -> dict[str, Any]:
     return history.add_records(_db(), current_user(), run_id, body["records"])
 
 
-@bp.post(f"/runs/{RUN_ID}/finish")
+@bp.post("/runs/<id:run_id>/finish")
 def finish_run(run_id: int) -> dict[str, Any]:
     """The run ended: its status is the client's word or follows from its tests."""
     return history.finish_run(_db(), current_user(), run_id, **read_body(FINISH_FIELDS))
@@ -53,10 +52,11 @@ def finish_run(run_id: int) -> dict[str, Any]:
 def list_runs() -> dict[str, Any]:
     """Runs, newest first: ``?name=`` one name's, ``?limit=&offset=`` a page."""
     return history.list_runs(_db(), name=request.args.get("name") or None,
-                             limit=_int_arg("limit", 50), offset=_int_arg("offset", 0))
+                             limit=query_int("limit", 50, 1, history.MAX_PAGE),
+                             offset=query_int("offset", 0, 0, MAX_INT))
 
 
-@bp.get(f"/runs/{RUN_ID}")
+@bp.get("/runs/<id:run_id>")
 def get_run(run_id: int) -> dict[str, Any]:
     """One run with the tree of its records."""
     return history.get_run(_db(), run_id)
@@ -74,19 +74,6 @@ def latest_results() -> dict[str, Any]:
 @bp.get("/runs/durations")
 def past_durations() -> dict[str, Any]:
     """Seconds per test path over recent finished runs (``?name=`` of one name)."""
-    runs = _int_arg("runs", 5)
-    if not 1 <= runs <= 50:
-        raise InvalidRequest("'runs' must be 1 to 50", field="runs")
+    runs = query_int("runs", 5, 1, 50)
     return {"durations": history.past_durations(
         _db(), request.args.get("name") or None, runs=runs)}
-
-
-def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name!r} must be an integer, got {raw[:30]!r}",
-                             field=name) from None

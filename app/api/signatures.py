@@ -12,7 +12,6 @@ from .views import _db, bp
 
 SIGNATURE_FIELDS = {"pattern": Field(STRING, required=True), "name": Field(STRING),
                     "link": Field(STRING)}
-SIGNATURE_ID = "<int(max=2147483647):signature_id>"
 
 
 @bp.get("/signatures")
@@ -41,7 +40,7 @@ def add_signature() -> tuple[dict[str, Any], int]:
     return signature, 201 if created else 200
 
 
-@bp.post(f"/signatures/{SIGNATURE_ID}/hits")
+@bp.post(f"/signatures/<id:signature_id>/hits")
 def signature_hit(signature_id: int) -> dict[str, Any]:
     """Count one more failure that matched the signature."""
     signature = count_hit(_db(), signature_id)

@@ -3,6 +3,7 @@ answers its result. The rules of who may hold what live in :mod:`app.engine`."""
 from __future__ import annotations
 
 import math
+import re
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -24,10 +25,6 @@ bp = Blueprint("api", __name__, url_prefix=errors.PREFIX)
 errors.register(bp)
 
 PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
-#: Lock request ids are an INTEGER column: a larger id cannot exist, and binding
-#: one overflows the database driver, so the route does not match it (404).
-MAX_REQUEST_ID = 2**31 - 1
-REQUEST_ID = f"<int(max={MAX_REQUEST_ID}):request_id>"
 
 SESSION_FIELDS = {"lease_seconds": Field(NUMBER), "description": Field(STRING)}
 LOCK_FIELDS = {"session_id": Field(STRING, required=True),
@@ -118,7 +115,7 @@ def request_lock() -> tuple[dict[str, Any], int, dict[str, str]]:
     return result, status, {"Location": url_for(".get_lock", request_id=result["id"])}
 
 
-@bp.get(f"/locks/{REQUEST_ID}")
+@bp.get("/locks/<id:request_id>")
 def get_lock(request_id: int) -> dict[str, Any]:
     """A request's state; with ``?wait=SECONDS``, a long-poll until it leaves the
     queue, if a poll slot is free (else 429 with Retry-After, see polls.py)."""
@@ -129,7 +126,7 @@ def get_lock(request_id: int) -> dict[str, Any]:
     return engine.get_request(_db(), current_user(), request_id)
 
 
-@bp.delete(f"/locks/{REQUEST_ID}")
+@bp.delete("/locks/<id:request_id>")
 def cancel_lock(request_id: int) -> dict[str, Any]:
     """Withdraw a request; if it was granted meanwhile its resources are released."""
     return engine.cancel(_db(), current_user(), request_id)
@@ -159,6 +156,21 @@ def update_fields() -> dict[str, list[dict[str, Any]]]:
     body = read_body(UPDATE_FIELDS)
     return {"resources": engine.update_fields(_db(), current_user(), body["type"],
                                               body.get("filters") or {}, body["values"])}
+
+
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    """``?name=`` as a whole number from ``low`` to ``high`` (both documented
+    in openapi.json), else 400: a number past what the database binds would
+    otherwise fail there (a 500)."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    # The length first: int() of thousands of digits is slow, then refused.
+    value = int(raw) if re.fullmatch(r"-?\d{1,20}", raw) else None
+    if value is None or not low <= value <= high:
+        raise InvalidRequest(f"{name!r} must be a whole number from {low} to {high}, "
+                             f"got {raw[:30]!r}", field=name)
+    return value
 
 
 def _wait_seconds() -> float:

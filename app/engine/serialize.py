@@ -4,16 +4,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from ..models import LockRequest, LockSession, ResourceData, sub_resource_fields
+from ..models import (LockRequest, LockSession, ResourceData, rfc3339,
+                      sub_resource_fields)
 
 HIDDEN_FIELDS = {"session_id"}
 #: Whether the viewer sees a resource (:meth:`app.engine.policy.Sight.sees`).
 Sees = Callable[[ResourceData], bool]
 
 
-def timestamp(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with its offset, as Jenkins and browsers read it."""
-    return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
+#: Every time in an answer: RFC 3339 in UTC with its offset (one function for all).
+timestamp = rfc3339
 
 
 def resource_dict(resource: ResourceData, sees: Sees | None = None) -> dict[str, Any]:

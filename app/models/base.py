@@ -31,5 +31,17 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def rfc3339(value: datetime | None) -> str | None:
+    """A stored time as RFC 3339 in UTC with its offset (``...Z``), the one form
+    every answer, page and report of the server writes; strict date-time
+    parsers (generated clients, Jenkins, browsers) need the offset. Naive
+    values are UTC, as :func:`utcnow` stores them."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.isoformat(timespec="milliseconds") + "Z"
+
+
 def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()

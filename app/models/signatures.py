@@ -17,7 +17,7 @@ import re2
 from sqlalchemy import String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .base import db, utcnow
+from .base import db, rfc3339, utcnow
 
 __all__ = ["ErrorSignature", "MAX_LINK", "MAX_NAME", "MAX_PATTERN", "MAX_PROGRAM",
            "PatternError", "all_signatures", "compile_pattern", "count_hit",
@@ -53,8 +53,7 @@ class ErrorSignature(db.Model):
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "pattern": self.pattern,
                 "link": self.link or "", "hit_count": self.hit_count,
-                "created": self.created.isoformat() if self.created else None,
-                "last_seen": self.last_seen.isoformat() if self.last_seen else None}
+                "created": rfc3339(self.created), "last_seen": rfc3339(self.last_seen)}
 
     def __str__(self) -> str:
         return self.name

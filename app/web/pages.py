@@ -40,7 +40,7 @@ def runs() -> str:
                            outcomes=history.OUTCOMES, status_text=status_text)
 
 
-@bp.get("/runs/<int(max=2147483647):run_id>")
+@bp.get("/runs/<id:run_id>")
 @login_required
 def run(run_id: int) -> Response:
     """One run's tree, rendered as the HTML report renders a run."""
@@ -53,7 +53,7 @@ def run(run_id: int) -> Response:
     return page
 
 
-@bp.get("/runs/<int(max=2147483647):run_id>/artifact")
+@bp.get("/runs/<id:run_id>/artifact")
 @login_required
 def artifact(run_id: int) -> Response:
     """The run's artifact zip, when this server can read it."""
