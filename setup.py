@@ -45,6 +45,7 @@ setup(
             "testresources>=2.0",
             "fixtures>=4.0",
             "hypothesis>=6.90",
+            "schemathesis>=4.0",
         ],
     },
     entry_points={
