@@ -46,6 +46,7 @@ setup(
             "fixtures>=4.0",
             "hypothesis>=6.90",
             "schemathesis>=4.0",
+            "openapi-python-client>=0.21",
         ],
     },
     entry_points={
