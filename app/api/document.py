@@ -15,6 +15,7 @@ but which depend on the user.
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 from datetime import datetime
@@ -59,12 +60,12 @@ def type_pattern(model: type) -> str:
 
 def _one_of(schemas: dict[str, Any], name: str, models: Iterable[type],
             per_model: dict[str, str]) -> None:
-    """``name`` becomes one variant per model: its ``type`` and its own
-    filters (and values); the file's variant is the model-free description."""
+    """``name`` becomes one variant per model, the file's schema with the
+    model's ``type`` pattern and its own filters (and values)."""
     base = schemas[name]
     variants = []
     for model in models:
-        variant = json.loads(json.dumps(base))
+        variant = copy.deepcopy(base)
         properties = variant["properties"]
         properties["type"] = {**properties["type"], "pattern": type_pattern(model)}
         for key, suffix in per_model.items():
