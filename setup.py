@@ -47,6 +47,8 @@ setup(
             "testresources>=2.0",
             "fixtures>=4.0",
             "hypothesis>=6.90",
+            "schemathesis>=4.0",
+            "openapi-python-client>=0.21",
         ],
     },
     entry_points={

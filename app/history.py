@@ -136,12 +136,16 @@ def _base(db: Session, base: Any, name: str) -> int | None:
     """The id of a --delta run's base: a run of the same name."""
     if base is None:
         return None
-    found = db.get(HistoryRun, base) if isinstance(base, int) and \
-        not isinstance(base, bool) and 0 < base < 2**31 else None
+    if not isinstance(base, int) or isinstance(base, bool) or not 1 <= base < 2**31:
+        db.rollback()
+        raise InvalidRequest("'base' must be a run's id, a whole number from 1 to "
+                             f"{2**31 - 1}", field="base")
+    # A well-formed id of no run of that name is a missing reference (404).
+    found = db.get(HistoryRun, base)
     if found is None or found.name != name:
         db.rollback()
-        raise InvalidRequest(f"'base' must be the id of an earlier run named {name!r}",
-                             field="base")
+        raise NotFound(f"'base' must be the id of an earlier run named {name!r}",
+                       field="base")
     return found.id
 
 

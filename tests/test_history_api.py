@@ -163,11 +163,12 @@ def test_a_delta_run_counts_what_it_did_not_run_as_its_base_ended(alice):
     assert all(outcome not in PASSING for outcome in ("failure", "error"))
 
 
-@pytest.mark.parametrize("base", [0, "1", 99999, True])
-def test_a_base_must_be_an_earlier_run_of_the_same_name(alice, base):
-    recorded_run(alice, name="other")
+@pytest.mark.parametrize("base, status", [(0, 400), ("1", 400), (True, 400),
+                                          (99999, 404), (1, 404)])
+def test_a_base_must_be_an_earlier_run_of_the_same_name(alice, base, status):
+    assert recorded_run(alice, name="other") == 1
     answer = alice.post("/runs", {"name": "nightly", "base": base})
-    assert answer.status_code == 400, answer.json
+    assert answer.status_code == status, answer.json
     assert answer.json["details"]["field"] == "base", answer.json
 
 

@@ -296,3 +296,12 @@ def test_text_operator_on_a_non_text_column_is_400(lab):
         assert locked.status_code == 400 and locked.json()["details"]["field"] == lookup
     # Text columns keep them.
     assert root.query("DeviceData", name__startswith="calc").status_code == 200
+
+
+def test_order_on_a_true_or_false_field_is_400_not_500(lab):
+    """SQL has no order on true or false: ``is_usable__gt`` was a 500 (found by
+    the contract fuzzer, tests/test_api_contract.py)."""
+    for lookup in ("is_usable__gt", "dirty__lte"):
+        queried = lab["root"].query("DeviceData", **{lookup: True})
+        assert queried.status_code == 400, (lookup, queried.text)
+        assert "true-or-false" in queried.json()["message"]

@@ -16,7 +16,9 @@ from flask import request
 
 from ..engine import InvalidRequest
 
-#: The widest integer SQLite and PostgreSQL bind (a signed 64-bit BIGINT).
+#: The widest integer SQLite and PostgreSQL bind (a signed 64-bit BIGINT); every
+#: number of a body, whole or not, is within this in absolute value, the one
+#: rule the document states as its ``JsonValue``.
 MAX_INT = 2**63 - 1
 #: Values in all of a body's lists together; each may become one SQL parameter.
 MAX_LIST_ITEMS = 10_000
@@ -34,8 +36,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_integer(value: Any) -> bool:
+    # As JSON Schema counts: 3.0 is an integer (and is read as 3).
+    return _is_number(value) and float(value).is_integer()
+
+
 NUMBER = Kind("a number", _is_number)
-INTEGER = Kind("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool))
+INTEGER = Kind("an integer", _is_integer)
 STRING = Kind("a string", lambda v: isinstance(v, str))
 BOOLEAN = Kind("true or false", lambda v: isinstance(v, bool))
 OBJECT = Kind("an object", lambda v: isinstance(v, dict))
@@ -48,6 +55,8 @@ class Field:
 
     kind: Kind
     required: bool = False
+    #: For strings: the most characters (the document's ``maxLength``).
+    max_length: int | None = None
 
 
 def read_body(fields: Mapping[str, Field]) -> dict[str, Any]:
@@ -73,6 +82,11 @@ def read_body(fields: Mapping[str, Field]) -> dict[str, Any]:
             got = _shorten(data[name])
             raise InvalidRequest(f"{name!r} must be {field.kind.word}, got {got}",
                                  field=name, got=got)
+        elif field.max_length is not None and len(data[name]) > field.max_length:
+            raise InvalidRequest(f"{name!r} is {len(data[name])} characters long; at "
+                                 f"most {field.max_length}", field=name)
+        elif field.kind is INTEGER:
+            data[name] = int(data[name])
     return data
 
 
@@ -135,8 +149,9 @@ def _bounded_int(text: str) -> int:
 
 def _finite_float(text: str) -> float:
     value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:30]} is out of range")
+    if not math.isfinite(value) or abs(value) > MAX_INT:
+        raise ValueError(f"number {text[:30]} is out of range (at most {MAX_INT} in "
+                         f"absolute value)")
     return value
 
 

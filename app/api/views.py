@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from functools import cache
-from importlib.resources import files
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -15,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from .. import engine
 from ..engine import InvalidRequest, Unavailable
-from ..models import db
+from ..models import db, resource_models
+from ..models.locks import MAX_DESCRIPTION
 from . import errors
 from .auth import authenticate, current_user
 from .body import ARRAY, BOOLEAN, INTEGER, NUMBER, OBJECT, STRING, Field, read_body
+from .document import served_document
 from .polls import long_polls
 
 bp = Blueprint("api", __name__, url_prefix=errors.PREFIX)
@@ -26,7 +26,8 @@ errors.register(bp)
 
 PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
 
-SESSION_FIELDS = {"lease_seconds": Field(NUMBER), "description": Field(STRING)}
+SESSION_FIELDS = {"lease_seconds": Field(NUMBER),
+                  "description": Field(STRING, max_length=MAX_DESCRIPTION)}
 LOCK_FIELDS = {"session_id": Field(STRING, required=True),
                "descriptors": Field(ARRAY, required=True),
                "timeout": Field(NUMBER), "priority": Field(INTEGER)}
@@ -62,13 +63,10 @@ def health() -> Response | dict[str, str]:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI document of this API."""
-    return Response(_openapi_document(), mimetype="application/json")
-
-
-@cache
-def _openapi_document() -> bytes:
-    return files(__package__).joinpath("openapi.json").read_bytes()
+    """The OpenAPI document of this API, with this server's resource types."""
+    models = resource_models()
+    document = served_document(tuple(models[name] for name in sorted(models)))
+    return Response(document, mimetype="application/json")
 
 
 @bp.get("/whoami")

@@ -35,8 +35,18 @@ OPERATORS: dict[str, Callable[[Any, Any], ColumnElement]] = {
     "isnull": lambda col, v: col.is_(None) if v else col.is_not(None),
 }
 MAX_LIST = 10_000
+#: Values in one ``__in`` lookup (the document's maxItems).
+MAX_IN = 500
 TEXT_OPERATORS = {"iexact", "contains", "icontains", "startswith", "istartswith",
                   "endswith", "iendswith"}
+ORDER_OPERATORS = {"gt", "gte", "lt", "lte"}
+
+
+def operators_for(column: Any) -> list[str]:
+    """The lookups a column takes: text ones on text, no order on true/false."""
+    return [operator for operator in OPERATORS
+            if not (operator in TEXT_OPERATORS and not is_text(column))
+            and not (operator in ORDER_OPERATORS and is_boolean(column))]
 
 
 def _escape(value: str) -> str:
@@ -88,12 +98,22 @@ def _lookup(mapper: Mapper, path: str, value: Any, full: str,
         raise InvalidRequest(f"unknown lookup {operator!r} in {full!r}", field=full,
                              known=sorted(OPERATORS))
     column = getattr(mapper.class_, field)
-    if operator in TEXT_OPERATORS and not is_text(column):
-        # LIKE on a number works on SQLite and fails on PostgreSQL: refuse both.
-        raise InvalidRequest(f"{full!r}: {operator} compares text, and {field!r} is "
-                             f"not a text field; use exact, in, gt, gte, lt or lte",
-                             field=full)
+    if operator not in operators_for(column):
+        # LIKE on a number works on SQLite and fails on PostgreSQL, and true or
+        # false have no order in SQL: refuse both, naming what the field takes.
+        why = "compares text" if operator in TEXT_OPERATORS else "orders values"
+        raise InvalidRequest(f"{full!r}: {operator} {why}, and {field!r} is a "
+                             f"{'true-or-false' if is_boolean(column) else 'non-text'} "
+                             f"field; use {', '.join(operators_for(column))}", field=full)
     return OPERATORS[operator](column, _coerce(column, operator, value, full))
+
+
+def is_boolean(column: Any) -> bool:
+    """A true-or-false column, which SQL cannot order."""
+    try:
+        return column.type.python_type is bool
+    except NotImplementedError:
+        return False
 
 
 def is_text(column: Any) -> bool:
@@ -151,8 +171,8 @@ def _coerce(column: Any, operator: str, value: Any, full: str) -> Any:
     if operator == "in":
         if not isinstance(value, (list, tuple)):
             raise InvalidRequest(f"{full!r} expects a list", field=full, got=repr(value)[:200])
-        if len(value) > MAX_LIST:
-            raise InvalidRequest(f"{full!r}: at most {MAX_LIST} values", field=full)
+        if len(value) > MAX_IN:
+            raise InvalidRequest(f"{full!r}: at most {MAX_IN} values", field=full)
         return [_coerce_one(python_type, item, full, bits) for item in value]
     return _coerce_one(python_type, value, full, bits)
 
@@ -166,6 +186,8 @@ def _coerce_one(python_type: type, value: Any, full: str, bits: int = 32) -> Any
     elif python_type is int:
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value)
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema's integer: 3.0 is one
         if isinstance(value, int) and not isinstance(value, bool):
             if -2 ** (bits - 1) <= value < 2 ** (bits - 1):
                 return value

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .accounts import User
 from .base import db, utcnow
 
+#: The most characters of a session's description (the API refuses more).
+MAX_DESCRIPTION = 255
+
 
 class LockSession(db.Model):
     """A client's claim on the server, kept alive by heartbeats.
@@ -26,7 +29,7 @@ class LockSession(db.Model):
                                     default=lambda: str(uuid.uuid4()))
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"),
                                          index=True)
-    description: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(MAX_DESCRIPTION), default="")
     lease_seconds: Mapped[float] = mapped_column(default=60.0)
     created: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -139,6 +139,11 @@ def record_signature(db_session: Session, *, name: str, pattern: str,
     """Store a new signature, or count a hit on the one with the same pattern
     (two runs meeting the same new error). Returns it and whether it is new.
     The caller checked the values (:func:`pattern_problem`, the lengths)."""
+    # It reads, then writes: on SQLite a transaction that began reading cannot
+    # always take the write lock later ("database is locked" when two runs
+    # record at once), so this one begins holding it (a no-op elsewhere).
+    db_session.commit()
+    db_session.connection(execution_options={"sqlite_immediate": True})
     existing = db_session.scalar(select(ErrorSignature).where(
         ErrorSignature.pattern == pattern).order_by(ErrorSignature.id).limit(1))
     if existing is not None:
