@@ -242,12 +242,13 @@ def finish_run(db: Session, user: User, run_id: int, *, end: str | None = None,
 
 
 def _status_of_tests(db: Session, run: HistoryRun) -> str:
-    """passed only if every test recorded passed and none the run planned is missing."""
+    """passed only if every test recorded passed and none the run planned is
+    missing; a run that recorded no test at all is never passed."""
     leaves, unfinished = db.execute(select(
         func.count(HistoryRecord.id),
         func.count(HistoryRecord.id).filter(HistoryRecord.outcome.is_(None)))
         .where(HistoryRecord.run_id == run.id, HistoryRecord.kind.in_(LEAF_KINDS))).one()
-    failed = unfinished or leaves < (run.planned or 0) or any(
+    failed = unfinished or leaves < max(run.planned or 0, 1) or any(
         count for outcome, count in run.counts.items() if outcome not in PASSING)
     return HistoryRun.FAILED if failed else HistoryRun.PASSED
 

@@ -255,6 +255,8 @@ def test_a_long_name_is_cut_and_blocks_nothing(alice):
 def test_a_finish_with_fewer_tests_than_planned_has_failed(alice):
     nothing = start(alice, planned=20)["id"]
     assert alice.post(f"/runs/{nothing}/finish", {}).json["status"] == "failed"
+    empty = start(alice)["id"]  # planned unknown: a run of no test is not green
+    assert alice.post(f"/runs/{empty}/finish", {}).json["status"] == "failed"
     some = start(alice, planned=3)["id"]
     alice.post(f"/runs/{some}/records", {"records": [case("a", "success"),
                                                      case("b", "success")]})
