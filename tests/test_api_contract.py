@@ -1,8 +1,8 @@
 """The server keeps its own document: Schemathesis, an independent schema-driven
 fuzzer, runs every check and every phase (examples, coverage, fuzzing and the
 stateful phase, which follows the links it infers between operations) against
-gunicorn on SQLite and PostgreSQL, and any failure fails the test with its
-report.
+gunicorn on PostgreSQL (and SQLite, outside CI or with ROTEST_FUZZ_SQLITE=1),
+and any failure fails the test with its report.
 
 The seed is fixed and generation deterministic, so a failure here is the same
 on every machine; the README's API section has the command for a run with a
@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
 import lab_plugin
@@ -67,7 +68,20 @@ def schemathesis_command(url: str, token: str, *, seed: int | None,
                       if seed is not None else ["--generation-database", "none"])
 
 
-def test_the_server_keeps_its_document(database_url, tmp_path):
+@pytest.fixture(params=["postgresql", "sqlite"])
+def fuzzed_url(request, tmp_path) -> str:
+    """PostgreSQL, the team's database, in CI; SQLite too elsewhere, or in CI
+    with ROTEST_FUZZ_SQLITE=1 (a minute more of a two-core CI run)."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    if in_ci and not os.environ.get("ROTEST_FUZZ_SQLITE"):
+        pytest.skip("CI fuzzes the server on PostgreSQL; ROTEST_FUZZ_SQLITE=1 adds SQLite")
+    return f"sqlite:///{tmp_path / 'rotest.db'}"
+
+
+def test_the_server_keeps_its_document(fuzzed_url, tmp_path):
+    database_url = fuzzed_url
     token = seed_lab(database_url)
     # Short long polls: a generated ?wait= holds a thread for this long at most.
     env = server_env(database_url, tmp_path / "workdir", long_poll_seconds=0.2)
