@@ -6,12 +6,11 @@ from pathlib import Path
 
 import click
 
-from app.cli_base import CliError, config_option
+from rotest_core.cli import CliError, config_option
 
 
 def _config(config_file: str | None = None):
-    from app.config import ConfigError
-    from rotest_core.config import load_config
+    from rotest_core.config import ConfigError, load_config
     try:
         return load_config(config_file)
     except ConfigError as error:

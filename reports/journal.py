@@ -117,26 +117,12 @@ class JournalHandler(RecordingHandler):
 
     # --- the tests ---------------------------------------------------------
 
-    def stop_test(self, test: Any) -> None:
-        super().stop_test(test)
-        self._journal(self.record_of(test))
+    def record_ended(self, record: TestRecord) -> None:
+        self._journal(record)
 
     def stop_composite(self, test: Any) -> None:
         super().stop_composite(test)
         self._journal(self.record_of(test))
-
-    def add_error(self, test: Any, exception_string: str) -> None:
-        super().add_error(test, exception_string)
-        self._journal_error(test)
-
-    def add_failure(self, test: Any, exception_string: str) -> None:
-        super().add_failure(test, exception_string)
-        self._journal_error(test)
-
-    def _journal_error(self, test: Any) -> None:
-        record = self.record_of(test)
-        if record.kind == "error":  # outside any test: no stop_test will come
-            self._journal(record)
 
     def _journal(self, record: TestRecord) -> None:
         """Write ``record``, after those of its suites not written yet."""

@@ -70,22 +70,8 @@ class JUnitHandler(RecordingHandler):
         self._live = open(self.path, "r+b")
         self._end = len(head)
 
-    def stop_test(self, test: Any) -> None:
-        super().stop_test(test)
-        self._append(self.record_of(test))
-
-    def add_error(self, test: Any, exception_string: str) -> None:
-        super().add_error(test, exception_string)
-        self._append_error(test)
-
-    def add_failure(self, test: Any, exception_string: str) -> None:
-        super().add_failure(test, exception_string)
-        self._append_error(test)
-
-    def _append_error(self, test: Any) -> None:
-        record = self.record_of(test)
-        if record.kind == "error":  # outside any test: no stop_test will come
-            self._append(record)
+    def record_ended(self, record: TestRecord) -> None:
+        self._append(record)
 
     def _append(self, record: TestRecord) -> None:
         """Add the test that ended, with the closing tag, in one write."""

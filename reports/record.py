@@ -356,6 +356,7 @@ class RecordingHandler(AbstractResultHandler):
         if record.kind == "error":  # no start_test or stop_test will come
             record.start = record.start or now()
             record.end = now()
+            self.record_ended(record)
         return record
 
     def add_success(self, test: Any) -> None:
@@ -387,6 +388,12 @@ class RecordingHandler(AbstractResultHandler):
         record.signatures = list(getattr(test, "error_signatures", None) or ())
         if record.own_outcome is None:
             record.own_outcome = "error"
+        self.record_ended(record)
+
+    def record_ended(self, record: TestRecord) -> None:
+        """A test's record is complete: a case or block at its stop_test, an
+        error outside any test (setUpClass) at its outcome. For reports that
+        write each test as it ends."""
 
     def stop_test_run(self) -> None:
         self.run.end = self.run.root.end = now()
