@@ -28,9 +28,9 @@ from rotest_core.history import HistoryStore, history_for
 from rotest_core.outbox import JournalSender, outbox_add, outbox_remove, push_outbox
 from rotest_core.resources.errors import ServerBusy, ServerUnreachable
 
-from .journal import JournalHandler, record_json
+from .journal import JournalHandler
 
-__all__ = ["HistoryHandler", "past_durations", "record_json"]
+__all__ = ["HistoryHandler", "past_durations"]
 
 #: Seconds between two sends while the run goes, and the longest back-off
 #: while the history does not answer.
