@@ -35,6 +35,8 @@ setup(
         "openpyxl>=3.1",
         "lxml>=5",
         "google-re2>=1.1",  # error signatures: linear-time matching
+        "jsonschema>=4.18",  # API bodies checked against openapi.json
+        "referencing>=0.28",  # imported directly (app/api/contract.py)
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],

@@ -15,7 +15,7 @@ import hashlib
 import math
 import re
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
 from sqlalchemy import func, select, update
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from .engine.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from .engine.serialize import timestamp
-from .models import HistoryRecord, HistoryRun, User, utcnow
+from .models import HistoryRecord, HistoryRun, User, as_utc, utcnow
 from .outcomes import OUTCOMES, PASSING
 
 __all__ = ["OUTCOMES", "PASSING", "add_records", "end_expired_runs", "finish_run",
@@ -550,7 +550,7 @@ def _text(value: Any, limit: int, *, keep_end: bool = False) -> str:
 
 
 def _time(value: Any, field: str) -> datetime | None:
-    """An ISO 8601 time as naive UTC (how times are stored); naive input is UTC."""
+    """An ISO 8601 time, aware, in UTC; naive input is taken as UTC."""
     if value is None:
         return None
     try:
@@ -560,6 +560,4 @@ def _time(value: Any, field: str) -> datetime | None:
     if moment is None:
         raise InvalidRequest(f"{field!r} must be an ISO 8601 time, e.g. "
                              f"2026-11-21T08:00:00+00:00", field=field)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    return as_utc(moment)

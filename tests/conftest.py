@@ -56,7 +56,9 @@ def database_url(request, tmp_path):
 @pytest.fixture
 def app_config(database_url, tmp_path):
     return {"database_url": database_url, "workdir": str(tmp_path / "workdir"),
-            "secret_key": "test-secret", "plugins": ["lab_plugin"], "TESTING": True}
+            "secret_key": "test-secret", "plugins": ["lab_plugin"], "TESTING": True,
+            # Every answer of the API in the tests is held to openapi.json.
+            "ROTEST_CHECK_ANSWERS": True}
 
 
 @pytest.fixture

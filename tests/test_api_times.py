@@ -119,3 +119,27 @@ def test_the_strict_check_refuses_times_without_an_offset():
     assert is_rfc3339("2026-12-04T17:34:28+02:00")
     assert not is_rfc3339("2026-12-04T17:34:28.202141")
     assert not is_rfc3339("2026-12-04 17:34:28Z")
+
+
+def test_times_are_stored_and_read_back_aware_in_utc(app):
+    """A time given in another zone is stored as its UTC moment and read back
+    aware (PostgreSQL's timestamptz, SQLite's UTC text); a naive one is UTC."""
+    from datetime import timedelta, timezone
+
+    from app.models import LockSession, User, db
+    with app.app_context():
+        user = User(username="zoned")
+        db.session.add(user)
+        paris = timezone(timedelta(hours=1))
+        session = LockSession(user=user, expires_at=datetime(2026, 12, 4, 13, 0, tzinfo=paris),
+                              ended=datetime(2026, 12, 4, 12, 30))
+        db.session.add(session)
+        db.session.commit()
+        db.session.expire_all()
+        stored = db.session.get(LockSession, session.id)
+        assert stored.expires_at == datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+        assert stored.expires_at.utcoffset() == timedelta(0)
+        assert stored.ended == datetime(2026, 12, 4, 12, 30, tzinfo=timezone.utc)
+        # Compared in SQL as moments, not as texts of different zones.
+        assert db.session.scalar(db.select(LockSession.id).where(
+            LockSession.expires_at < datetime(2026, 12, 4, 13, 30, tzinfo=paris))) == session.id

@@ -370,7 +370,7 @@ def test_only_its_recorder_or_an_admin_writes_to_a_run(app, alice):
 
 @pytest.mark.parametrize("body, words", [
     ({}, ["'name' is required"]),
-    ({"name": ""}, ["'name' must be the run's name"]),
+    ({"name": ""}, ["'name' must be 1 to 255 characters"]),
     ({"name": "x" * 256}, ["1 to 255 characters"]),
     ({"name": 3}, ["'name' must be a string"]),
     ({"name": "n", "start": "yesterday"}, ["'start' must be an ISO 8601 time"]),

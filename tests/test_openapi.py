@@ -8,6 +8,8 @@ from importlib.resources import files
 import pytest
 from openapi_spec_validator import validate
 
+from api_helpers import lab  # noqa: F401 - a fixture
+
 
 PREFIX = "/api/v1"
 AUTOMATIC_METHODS = {"HEAD", "OPTIONS"}
@@ -106,3 +108,63 @@ def test_path_parameters_match_the_routes(document):
             declared = {p["name"] for p in operation.get("parameters", [])
                         if p["in"] == "path"}
             assert declared == named, (path, method)
+
+
+# -- one source: the document is what the server checks and answers ----------------
+
+def test_the_engines_limits_are_the_documents(document):
+    """The embedded door checks with the engine's constants, the API with the
+    document: both say the same."""
+    from app.engine import locks, sessions
+    from app.engine.lookups import MAX_LIST
+    from app.history import MAX_PAGE
+    from app.models.locks import MAX_DESCRIPTION
+    from app.models.signatures import MAX_LINK, MAX_NAME
+    schemas = document["components"]["schemas"]
+    lock, opened = schemas["LockBody"]["properties"], schemas["OpenSessionBody"]["properties"]
+    assert (lock["priority"]["minimum"], lock["priority"]["maximum"]) == \
+        (locks.PRIORITY_RANGE.start, locks.PRIORITY_RANGE.stop - 1)
+    assert lock["timeout"]["maximum"] == locks.MAX_TIMEOUT
+    assert (opened["lease_seconds"]["minimum"], opened["lease_seconds"]["maximum"]) == \
+        (sessions.MIN_LEASE, sessions.MAX_LEASE)
+    assert opened["description"]["maxLength"] == MAX_DESCRIPTION
+    assert schemas["ReleaseBody"]["properties"]["resources"]["maxItems"] == MAX_LIST
+    signature = schemas["SignatureBody"]["properties"]
+    assert (signature["name"]["maxLength"], signature["link"]["maxLength"]) == \
+        (MAX_NAME, MAX_LINK)
+    limit = next(p for p in document["paths"]["/runs"]["get"]["parameters"]
+                 if p["name"] == "limit")
+    assert limit["schema"]["maximum"] == MAX_PAGE
+
+
+def test_bodies_are_refused_by_the_documents_rules_with_clear_words(lab):
+    """A rule stated only in the document (a pattern, an enum, a length) is
+    enforced, and the message names the key and the rule."""
+    alice = lab["alice"]
+    cases = [({"name": "n", "uid": "short"}, "uid", "'uid' must be text matching"),
+             ({"name": "n", "planned": -1}, "planned", "'planned' must be a whole number"),
+             ({"name": "x" * 256}, "name", "'name' must be 1 to 255 characters long"),
+             ({"name": "n", "settings": []}, "settings", "'settings' must be a JSON object"),
+             ({"name": "n", "colour": 1}, "colour", "unknown key 'colour'")]
+    for body, field, words in cases:
+        answer = alice.post("/runs", body)
+        assert answer.status_code == 400, body
+        assert answer.json["details"]["field"] == field
+        assert answer.json["message"].startswith(words), answer.json
+    finish = alice.post("/runs", {"name": "n"}).json["id"]
+    refused = alice.post(f"/runs/{finish}/finish", {"status": "passed"})
+    assert 'one of "interrupted", "aborted"' in refused.json["message"]
+
+
+def test_an_answer_the_document_does_not_allow_fails_the_tests(lab, monkeypatch):
+    """The tests hold every answer to the document: an answer of another shape,
+    or a status the operation does not list, is an error, not a pass."""
+    from app.api import views
+    alice = lab["alice"]
+    monkeypatch.setattr(views.engine, "query", lambda *a, **k: [{"name": 3}])
+    with pytest.raises(AssertionError, match="body the document does not allow"):
+        alice.post("/query", {"type": "DeviceData"})
+    monkeypatch.setattr(views, "current_user",
+                        lambda: (_ for _ in ()).throw(views.Unavailable("busy")))
+    with pytest.raises(AssertionError, match="which the document does not list"):
+        alice.get("/whoami")

@@ -1,18 +1,14 @@
-"""Reading a JSON request body against a small schema of allowed keys.
+"""Decoding a JSON request body into values both databases can store.
 
-Every view that takes a body declares its keys once (:class:`Field`) and calls
-:func:`read_body`; the checks and their messages live here only. Values are
-also kept within what both databases can store, so that no body can reach the
-database as a value it rejects with an error of its own.
+What a body may hold is the document's business (:mod:`.contract`); this
+module keeps every value within what SQLite and PostgreSQL take, so that no
+body reaches the database as a value it rejects with an error of its own.
 """
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
-
-from flask import request
+from typing import Any
 
 from ..engine import InvalidRequest
 
@@ -22,72 +18,6 @@ from ..engine import InvalidRequest
 MAX_INT = 2**63 - 1
 #: Values in all of a body's lists together; each may become one SQL parameter.
 MAX_LIST_ITEMS = 10_000
-
-
-@dataclass(frozen=True)
-class Kind:
-    """A JSON value type: the words for messages and the check."""
-
-    word: str
-    check: Callable[[Any], bool]
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_integer(value: Any) -> bool:
-    # As JSON Schema counts: 3.0 is an integer (and is read as 3).
-    return _is_number(value) and float(value).is_integer()
-
-
-NUMBER = Kind("a number", _is_number)
-INTEGER = Kind("an integer", _is_integer)
-STRING = Kind("a string", lambda v: isinstance(v, str))
-BOOLEAN = Kind("true or false", lambda v: isinstance(v, bool))
-OBJECT = Kind("an object", lambda v: isinstance(v, dict))
-ARRAY = Kind("a list", lambda v: isinstance(v, list))
-
-
-@dataclass(frozen=True)
-class Field:
-    """One allowed top-level key of a body."""
-
-    kind: Kind
-    required: bool = False
-    #: For strings: the most characters (the document's ``maxLength``).
-    max_length: int | None = None
-
-
-def read_body(fields: Mapping[str, Field]) -> dict[str, Any]:
-    """The request's JSON object, checked against ``fields``.
-
-    An empty body counts as ``{}``. Raises :class:`InvalidRequest` naming the
-    offending key; a body over ``MAX_CONTENT_LENGTH`` raises werkzeug's 413.
-    """
-    data = parse_json(request.get_data(cache=False))
-    if not isinstance(data, dict):
-        raise InvalidRequest(f"the body must be a JSON object, not {_json_type(data)}",
-                             allowed=sorted(fields))
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise InvalidRequest(f"unknown key {unknown[0]!r}; allowed keys are "
-                             f"{', '.join(sorted(fields))}", field=unknown[0],
-                             allowed=sorted(fields))
-    for name, field in fields.items():
-        if name not in data:
-            if field.required:
-                raise InvalidRequest(f"{name!r} is required", field=name)
-        elif not field.kind.check(data[name]):
-            got = _shorten(data[name])
-            raise InvalidRequest(f"{name!r} must be {field.kind.word}, got {got}",
-                                 field=name, got=got)
-        elif field.max_length is not None and len(data[name]) > field.max_length:
-            raise InvalidRequest(f"{name!r} is {len(data[name])} characters long; at "
-                                 f"most {field.max_length}", field=name)
-        elif field.kind is INTEGER:
-            data[name] = int(data[name])
-    return data
 
 
 def parse_json(raw: bytes) -> Any:
@@ -155,12 +85,3 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false",
-             int: "an integer", float: "a number", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _shorten(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 100 else text[:97] + "..."

@@ -10,17 +10,8 @@ from flask import current_app, request, url_for
 from .. import history
 from ..engine import InvalidRequest
 from .auth import current_user
-from .body import ARRAY, INTEGER, MAX_INT, OBJECT, STRING, Field, read_body
-from .views import _db, bp, query_int
-
-START_FIELDS = {"name": Field(STRING, required=True), "host": Field(STRING),
-                "start": Field(STRING), "settings": Field(OBJECT),
-                "environment": Field(OBJECT), "run_dir": Field(STRING),
-                "base": Field(INTEGER), "uid": Field(STRING), "planned": Field(INTEGER),
-                "lease": Field(INTEGER)}
-RECORDS_FIELDS = {"records": Field(ARRAY, required=True)}
-FINISH_FIELDS = {"end": Field(STRING), "artifact_path": Field(STRING),
-                 "status": Field(STRING)}
+from .contract import query_number, read_body
+from .views import _db, bp
 
 
 @bp.post("/runs")
@@ -28,7 +19,7 @@ def start_run() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Record that a run began (201); a start sent again with the same
     ``uid`` answers its run as it is (200). Records and the end come later."""
     run, created = history.open_run(
-        _db(), current_user(), **read_body(START_FIELDS),
+        _db(), current_user(), **read_body("StartRunBody"),
         default_lease=current_app.config["ROTEST"]["run_lease_seconds"])
     location = url_for(".get_run", run_id=run["id"])
     return run, 201 if created else 200, {"Location": location}
@@ -38,22 +29,21 @@ def start_run() -> tuple[dict[str, Any], int, dict[str, str]]:
 def add_records(run_id: int) -> dict[str, Any]:
     """Store a batch of the run's records (a path sent again is updated; an
     invalid record is refused alone) and renew the run's lease."""
-    body = read_body(RECORDS_FIELDS)
+    body = read_body("RecordsBody")
     return history.add_records(_db(), current_user(), run_id, body["records"])
 
 
 @bp.post("/runs/<id:run_id>/finish")
 def finish_run(run_id: int) -> dict[str, Any]:
     """The run ended: its status is the client's word or follows from its tests."""
-    return history.finish_run(_db(), current_user(), run_id, **read_body(FINISH_FIELDS))
+    return history.finish_run(_db(), current_user(), run_id, **read_body("FinishRunBody"))
 
 
 @bp.get("/runs")
 def list_runs() -> dict[str, Any]:
     """Runs, newest first: ``?name=`` one name's, ``?limit=&offset=`` a page."""
     return history.list_runs(_db(), name=request.args.get("name") or None,
-                             limit=query_int("limit", 50, 1, history.MAX_PAGE),
-                             offset=query_int("offset", 0, 0, MAX_INT))
+                             limit=query_number("limit"), offset=query_number("offset"))
 
 
 @bp.get("/runs/<id:run_id>")
@@ -74,6 +64,6 @@ def latest_results() -> dict[str, Any]:
 @bp.get("/runs/durations")
 def past_durations() -> dict[str, Any]:
     """Seconds per test path over recent finished runs (``?name=`` of one name)."""
-    runs = query_int("runs", 5, 1, 50)
+    runs = query_number("runs")
     return {"durations": history.past_durations(
         _db(), request.args.get("name") or None, runs=runs)}

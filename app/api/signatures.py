@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine import InvalidRequest, NotFound
-from ..models.signatures import (MAX_LINK, MAX_NAME, all_signatures, count_hit,
-                                 pattern_problem, record_signature)
-from .body import STRING, Field, read_body
+from ..models.signatures import (all_signatures, count_hit, pattern_problem,
+                                 record_signature)
+from .contract import read_body
 from .views import _db, bp
-
-SIGNATURE_FIELDS = {"pattern": Field(STRING, required=True), "name": Field(STRING),
-                    "link": Field(STRING)}
 
 
 @bp.get("/signatures")
@@ -25,22 +22,18 @@ def list_signatures() -> dict[str, list[dict[str, Any]]]:
 @bp.post("/signatures")
 def add_signature() -> tuple[dict[str, Any], int]:
     """Record a new signature (201); one with the same pattern gets a hit (200)."""
-    body = read_body(SIGNATURE_FIELDS)
+    body = read_body("SignatureBody")
     pattern, name, link = body["pattern"], body.get("name", ""), body.get("link", "")
     problem = pattern_problem(pattern)
     if problem:
         raise InvalidRequest(problem, field="pattern")
-    for field, value, limit in (("name", name, MAX_NAME), ("link", link, MAX_LINK)):
-        if len(value) > limit:
-            raise InvalidRequest(f"{field!r} is {len(value)} characters long; at most "
-                                 f"{limit}", field=field)
     if "\x00" in pattern + name + link:
         raise InvalidRequest("text may not contain NUL characters (\\u0000)")
     signature, created = record_signature(_db(), name=name, pattern=pattern, link=link)
     return signature, 201 if created else 200
 
 
-@bp.post(f"/signatures/<id:signature_id>/hits")
+@bp.post("/signatures/<id:signature_id>/hits")
 def signature_hit(signature_id: int) -> dict[str, Any]:
     """Count one more failure that matched the signature."""
     signature = count_hit(_db(), signature_id)

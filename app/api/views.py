@@ -2,8 +2,6 @@
 answers its result. The rules of who may hold what live in :mod:`app.engine`."""
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -12,12 +10,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .. import engine
-from ..engine import InvalidRequest, Unavailable
+from ..engine import Unavailable
 from ..models import db, resource_models
-from ..models.locks import MAX_DESCRIPTION
 from . import errors
 from .auth import authenticate, current_user
-from .body import ARRAY, BOOLEAN, INTEGER, NUMBER, OBJECT, STRING, Field, read_body
+from .contract import query_number, read_body
 from .document import served_document
 from .polls import long_polls
 
@@ -26,15 +23,6 @@ errors.register(bp)
 
 PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
 
-SESSION_FIELDS = {"lease_seconds": Field(NUMBER),
-                  "description": Field(STRING, max_length=MAX_DESCRIPTION)}
-LOCK_FIELDS = {"session_id": Field(STRING, required=True),
-               "descriptors": Field(ARRAY, required=True),
-               "timeout": Field(NUMBER), "priority": Field(INTEGER)}
-RELEASE_FIELDS = {"resources": Field(ARRAY, required=True), "dirty": Field(BOOLEAN),
-                  "force": Field(BOOLEAN)}
-QUERY_FIELDS = {"type": Field(STRING, required=True), "filters": Field(OBJECT)}
-UPDATE_FIELDS = {**QUERY_FIELDS, "values": Field(OBJECT, required=True)}
 
 
 @bp.before_request
@@ -80,7 +68,7 @@ def whoami() -> dict[str, Any]:
 @bp.post("/sessions")
 def open_session() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Open a lock session with a lease (seconds) the client renews by heartbeat."""
-    body = read_body(SESSION_FIELDS)
+    body = read_body("OpenSessionBody")
     default_lease = current_app.config["ROTEST"]["lease_seconds"]
     session = engine.open_session(_db(), current_user(),
                                   lease_seconds=body.get("lease_seconds", default_lease),
@@ -103,7 +91,7 @@ def close_session(session_id: str) -> dict[str, Any]:
 @bp.post("/locks")
 def request_lock() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Ask for resources: 200 granted, 202 waiting (poll it), 409 unavailable now."""
-    body = read_body(LOCK_FIELDS)
+    body = read_body("LockBody")
     result = engine.request_lock(_db(), current_user(), body["session_id"],
                                  body["descriptors"], timeout=body.get("timeout", 0.0),
                                  priority=body.get("priority", 0))
@@ -133,7 +121,7 @@ def cancel_lock(request_id: int) -> dict[str, Any]:
 @bp.post("/release")
 def release() -> dict[str, list[str]]:
     """Release resources by name (an admin may ``force`` another user's)."""
-    body = read_body(RELEASE_FIELDS)
+    body = read_body("ReleaseBody")
     released = engine.release(_db(), current_user(), body["resources"],
                               dirty=body.get("dirty", False),
                               force=body.get("force", False))
@@ -143,7 +131,7 @@ def release() -> dict[str, list[str]]:
 @bp.post("/query")
 def query() -> dict[str, list[dict[str, Any]]]:
     """Resources of a type matching field lookups, among those the user may lock."""
-    body = read_body(QUERY_FIELDS)
+    body = read_body("QueryBody")
     return {"resources": engine.query(_db(), current_user(), body["type"],
                                       body.get("filters"))}
 
@@ -151,34 +139,12 @@ def query() -> dict[str, list[dict[str, Any]]]:
 @bp.post("/update_fields")
 def update_fields() -> dict[str, list[dict[str, Any]]]:
     """Set field values on matching resources (their holder, or an admin)."""
-    body = read_body(UPDATE_FIELDS)
+    body = read_body("UpdateFieldsBody")
     return {"resources": engine.update_fields(_db(), current_user(), body["type"],
                                               body.get("filters") or {}, body["values"])}
 
 
-def query_int(name: str, default: int, low: int, high: int) -> int:
-    """``?name=`` as a whole number from ``low`` to ``high`` (both documented
-    in openapi.json), else 400: a number past what the database binds would
-    otherwise fail there (a 500)."""
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    # The length first: int() of thousands of digits is slow, then refused.
-    value = int(raw) if re.fullmatch(r"-?\d{1,20}", raw) else None
-    if value is None or not low <= value <= high:
-        raise InvalidRequest(f"{name!r} must be a whole number from {low} to {high}, "
-                             f"got {raw[:30]!r}", field=name)
-    return value
-
 
 def _wait_seconds() -> float:
     """``?wait=`` as seconds, capped by the server's ``long_poll_seconds``."""
-    raw = request.args.get("wait", "0")
-    try:
-        wait = float(raw)
-    except ValueError:
-        wait = math.nan
-    if not math.isfinite(wait) or wait < 0:
-        raise InvalidRequest(f"'wait' must be a number of seconds, 0 or more; got "
-                             f"{raw[:30]!r}", field="wait")
-    return min(wait, current_app.config["ROTEST"]["long_poll_seconds"])
+    return min(query_number("wait"), current_app.config["ROTEST"]["long_poll_seconds"])

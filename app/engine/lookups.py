@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from sqlalchemy import BigInteger, ColumnElement, Enum, String, and_, true
 from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty
 
+from ..models.base import as_utc
 from .errors import InvalidRequest
 
 OPERATORS: dict[str, Callable[[Any, Any], ColumnElement]] = {
@@ -208,7 +209,7 @@ def _coerce_one(python_type: type, value: Any, full: str, bits: int = 32) -> Any
             except ValueError:
                 pass
         if isinstance(moment, datetime):
-            return _naive_utc(moment)
+            return as_utc(moment)
     elif isinstance(value, python_type):
         return value
     raise InvalidRequest(f"{full!r} expects {_type_word(python_type)}, got {value!r}",
@@ -224,12 +225,6 @@ def check_text(value: str, what: str) -> str:
     except UnicodeEncodeError:
         raise InvalidRequest(f"{what!r} is not valid Unicode text", field=what) from None
     return value
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _type_word(python_type: type) -> str:

@@ -1,7 +1,7 @@
 """The database models. Import from here: ``from app.models import ResourceData``."""
 from .accounts import (ApiToken, Group, RateLimitCounter, User, hash_token,
                        user_groups)
-from .base import Base, db, rfc3339, utcnow
+from .base import Base, UtcDateTime, as_utc, db, rfc3339, utcnow
 from .history import HistoryRecord, HistoryRun
 from .locks import LockRequest, LockSession
 from .resources import ResourceData, resource_models, sub_resource_fields
@@ -9,8 +9,7 @@ from .signatures import ErrorSignature
 
 __all__ = [
     "ApiToken", "Base", "ErrorSignature", "Group", "HistoryRecord", "HistoryRun",
-    "LockRequest", "LockSession", "RateLimitCounter", "ResourceData", "User", "db", "hash_token",
-    "rfc3339",
-    "resource_models", "sub_resource_fields",
+    "LockRequest", "LockSession", "RateLimitCounter", "ResourceData", "User", "UtcDateTime",
+    "as_utc", "db", "hash_token", "resource_models", "rfc3339", "sub_resource_fields",
     "user_groups", "utcnow",
 ]

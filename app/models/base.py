@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from typing import Any
+
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import DateTime, Dialect, MetaData
+from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.types import TypeDecorator
 
 # Named constraints keep Alembic's autogenerate and SQLite batch mode stable.
 NAMING_CONVENTION = {
@@ -19,28 +22,60 @@ NAMING_CONVENTION = {
 }
 
 
+class UtcDateTime(TypeDecorator):
+    """A moment in time, stored in UTC and always read back aware of it.
+
+    PostgreSQL keeps it as ``timestamptz``; SQLite keeps no zones, so the
+    text it stores is UTC by this rule. A naive value given to the database
+    (a form's, a plugin's) is taken as UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    @property
+    def python_type(self) -> type:
+        return datetime
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, datetime):
+            return as_utc(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, datetime):
+            return as_utc(value)
+        return value
+
+
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every ``Mapped[datetime]`` column, the core's and plugins', keeps its zone.
+    registry = registry(metadata=MetaData(naming_convention=NAMING_CONVENTION),
+                        type_annotation_map={datetime: UtcDateTime})
 
 
 db = SQLAlchemy(model_class=Base, disable_autonaming=True)
 
 
 def utcnow() -> datetime:
-    """Naive UTC: SQLite keeps no time zones, so every stored time is UTC."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    """Now, aware, in UTC: how every time is stored and compared."""
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC, aware; a naive value is taken as UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
 
 
 def rfc3339(value: datetime | None) -> str | None:
-    """A stored time as RFC 3339 in UTC with its offset (``...Z``), the one form
-    every answer, page and report of the server writes; strict date-time
-    parsers (generated clients, Jenkins, browsers) need the offset. Naive
-    values are UTC, as :func:`utcnow` stores them."""
+    """A time as RFC 3339 in UTC with its offset (``...Z``), the one form every
+    answer, page and report of the server writes; strict date-time parsers
+    (generated clients, Jenkins, browsers) need the offset."""
     if value is None:
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value.isoformat(timespec="milliseconds") + "Z"
+    return as_utc(value).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def snake_case(name: str) -> str:
