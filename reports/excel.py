@@ -27,6 +27,8 @@ from openpyxl.chart import PieChart, Reference
 from openpyxl.chart.series import DataPoint
 from openpyxl.styles import Alignment, Font, PatternFill
 
+from app.outcomes import pass_rate
+
 from .files import report_path, write_atomically
 from .record import OUTCOMES, RecordingHandler, RunRecord, TestRecord
 from .text import cap, clean
@@ -170,13 +172,6 @@ def _bold(sheet: Any, value: Any) -> Any:
 
 # --------------------------------------------------------------------------
 # The summary sheet
-
-def pass_rate(counts: dict[str, int]) -> float | None:
-    """Passed (success, expected failure) out of the tests that ran (not
-    skipped); None when none ran."""
-    ran = sum(counts.values()) - counts["skip"]
-    return (counts["success"] + counts["expected_failure"]) / ran if ran else None
-
 
 def _summary(sheet: Any, run: RunRecord) -> None:
     counts = run.counts()

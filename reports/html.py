@@ -9,7 +9,9 @@ the file into the run's work directory when the run ends.
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from app.web.report import render_report
@@ -34,9 +36,11 @@ TEXT_FLOOR = 2 * 1024
 DEFAULT_PATH = "report.html"
 
 
-def view_of(run: RunRecord, *, text_budget: int = TEXT_BUDGET) -> dict[str, Any]:
+def view_of(run: RunRecord, *, text_budget: int = TEXT_BUDGET,
+            links_from: Path | None = None) -> dict[str, Any]:
     """The run view (see ``app.web.report``) of a recorded run; its tracebacks
-    and logs hold at most about ``text_budget`` characters."""
+    and logs hold at most about ``text_budget`` characters, and its links to
+    files are relative to ``links_from`` (the report's folder; else the run's)."""
     counts = run.counts()
     builder = _ViewBuilder(text_budget)
     tree = builder.node(run.root)
@@ -50,7 +54,7 @@ def view_of(run: RunRecord, *, text_budget: int = TEXT_BUDGET) -> dict[str, Any]
         "counts": counts,
         "environment": _texts(run.environment),
         "settings": _texts(run.settings),
-        "artifact": _artifact(getattr(run, "artifact", None)),
+        "artifact": _artifact(run.artifact, links_from or run.run_dir),
         "tree": tree,
     }
 
@@ -133,15 +137,13 @@ def _texts(mapping: dict[str, Any]) -> dict[str, str]:
     return {clean(key): clean(value) for key, value in mapping.items()}
 
 
-def _artifact(artifact: Any) -> dict[str, Any] | None:
-    """The run's archive, if the artifact handler recorded one before this one
-    writes (a path, or a dict with its path and URL)."""
+def _artifact(artifact: str | None, folder: Path | None) -> dict[str, Any] | None:
+    """The run's archive (``-o artifact``), linked from the report by a path
+    relative to the report's folder, so the link holds when both move together."""
     if not artifact:
         return None
-    if isinstance(artifact, dict):
-        url = artifact.get("url")
-        return {"path": clean(artifact.get("path", "")), "url": clean(url) if url else None}
-    return {"path": clean(artifact), "url": None}
+    url = os.path.relpath(artifact, folder) if folder is not None else artifact
+    return {"path": clean(artifact), "url": clean(Path(url).as_posix())}
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -166,6 +168,6 @@ class HtmlHandler(RecordingHandler):
 
     def stop_test_run(self) -> None:
         super().stop_test_run()
-        page = render_report(view_of(self.run)).encode("utf-8")
+        page = render_report(view_of(self.run, links_from=self.path.parent)).encode("utf-8")
         write_atomically(self.path, lambda stream: stream.write(page))
         print(f"html report: {self.path}", file=self.stream)

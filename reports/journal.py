@@ -106,7 +106,7 @@ class JournalHandler(RecordingHandler):
         for top in self.run.root.children:  # a composite the run never closed
             if id(top) not in self._written:
                 self._journal(top)
-        artifact = getattr(self.main_test, "artifact_path", None)
+        artifact = self.run.artifact
         self._write({"finish": {"end": iso(self.run.end),
                                 "status": "interrupted" if self.interrupted else None,
                                 "artifact_path": str(artifact) if artifact else None}})
@@ -227,7 +227,8 @@ def run_record(journal: Journal) -> RunRecord:
                     end=_time(finish.get("end")),
                     run_dir=Path(meta["run_dir"]) if meta.get("run_dir") else None,
                     environment=dict(meta.get("environment", {})),
-                    settings=dict(meta.get("settings", {})))
+                    settings=dict(meta.get("settings", {})),
+                    artifact=finish.get("artifact_path"))
     root.start, root.end = run.start, run.end
     nodes: dict[str, TestRecord] = {}
     for path, data in journal.records.items():
@@ -289,7 +290,7 @@ def _html(run: RunRecord, run_dir: Path, config: Any) -> Path:
     from .files import report_path, write_atomically
     from .html import DEFAULT_PATH, render_report, view_of
     path = report_path(getattr(config, "html_path", None), DEFAULT_PATH, run_dir)
-    page = render_report(view_of(run)).encode("utf-8")
+    page = render_report(view_of(run, links_from=path.parent)).encode("utf-8")
     write_atomically(path, lambda stream: stream.write(page))
     return path
 

@@ -60,6 +60,7 @@ class JUnitHandler(RecordingHandler):
                                 self.work_dir)
         self._live: Any = None  # the file, open while the run goes
         self._end = 0           # where the closing tag starts
+        self._seen: Counter = Counter()  # (classname, name) pairs written live
 
     def start_test_run(self) -> None:
         super().start_test_run()
@@ -79,7 +80,7 @@ class JUnitHandler(RecordingHandler):
             return
         suite = record.parent.path if record.parent is not None else ""
         chunk = etree.tostring(_suite(self.run, suite or self.run.name, record.start,
-                                      [record], None), encoding="UTF-8",
+                                      [record], None, self._seen), encoding="UTF-8",
                                pretty_print=True)
         self._live.seek(self._end)
         self._live.write(chunk + self._TAIL)
@@ -111,9 +112,9 @@ def build_document(run: RunRecord) -> etree._ElementTree:
     root = etree.Element("testsuites", name=clean(run.name), tests=str(len(tests)),
                          failures=str(counts["failures"]), errors=str(counts["errors"]),
                          time=_seconds(run.duration if run.end else _total(tests)))
-    properties = _properties(run)
+    properties, seen = _properties(run), Counter()
     for name, start, group in groups:
-        root.append(_suite(run, name, start, group, properties))
+        root.append(_suite(run, name, start, group, properties, seen))
     return etree.ElementTree(root)
 
 
@@ -154,7 +155,7 @@ def _properties(run: RunRecord) -> etree._Element:
 
 
 def _suite(run: RunRecord, name: str, start: datetime | None, tests: list[TestRecord],
-           properties: etree._Element | None) -> etree._Element:
+           properties: etree._Element | None, seen: Counter) -> etree._Element:
     counts = _counts(tests)
     suite = etree.Element("testsuite", name=clean(name), tests=str(len(tests)),
                           failures=str(counts["failures"]), errors=str(counts["errors"]),
@@ -164,15 +165,20 @@ def _suite(run: RunRecord, name: str, start: datetime | None, tests: list[TestRe
     if properties is not None:
         suite.append(copy.deepcopy(properties))
     for test in tests:
-        suite.append(_case(test))
+        suite.append(_case(test, seen))
     return suite
 
 
 # --------------------------------------------------------------------------
 # One test
 
-def _case(record: TestRecord) -> etree._Element:
+def _case(record: TestRecord, seen: Counter) -> etree._Element:
+    """The testcase of ``record``; ``seen`` counts the (classname, name) pairs
+    written so far: a pair seen again (one flow class run twice) is numbered."""
     classname, name = _identity(record)
+    seen[classname, name] += 1
+    if seen[classname, name] > 1:
+        name = f"{name} ({seen[classname, name]})"
     case = etree.Element("testcase", name=clean(name), classname=clean(classname),
                          time=_seconds(record.duration))
     # Jenkins's schema wants this order: skipped, errors, failures, output.
@@ -203,7 +209,17 @@ def _identity(record: TestRecord) -> tuple[str, str]:
         if match:
             return match.group(2), match.group(1)
         return record.parent.classname if record.parent else "", record.name
-    return record.classname, record.name.rpartition(".")[2] or record.name
+    return _class_path(record), record.name.rpartition(".")[2] or record.name
+
+
+def _class_path(record: TestRecord) -> str:
+    """``module.Class``; inside a flow, the flow's class path and then the
+    class (``module.Flow.CalculateBlock``): two flows' blocks of one class
+    stay two tests in Jenkins, which merges equal (classname, name) pairs."""
+    parent = record.parent
+    if parent is not None and parent.kind == "flow":
+        return f"{_class_path(parent)}.{record.classname.rpartition('.')[2]}"
+    return record.classname
 
 
 def _problem(kind: str, text: str) -> etree._Element:

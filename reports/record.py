@@ -182,6 +182,8 @@ class RunRecord:
     run_dir: Path | None = None
     environment: dict[str, str] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
+    #: Where the run's archive goes (``-o artifact``), known from its start.
+    artifact: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -323,7 +325,8 @@ class RecordingHandler(AbstractResultHandler):
     # --- events ------------------------------------------------------------
 
     def start_test_run(self) -> None:
-        self.run.start = self.run.root.start = now()
+        self.run.start = self.run.root.start = self.run_started or now()
+        self.run.artifact = getattr(self.main_test, "artifact_path", None)
 
     def start_composite(self, test: Any) -> None:
         record = self.record_of(test)
@@ -396,4 +399,4 @@ class RecordingHandler(AbstractResultHandler):
         write each test as it ends."""
 
     def stop_test_run(self) -> None:
-        self.run.end = self.run.root.end = now()
+        self.run.end = self.run.root.end = self.run_stopped or now()

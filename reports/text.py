@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ANSI", "clean", "cap"]
+__all__ = ["ANSI", "INVISIBLE", "clean", "cap"]
 
 #: CSI and OSC escape sequences (colours, cursor moves, titles).
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
 #: What XML 1.0 does not allow: C0 controls but tab, newline and carriage
 #: return; lone surrogates; U+FFFE and U+FFFF.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: Invisible characters that change how the text around them reads: bidi
+#: controls (U+202E shows a line reversed), zero-width characters, the BOM.
+INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+                       "\ufeff]")
 
 
 def clean(text: object) -> str:
-    """``text`` as a string with ANSI codes removed and characters XML cannot
-    hold replaced by U+FFFD (so it shows that something was there)."""
-    return _NOT_XML.sub("\ufffd", ANSI.sub("", str(text)))
+    """``text`` as a string with ANSI codes removed, characters XML cannot
+    hold replaced by U+FFFD (so it shows that something was there), and
+    invisible controls shown escaped (``\\u202e``), so every report reads
+    the text as it is."""
+    text = _NOT_XML.sub("\ufffd", ANSI.sub("", str(text)))
+    return INVISIBLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def cap(text: str, limit: int, *, keep: str = "end") -> str:

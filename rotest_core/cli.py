@@ -169,6 +169,7 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     """What ``rotest run`` does once its options are read: exits with the
     run's status."""
     from .config import load_config
+    from .console import printable
     from .result import HandlerNotAvailable
     from .runner import (RunOptions, arrange_tree, build_tree, format_tree,
                          parse_resource_overrides, run, select)
@@ -203,7 +204,7 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
                 select(root, expression)
             options = RunOptions(order=priorities, optimise=not keep_order)
             arrange_tree(root, options)  # -l shows the order the run would take
-            click.echo(format_tree(root))
+            click.echo(printable(format_tree(root), click.get_text_stream("stdout")))
             return
         with sigterm_as_ctrl_c() as terminated:
             report = run(tests, config, RunOptions(

@@ -20,6 +20,17 @@ COLOURS = {"error": 31, "failure": 31, "unexpected_success": 31,
 RANK = {kind: rank for rank, kind in enumerate(OUTCOMES)}  # 0: the worst
 
 
+def printable(text: str, stream: Any) -> str:
+    """``text`` as ``stream`` can write it: lone surrogates (a test's name may
+    hold one) and characters its encoding lacks become backslash escapes."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    return text
+
+
 class StreamHandler(AbstractResultHandler):
     """Keeps each test's outcome; prints the problems and a summary at the end."""
 
@@ -36,13 +47,7 @@ class StreamHandler(AbstractResultHandler):
     # --- printing ----------------------------------------------------------
 
     def write(self, text: str = "", end: str = "\n") -> None:
-        text += end
-        try:
-            self.stream.write(text)
-        except UnicodeEncodeError:
-            # Lone surrogates, or a terminal that cannot show some character.
-            encoding = getattr(self.stream, "encoding", None) or "utf-8"
-            self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        self.stream.write(printable(text + end, self.stream))
         self.stream.flush()
 
     def paint(self, text: str, kind: str) -> str:
@@ -98,7 +103,8 @@ class StreamHandler(AbstractResultHandler):
             self.write("-" * 70)
             self.write(text.rstrip())
         self.write("-" * 70)
-        elapsed = time.monotonic() - self.started
+        elapsed = (self.run_stopped - self.run_started).total_seconds() \
+            if self.run_started and self.run_stopped else time.monotonic() - self.started
         self.write(f"Ran {self.tests_run} test{'s' * (self.tests_run != 1)} "
                    f"in {elapsed:.3f}s")
         self.write(self.summary())

@@ -16,6 +16,7 @@ import sys
 import traceback
 import unittest
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
@@ -64,6 +65,11 @@ class AbstractResultHandler:
 
     NAME = ""
     interrupted = False
+    #: When the run started and stopped (aware), stamped by the Result just
+    #: before ``start_test_run`` and ``stop_test_run``: one clock for every
+    #: report, so that all of them state the same times and duration.
+    run_started: datetime | None = None
+    run_stopped: datetime | None = None
     #: Handlers get each event in this order (then in ``-o``'s): a handler
     #: that packs up the others' files (artifact) comes last.
     ORDER = 0
@@ -266,11 +272,18 @@ class Result(unittest.TestResult):
 
     def startTestRun(self) -> None:
         super().startTestRun()
+        self._stamp("run_started")
         self.emit("start_test_run")
 
     def stopTestRun(self) -> None:
         super().stopTestRun()
+        self._stamp("run_stopped")
         self.emit("stop_test_run")
+
+    def _stamp(self, attribute: str) -> None:
+        moment = datetime.now(timezone.utc).astimezone()
+        for handler in self.handlers:
+            setattr(handler, attribute, moment)
 
     def mark_interrupted(self) -> None:
         """Ctrl-C or SIGTERM stopped the run: the handlers see it when it ends."""

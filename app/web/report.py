@@ -23,7 +23,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
-from ..outcomes import PASSING
+from ..outcomes import PASSING, pass_rate
 
 __all__ = ["OUTCOME_LABELS", "PASSING", "REPORT_POLICY", "format_duration",
            "format_moment", "render_report"]
@@ -60,10 +60,11 @@ def render_report(view: dict[str, Any], *, back_url: str | None = None) -> str:
               for outcome in OUTCOME_LABELS}
     total = sum(counts.values())
     passed = sum(counts[outcome] for outcome in PASSING)
+    rate = pass_rate(counts)
     return _environment().get_template("report/run.html").render(
         view=view, back_url=back_url, labels=OUTCOME_LABELS, counts=counts,
-        policy=REPORT_POLICY,
-        total=total, passed=passed, pass_rate=(f"{100 * passed / total:.1f} %" if total else "–"))
+        policy=REPORT_POLICY, total=total, passed=passed,
+        pass_rate="–" if rate is None else f"{100 * rate:.1f} %")
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,99 @@
+"""The reports agree: one run, written by the console, JUnit, Excel, HTML and
+the journal, states one duration and one pass rate; JUnit keeps every test
+of every flow apart; the HTML links the run's artifact; invisible controls
+show escaped in every format; ``-l`` lists any name the run can handle."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import lxml.html
+import openpyxl
+from lxml import etree
+
+from app.outcomes import pass_rate
+from reports.text import clean
+from rotest_core.config import load_config
+from rotest_core.runner import RunOptions, run
+from runtime_samples import agreeing
+from runtime_samples.fixtures import ROTEST, cli_env, workdir  # noqa: F401 - fixture
+
+RLO = agreeing.RLO
+
+
+def run_all(outputs: list[str]):
+    stream = io.StringIO()
+    report = run(agreeing.TESTS, load_config(),
+                 RunOptions(outputs=outputs, name="agree"), stream=stream)
+    return report, stream.getvalue()
+
+
+def test_every_report_states_one_duration_and_one_pass_rate(workdir):  # noqa: F811
+    report, console = run_all(["dots", "junit", "excel", "html", "artifact"])
+    run_dir = report.run_dir
+    said = float(re.search(r"Ran \d+ tests in ([\d.]+)s", console).group(1))
+    junit = float(etree.parse(str(run_dir / "junit.xml")).getroot().get("time"))
+    summary = dict(openpyxl.load_workbook(run_dir / "results.xlsx")["Summary"]
+                   .iter_rows(min_col=1, max_col=2, values_only=True))
+    (script,) = lxml.html.parse(str(run_dir / "report.html")).xpath(
+        "//script[@id='run-data']")
+    view = json.loads(script.text)
+    journal = [json.loads(line) for line in (run_dir / "journal.jsonl").open()]
+    (finish,) = [line["finish"] for line in journal if "finish" in line]
+    (start,) = [line["run"]["start"] for line in journal if "run" in line]
+    from datetime import datetime
+    journal_seconds = (datetime.fromisoformat(finish["end"])
+                       - datetime.fromisoformat(start)).total_seconds()
+    assert f"{said:.3f}" == f"{junit:.3f}" == f"{summary['Duration']:.3f}" \
+        == f"{view['duration']:.3f}" == f"{journal_seconds:.3f}"
+    # One pass rate: success and expected failure out of what ran (5 of 6:
+    # the skip is left out), in the workbook and the page alike.
+    rate = pass_rate(view["counts"])
+    assert summary["Pass rate"] == rate == 5 / 6
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert f"<strong>{100 * rate:.1f} %</strong> passed" in page
+    # The settings as the run was given them.
+    assert view["settings"]["outputs"] == str(["dots", "junit", "excel", "html", "artifact"])
+    # The artifact, linked from the page by a path that leads to it.
+    artifact = view["artifact"]
+    assert artifact and (run_dir / artifact["url"]).resolve() == Path(artifact["path"])
+    assert Path(artifact["path"]).is_file()
+
+
+def test_junit_keeps_every_block_of_every_flow_apart(workdir):  # noqa: F811
+    report, _console = run_all(["junit"])
+    cases = [(case.get("classname"), case.get("name"))
+             for case in etree.parse(str(report.run_dir / "junit.xml")).iter("testcase")]
+    assert len(cases) == len(set(cases)) == 4 + 3
+    blocks = sorted(classname for classname, _name in cases
+                    if classname.endswith("CalculateBlock"))
+    assert blocks == ["runtime_samples.agreeing.FirstFlow.CalculateBlock"] * 2 \
+        + ["runtime_samples.agreeing.SecondFlow.CalculateBlock"]
+
+
+def test_invisible_controls_show_escaped_in_every_format(workdir):  # noqa: F811
+    assert clean(f"a{RLO}b\u200bc\ufeff") == "a\\u202eb\\u200bc\\ufeff"
+    report, _console = run_all(["junit", "excel", "html"])
+    run_dir = report.run_dir
+    junit = (run_dir / "junit.xml").read_text(encoding="utf-8")
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    cells = [str(cell) for row in openpyxl.load_workbook(run_dir / "results.xlsx")
+             ["Results"].iter_rows(values_only=True) for cell in row if cell]
+    for text in (junit, page, "\n".join(cells)):
+        assert RLO not in text
+        assert "reversed\\\\u202etxet" in text or "reversed\\u202etxet" in text
+
+
+def test_list_shows_a_name_with_a_lone_surrogate(workdir, tmp_path):  # noqa: F811
+    sample = tmp_path / "test_odd.py"
+    sample.write_text("from rotest_core import TestCase\n\n"
+                      "class Odd(TestCase):\n    def test_plain(self):\n        pass\n\n"
+                      "setattr(Odd, 'test_\\ud800odd', lambda self: None)\n",
+                      encoding="utf-8")
+    listed = subprocess.run([*ROTEST, "run", str(sample), "-l"], capture_output=True,
+                            env=cli_env(workdir), cwd=tmp_path, timeout=60)
+    assert listed.returncode == 0, listed.stderr.decode("utf-8", "replace")
+    assert b"Odd.test_\\ud800odd" in listed.stdout
