@@ -1,13 +1,17 @@
 """The ``excel`` handler: the run as a workbook for people who read spreadsheets.
 
-``results.xlsx`` in the run's directory, with two sheets:
+``results.xlsx`` in the run's directory, with two sheets, titled with the run's
+name and start (so two runs' workbooks compare side by side):
 
+- *Summary* (the sheet it opens on): the run, its times and duration, the
+  count of tests per outcome, the pass rate (:func:`app.outcomes.pass_rate`:
+  skips left out), a pie chart and the run's settings; printed on one page.
 - *Results*: a row per suite, flow, test and block in running order, with
-  Rotest's columns; the name indented by depth, the result coloured by
-  outcome, the header frozen and filters on every column. Assignee and
+  Rotest's columns; the name indented by depth (and folded by outline levels
+  when not streamed), the result coloured by outcome, the header frozen and
+  filters on every column. Printed landscape, fit to the page's width, the
+  header on every page and the run's name and date at the top. Assignee and
   Comments are left empty, for the people who triage the run.
-- *Summary*: the run, the count of tests per outcome, the pass rate (tests
-  that passed out of those that ran, i.e. skips left out) and a pie chart.
 
 A run of up to :data:`LIVE_LIMIT` tests is saved as it goes (atomically,
 after its first test, then after a test ends when :data:`SAVE_INTERVAL` has
@@ -98,26 +102,45 @@ def build_workbook(run: RunRecord, write_only: bool = False) -> Workbook:
     workbook = Workbook(write_only=write_only)
     if not write_only:
         workbook.remove(workbook.active)
-    _results(workbook.create_sheet("Results"), run)
+    # The summary first: the sheet a manager sees on opening the file.
+    title = cap(clean(f"{run.name} {_local(run.start):%Y-%m-%d %H:%M}"), 200, keep="start")
+    workbook.properties.title = title
     _summary(workbook.create_sheet("Summary"), run)
+    _results(workbook.create_sheet("Results"), run, title)
     return workbook
 
 
 # --------------------------------------------------------------------------
 # The results sheet
 
-def _results(sheet: Any, run: RunRecord) -> None:
+def _results(sheet: Any, run: RunRecord, title: str) -> None:
     # Write-only sheets take their layout before the first row.
     sheet.freeze_panes = "A2"
     for index, (_header, width) in enumerate(COLUMNS):
         sheet.column_dimensions[chr(ord("A") + index)].width = width
+    _print_setup(sheet, title)
     sheet.append([_bold(sheet, header) for header, _width in COLUMNS])
     rows = 1
     for record in run.root.walk():
         if record is not run.root:
             sheet.append(_row(sheet, record))
             rows += 1
+            if record.depth > 1 and hasattr(sheet, "cell"):
+                # Suites fold (outline levels); not in write-only mode,
+                # whose rows are gone once written.
+                sheet.row_dimensions[rows].outlineLevel = min(record.depth - 1, 7)
     sheet.auto_filter.ref = f"A1:{chr(ord('A') + len(COLUMNS) - 1)}{rows}"
+
+
+def _print_setup(sheet: Any, title: str) -> None:
+    """Printed: landscape, every column on the page's width, the header row
+    on every page, the run's name and date at the top and page numbers below."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = "1:1"
+    sheet.oddHeader.center.text = title.replace("&", "&&")
+    sheet.oddFooter.center.text = "Page &P of &N"
 
 
 def _row(sheet: Any, record: TestRecord) -> list[Any]:
@@ -176,9 +199,9 @@ def _bold(sheet: Any, value: Any) -> Any:
 def _summary(sheet: Any, run: RunRecord) -> None:
     counts = run.counts()
     sheet.column_dimensions["A"].width = 22
-    sheet.column_dimensions["B"].width = 30
     header = [("Run", run.name), ("Start time", _local(run.start)),
               ("End time", _local(run.end)), ("Duration", run.duration), (None, None)]
+    sheet.column_dimensions["B"].width = 40
     for label, value in header:
         cell = _cell(sheet, value)
         cell.number_format = TIME_FORMAT if isinstance(value, datetime) else "0.000"
@@ -193,7 +216,18 @@ def _summary(sheet: Any, run: RunRecord) -> None:
     rate = WriteOnlyCell(sheet, pass_rate(counts))
     rate.number_format = "0.0%"
     sheet.append([_bold(sheet, "Pass rate"), rate])
+    sheet.append([_cell(sheet, "Passed (success, expected failure) out of the tests "
+                               "that ran; skips did not run.")])
+    if run.settings:
+        sheet.append([])
+        sheet.append([_bold(sheet, "Settings")])
+        for key, value in run.settings.items():
+            sheet.append([_cell(sheet, key), _cell(sheet, value)])
     sheet.add_chart(_chart(sheet, first, first + len(OUTCOMES) - 1), "D2")
+    # Printed, the table and its chart share one landscape page.
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth = sheet.page_setup.fitToHeight = 1
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
 
 
 def _chart(sheet: Any, first: int, last: int) -> PieChart:

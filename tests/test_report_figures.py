@@ -97,3 +97,22 @@ def test_list_shows_a_name_with_a_lone_surrogate(workdir, tmp_path):  # noqa: F8
                             env=cli_env(workdir), cwd=tmp_path, timeout=60)
     assert listed.returncode == 0, listed.stderr.decode("utf-8", "replace")
     assert b"Odd.test_\\ud800odd" in listed.stdout
+
+
+def test_the_workbook_opens_on_the_summary_and_prints_readably(workdir):  # noqa: F811
+    report, _console = run_all(["excel"])
+    workbook = openpyxl.load_workbook(report.run_dir / "results.xlsx")
+    assert workbook.sheetnames == ["Summary", "Results"] and workbook.active.title == "Summary"
+    assert workbook.properties.title.startswith("agree ")
+    summary = dict(workbook["Summary"].iter_rows(min_col=1, max_col=2, values_only=True))
+    assert summary["outputs"] == str(["excel"])  # the run's settings
+    results = workbook["Results"]
+    setup = results.page_setup
+    assert (setup.orientation, setup.fitToWidth, setup.fitToHeight) == ("landscape", 1, 0)
+    assert results.sheet_properties.pageSetUpPr.fitToPage
+    assert results.print_title_rows == "$1:$1"
+    assert workbook.properties.title in results.oddHeader.center.text
+    # A flow's blocks fold under it.
+    levels = {row[0].value: results.row_dimensions[row[0].row].outlineLevel
+              for row in results.iter_rows(min_row=2)}
+    assert levels["FirstFlow"] == 0 and levels["CalculateBlock"] == 1
