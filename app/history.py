@@ -376,7 +376,8 @@ def record_dict(record: HistoryRecord) -> dict[str, Any]:
             "description": record.description, "note": record.note,
             "tags": record.tags, "resources": record.resources,
             "details": record.details, "infos": record.infos, "reruns": record.reruns,
-            "signatures": record.signatures, "log": record.log, "children": []}
+            "signatures": record.signatures, "log": record.log, "stdout": record.stdout,
+            "stderr": record.stderr, "children": []}
 
 
 # --------------------------------------------------------------------------
@@ -459,6 +460,8 @@ def _record_values(record: Any, index: int) -> dict[str, Any]:
             "description": _text(record.get("description", ""), TEXT_LIMIT),
             "note": _text(record.get("note", ""), TEXT_LIMIT),
             "log": _text(record.get("log", ""), TEXT_LIMIT, keep_end=True),
+            "stdout": _text(record.get("stdout", ""), TEXT_LIMIT, keep_end=True),
+            "stderr": _text(record.get("stderr", ""), TEXT_LIMIT, keep_end=True),
             "tags": [_text(tag, NAME_LIMIT) for tag in _list(record, "tags")],
             "infos": [_text(info, TEXT_LIMIT) for info in _list(record, "infos")],
             "resources": _string_map(record.get("resources"), "resources"),
@@ -474,8 +477,8 @@ def _record_values(record: Any, index: int) -> dict[str, Any]:
 
 RECORD_FIELDS = frozenset({
     "path", "parent", "name", "kind", "classname", "outcome", "start", "end",
-    "duration", "description", "note", "log", "tags", "infos", "resources", "details",
-    "reruns", "signatures"})
+    "duration", "description", "note", "log", "stdout", "stderr", "tags", "infos",
+    "resources", "details", "reruns", "signatures"})
 
 
 def _list(record: Mapping[str, Any], field: str) -> list[Any]:

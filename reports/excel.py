@@ -7,9 +7,9 @@ name and start (so two runs' workbooks compare side by side):
   count of tests per outcome, the pass rate (:func:`app.outcomes.pass_rate`:
   skips left out), a pie chart and the run's settings; printed on one page.
 - *Results*: a row per suite, flow, test and block in running order, with
-  Rotest's columns; the name indented by depth (and folded by outline levels
-  when not streamed), the result coloured by outcome, the header frozen and
-  filters on every column. Printed landscape, fit to the page's width, the
+  Rotest's columns and what the test printed; the name indented by depth
+  (folded by outline levels when not streamed), the result coloured by
+  outcome, the header frozen and filters on every column. Printed landscape, fit to the page's width, the
   header on every page and the run's name and date at the top. Assignee and
   Comments are left empty, for the people who triage the run.
 
@@ -50,7 +50,8 @@ CELL_LIMIT = 32_767
 
 #: (header, column width) of the results sheet, Rotest's columns.
 COLUMNS = (("Name", 60), ("Result", 20), ("Start time", 20), ("End time", 20),
-           ("Duration", 10), ("Traceback", 80), ("Description", 40), ("Resources", 30),
+           ("Duration", 10), ("Traceback", 80), ("Output", 60), ("Description", 40),
+           ("Resources", 30),
            ("Assignee", 15), ("Comments", 40))
 LABELS = {"success": "Success", "failure": "Failure", "error": "Error", "skip": "Skip",
           "expected_failure": "Expected Failure",
@@ -147,7 +148,8 @@ def _row(sheet: Any, record: TestRecord) -> list[Any]:
     outcome = record.outcome if record.end is not None else None
     values = [record.name, LABELS.get(outcome, "running" if outcome is None else outcome),
               _local(record.start), _local(record.end), record.duration,
-              "\n".join(text for _kind, text in record.details), record.description,
+              "\n".join(text for _kind, text in record.details), _output(record),
+              record.description,
               ", ".join(f"{name}={value}" for name, value in record.resources.items()),
               None, None]
     cells = [_cell(sheet, value) for value in values]
@@ -157,6 +159,12 @@ def _row(sheet: Any, record: TestRecord) -> list[Any]:
     cells[2].number_format = cells[3].number_format = TIME_FORMAT
     cells[4].number_format = "0.000"
     return cells
+
+
+def _output(record: TestRecord) -> str:
+    """What the test printed: its stdout, then its stderr, each labelled."""
+    return "\n".join(f"{name}:\n{text}" for name, text in
+                     (("stdout", record.stdout), ("stderr", record.stderr)) if text)
 
 
 def _cell(sheet: Any, value: Any) -> Any:

@@ -92,6 +92,7 @@ class _ViewBuilder:
             "infos": [clean(info) for info in record.infos],
             "details": self.details(record.details),
             "log": "",  # add_logs, once every traceback has had its share
+            "stdout": "", "stderr": "",
             "reruns": [{"outcome": attempt.outcome,
                         "details": self.details(attempt.details),
                         "duration": _seconds(attempt.start, attempt.end)}
@@ -108,10 +109,12 @@ class _ViewBuilder:
                 for outcome, text in details]
 
     def add_logs(self) -> None:
-        """The logs, those of tests that did not pass first: if the budget
-        runs out, it is on logs nobody needs to read."""
+        """The logs and printed output, those of tests that did not pass
+        first: if the budget runs out, it is on texts nobody needs to read."""
         for record, node in sorted(self.made, key=lambda made: made[0].passed):
             node["log"] = self.fit(clean(record.log_text(LOG_LIMIT)), LOG_LIMIT, keep="end")
+            for stream in ("stdout", "stderr"):
+                node[stream] = self.fit(clean(getattr(record, stream)), LOG_LIMIT, keep="end")
 
     def fit(self, text: str, limit: int, *, keep: str) -> str:
         """``text`` cut to ``limit`` or to what the budget has left."""

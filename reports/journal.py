@@ -173,6 +173,7 @@ def record_json(record: TestRecord, root: TestRecord) -> dict[str, Any]:
         "signatures": [{clean(k): clean(v) for k, v in signature.items()}
                        for signature in record.signatures],
         "log": clean(record.log_text(TEXT_LIMIT)),
+        "stdout": clean(record.stdout), "stderr": clean(record.stderr),
     }
 
 
@@ -249,7 +250,8 @@ def _node(data: dict[str, Any], parent: TestRecord) -> TestRecord:
         infos=list(data.get("infos", ())), resources=dict(data.get("resources", {})),
         reruns=[Attempt(rerun["outcome"], [tuple(d) for d in rerun.get("details", ())],
                         None, None) for rerun in data.get("reruns", ())],
-        signatures=list(data.get("signatures", ())), log=data.get("log", ""))
+        signatures=list(data.get("signatures", ())), log=data.get("log", ""),
+        stdout=data.get("stdout", ""), stderr=data.get("stderr", ""))
 
 
 def _time(text: str | None) -> datetime | None:

@@ -39,7 +39,8 @@ from .text import cap, clean
 
 __all__ = ["JUnitHandler", "build_document"]
 
-#: Characters kept of a test's system-out (its log), of a traceback, of a message.
+#: Characters kept of a test's system-out (its log) and system-err, of a
+#: traceback, of a message.
 LOG_LIMIT = 64 * 1024
 TRACEBACK_LIMIT = 64 * 1024
 MESSAGE_LIMIT = 1024
@@ -198,6 +199,8 @@ def _case(record: TestRecord, seen: Counter) -> etree._Element:
     output = _output(record)
     if output:
         etree.SubElement(case, "system-out").text = output
+    if record.stderr:
+        etree.SubElement(case, "system-err").text = clean(cap(record.stderr, LOG_LIMIT))
     return case
 
 
@@ -267,10 +270,13 @@ def _summary(text: str, kind: str) -> tuple[str, str]:
 
 
 def _output(record: TestRecord) -> str:
-    """system-out: success messages, an expected failure's traceback, the log."""
+    """system-out: success messages, an expected failure's traceback, what
+    the test printed, the log."""
     parts = [f"success: {info}" for info in record.infos]
     parts += [f"expected failure (counted as a pass):\n{text}"
               for kind, text in record.details if kind == "expected_failure"]
+    if record.stdout:
+        parts.append(f"stdout:\n{record.stdout}")
     log = record.log_text(LOG_LIMIT)
     if log:
         parts.append(log)

@@ -80,6 +80,9 @@ class TestRecord:
     note: str = ""
     #: The log's text when it is known without its file (read from a journal).
     log: str | None = None
+    #: What the test wrote to stdout and stderr (the end of each, capped).
+    stdout: str = ""
+    stderr: str = ""
 
     @property
     def is_composite(self) -> bool:
@@ -389,6 +392,9 @@ class RecordingHandler(AbstractResultHandler):
         own = vars(test)
         record.work_dir = own["_work_dir"] if "_work_dir" in own else own.get("work_dir")
         record.signatures = list(getattr(test, "error_signatures", None) or ())
+        output = own.get("output")
+        if output is not None:
+            record.stdout, record.stderr = output.stdout, output.stderr
         if record.own_outcome is None:
             record.own_outcome = "error"
         self.record_ended(record)

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
+from .capture import capturing
 from .config import RunConfig, load_config, lock_client_for
 from .resources.request import ResourceRequest, class_requests
 
@@ -298,7 +299,8 @@ class TestCase(unittest.TestCase):
         if isinstance(self._logger, TestLogger):
             self._logger.begin()
         try:
-            return super().run(result)
+            with capturing() as self.output:  # read by the reports at stopTest
+                return super().run(result)
         finally:
             try:
                 if self.locked_resources:  # the cleanups did not run: Ctrl-C

@@ -515,3 +515,11 @@ def test_a_run_whose_client_went_silent_ends_aborted_on_the_server(quick_server)
     assert runs.status_code == 200 and 'class="aborted">aborted after 3 of 20' in runs.text
     page = browser.get(server.url + f"/runs/{run['id']}").text
     assert "aborted after 3 of 20" in page and 'class="status-aborted"' in page
+
+
+def test_what_a_test_printed_is_stored_and_read_back(alice):
+    run_id = start(alice)["id"]
+    printed = case("P.test_prints", "success", stdout="out\n" * 3, stderr="err\n")
+    assert alice.post(f"/runs/{run_id}/records", {"records": [printed]}).status_code == 200
+    (stored,) = alice.get(f"/runs/{run_id}").json["records"]
+    assert (stored["stdout"], stored["stderr"]) == ("out\n" * 3, "err\n")

@@ -116,3 +116,39 @@ def test_the_workbook_opens_on_the_summary_and_prints_readably(workdir):  # noqa
     levels = {row[0].value: results.row_dimensions[row[0].row].outlineLevel
               for row in results.iter_rows(min_row=2)}
     assert levels["FirstFlow"] == 0 and levels["CalculateBlock"] == 1
+
+
+def test_what_a_test_prints_is_in_every_report_and_still_shown(workdir, capsys):  # noqa: F811
+    report, console = run_all(["dots", "junit", "excel", "html"])
+    shown = capsys.readouterr()
+    assert "said on stdout" in shown.out and "said on stderr" in shown.err
+    run_dir = report.run_dir
+    (case,) = [case for case in etree.parse(str(run_dir / "junit.xml")).iter("testcase")
+               if case.get("name") == "test_passes"]
+    assert "said on stdout" in case.findtext("system-out")
+    assert case.findtext("system-err").strip() == "said on stderr"
+    (script,) = lxml.html.parse(str(run_dir / "report.html")).xpath(
+        "//script[@id='run-data']")
+    nodes = {}
+    stack = [json.loads(script.text)["tree"]]
+    while stack:
+        node = stack.pop()
+        nodes[node["name"]] = node
+        stack.extend(node["children"])
+    passes = next(node for name, node in nodes.items() if name.endswith("test_passes"))
+    assert (passes["stdout"], passes["stderr"]) == ("said on stdout\n", "said on stderr\n")
+    rows = list(openpyxl.load_workbook(run_dir / "results.xlsx")["Results"]
+                .iter_rows(values_only=True))
+    column = rows[0].index("Output")
+    (row,) = [row for row in rows if str(row[0]).endswith("test_passes")]
+    assert row[column] == "stdout:\nsaid on stdout\n\nstderr:\nsaid on stderr\n"
+
+
+def test_what_a_test_prints_in_a_worker_reaches_the_reports(workdir):  # noqa: F811
+    report = run(agreeing.TESTS, load_config(),
+                 RunOptions(outputs=["junit"], name="agree", processes=2),
+                 stream=io.StringIO())
+    (case,) = [case for case in
+               etree.parse(str(report.run_dir / "junit.xml")).iter("testcase")
+               if case.get("name") == "test_passes"]
+    assert case.findtext("system-err").strip() == "said on stderr"

@@ -160,8 +160,9 @@ def test_the_view_has_the_shape_the_report_renders(app, recorded):
     assert len({node["id"] for node in nodes}) == len(nodes) == 13  # the run, 2 suites, 10 tests
     assert all(set(node) == {"id", "name", "kind", "classname", "outcome", "start",
                              "end", "duration", "description", "tags", "note",
-                             "resources", "infos", "details", "log", "reruns",
-                             "signatures", "children"} for node in nodes)
+                             "resources", "infos", "details", "log", "stdout",
+                             "stderr", "reruns", "signatures", "children"}
+               for node in nodes)
     leaves = {node["name"]: node["outcome"] for node in nodes if node["kind"] == "case"}
     assert leaves == outcomes.EXPECTED
 

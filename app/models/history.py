@@ -102,6 +102,9 @@ class HistoryRecord(db.Model):
     signatures: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     #: The end of the test's log (capped).
     log: Mapped[str] = mapped_column(Text, default="")
+    #: The end of what the test printed to stdout and stderr (capped).
+    stdout: Mapped[str] = mapped_column(Text, default="")
+    stderr: Mapped[str] = mapped_column(Text, default="")
     run: Mapped[HistoryRun] = relationship()
 
     __table_args__ = (Index("ix_history_record_run_id_id", "run_id", "id"),)

@@ -13,7 +13,7 @@ CUT_SHORT = ("aborted", "interrupted")
 
 NODE_KEYS = ("name", "kind", "classname", "outcome", "start", "end", "duration",
              "description", "tags", "note", "resources", "infos", "details", "log",
-             "reruns", "signatures")
+             "stdout", "stderr", "reruns", "signatures")
 
 
 def run_view(run: dict[str, Any], artifact_url: str | None = None) -> dict[str, Any]:
@@ -24,7 +24,8 @@ def run_view(run: dict[str, Any], artifact_url: str | None = None) -> dict[str, 
             "outcome": _worst(child["outcome"] for child in children),
             "start": run["start"], "end": run["end"], "duration": run["duration"],
             "description": "", "tags": [], "note": "", "resources": {}, "infos": [],
-            "details": [], "log": "", "reruns": [], "signatures": [],
+            "details": [], "log": "", "stdout": "", "stderr": "", "reruns": [],
+            "signatures": [],
             "children": children}
     artifact = None
     if run["artifact_path"]:

@@ -31,6 +31,14 @@ class ResourceInfo:
         return self.name
 
 
+@dataclass(frozen=True)
+class ReplayedOutput:
+    """What a test wrote to stdout and stderr in a worker."""
+
+    stdout: str
+    stderr: str
+
+
 class Replayer:
     """Applies events to ``result``; an error outside any test (a setUpClass)
     is one ``_ErrorHolder`` per description, as the serial run makes it."""
@@ -55,9 +63,11 @@ class Replayer:
             self.result.updateResources(test, {
                 name: ResourceInfo(*info) for name, info in resources.items()})
         elif event == "stop_test":
-            (work_dir,) = args
+            work_dir, output = args
             if work_dir is not None and hasattr(test, "_testMethodName"):
                 test.work_dir = Path(work_dir)
+            if output is not None:
+                test.output = ReplayedOutput(*output)
             self.result.stopTest(test)
         elif event == "start_composite":
             (work_dir,) = args

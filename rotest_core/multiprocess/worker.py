@@ -83,7 +83,9 @@ class Forwarder(AbstractResultHandler):
     def stop_test(self, test: Any) -> None:
         # The work directory is made on first use: known only now.
         work_dir = getattr(test, "_work_dir", None)
-        self.forward("stop_test", test, str(work_dir) if work_dir else None)
+        output = vars(test).get("output")
+        self.forward("stop_test", test, str(work_dir) if work_dir else None,
+                     (output.stdout, output.stderr) if output is not None else None)
 
 
 def _forwarding(event: str) -> Callable[..., None]:

@@ -11,7 +11,9 @@ RLO = "\u202e"
 
 class Mixed(TestCase):
     def test_passes(self):
-        pass
+        import sys
+        print("said on stdout")
+        print("said on stderr", file=sys.stderr)
 
     def test_skips(self):
         self.skipTest("not today")

@@ -45,7 +45,7 @@
   function isComposite(node) { return COMPOSITE[node.kind] === true; }
 
   var LISTS = ["tags", "infos", "details", "reruns", "signatures", "children"];
-  var TEXTS = ["name", "classname", "description", "note", "log"];
+  var TEXTS = ["name", "classname", "description", "note", "log", "stdout", "stderr"];
 
   /** Parents, search text and per-composite counts, once; a view made
    *  elsewhere may leave out empty fields, so they are filled in here. */
@@ -247,7 +247,8 @@
   function openComposite(node, depth) {
     var box = elementOf.get(node.id);
     box.firstChild.setAttribute("aria-expanded", "true");
-    var hasPanel = node.details.length || node.infos.length || node.log || node.signatures.length;
+    var hasPanel = node.details.length || node.infos.length || node.log || node.stdout ||
+        node.stderr || node.signatures.length;
     if (hasPanel && !box.querySelector(":scope > .panel")) box.appendChild(buildPanel(node, depth));
     var kids = kidsBox(node, box);
     kids.hidden = false;
@@ -320,8 +321,12 @@
       panel.appendChild(textBlock(detail[1]));
     });
     if (node.reruns.length) panel.appendChild(reruns(node.reruns));
-    if (node.log) panel.appendChild(later("Show the log (" + plural(lineCount(node.log), "line") + ")",
-                                          function () { return textBlock(node.log, true); }));
+    [["stdout", "Show its stdout"], ["stderr", "Show its stderr"], ["log", "Show the log"]]
+      .forEach(function (pair) {
+        var text = node[pair[0]];
+        if (text) panel.appendChild(later(pair[1] + " (" + plural(lineCount(text), "line") + ")",
+                                          function () { return textBlock(text, true); }));
+      });
     return panel;
   }
 
