@@ -450,3 +450,18 @@ def test_a_view_with_only_the_essentials_still_shows(tmp_path, open_report):
     assert shown_tests(page) == ["Case.test_one"]
     page.click(".leaf > .row")
     assert page.locator(".panel pre").inner_text() == "AssertionError: boom"
+
+
+@needs_chromium
+def test_an_address_set_later_filters_and_search_reads_messages(workdir, open_report):
+    page = open_report(run_report())
+    page.evaluate("() => { location.hash = 'outcome=failure'; }")  # a link in the page
+    page.wait_for_selector("#shown:has-text('Showing 2 of 10 tests')")
+    wait_drawn(page)
+    assert sorted(shown_tests(page)) == sorted(FAILURES)
+    page.evaluate("() => { location.hash = ''; }")
+    page.wait_for_selector("#shown:text-is('10 tests')")
+    page.fill("#search", "the device fell over")  # in a traceback, not in a name
+    page.wait_for_selector("#shown:has-text('Showing 1 of 10 tests')")
+    wait_drawn(page)
+    assert shown_tests(page) == ["ProblemCase.test_errors"]

@@ -54,7 +54,10 @@
     TEXTS.forEach(function (key) { if (typeof node[key] !== "string") node[key] = ""; });
     if (!node.resources) node.resources = {};
     node._parent = parent;
-    node._hay = (node.name + " " + node.classname + " " + node.tags.join(" ")).toLowerCase();
+    // Search finds names, tags, messages, tracebacks and what the test printed or logged.
+    node._hay = [node.name, node.classname, node.tags.join(" "), node.infos.join("\n"),
+                 node.details.map(function (detail) { return detail[1]; }).join("\n"),
+                 node.stdout, node.stderr, node.log].join("\n").toLowerCase();
     byId.set(String(node.id), node);
     if (!isComposite(node)) {
       state.total += 1;
@@ -556,6 +559,12 @@
     document.getElementById("collapse-all").addEventListener("click", function () { setAllOpen(false); });
     search.addEventListener("input", onSearch);
     document.addEventListener("keydown", onKey);
+    // A link followed in the open page (#outcome=failure) filters it too.
+    window.addEventListener("hashchange", function () {
+      state.outcomes.clear();
+      readAddress();
+      refilter();
+    });
   }
 
   index(data.tree, null);
