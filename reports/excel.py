@@ -34,7 +34,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from app.outcomes import pass_rate
 
 from .files import report_path, write_atomically
-from .record import OUTCOMES, RecordingHandler, RunRecord, TestRecord
+from .record import OUTCOMES, RecordingHandler, RunRecord, TestRecord, shown_walk
 from .text import cap, clean
 
 __all__ = ["COLUMNS", "ExcelHandler", "LABELS", "build_workbook"]
@@ -122,14 +122,14 @@ def _results(sheet: Any, run: RunRecord, title: str) -> None:
     _print_setup(sheet, title)
     sheet.append([_bold(sheet, header) for header, _width in COLUMNS])
     rows = 1
-    for record in run.root.walk():
+    for record, depth in shown_walk(run.root):
         if record is not run.root:
-            sheet.append(_row(sheet, record))
+            sheet.append(_row(sheet, record, depth))
             rows += 1
-            if record.depth > 1 and hasattr(sheet, "cell"):
+            if depth > 1 and hasattr(sheet, "cell"):
                 # Suites fold (outline levels); not in write-only mode,
                 # whose rows are gone once written.
-                sheet.row_dimensions[rows].outlineLevel = min(record.depth - 1, 7)
+                sheet.row_dimensions[rows].outlineLevel = min(depth - 1, 7)
     sheet.auto_filter.ref = f"A1:{chr(ord('A') + len(COLUMNS) - 1)}{rows}"
 
 
@@ -144,7 +144,7 @@ def _print_setup(sheet: Any, title: str) -> None:
     sheet.oddFooter.center.text = "Page &P of &N"
 
 
-def _row(sheet: Any, record: TestRecord) -> list[Any]:
+def _row(sheet: Any, record: TestRecord, depth: int) -> list[Any]:
     outcome = record.outcome if record.end is not None else None
     values = [record.name, LABELS.get(outcome, "running" if outcome is None else outcome),
               _local(record.start), _local(record.end), record.duration,
@@ -153,7 +153,7 @@ def _row(sheet: Any, record: TestRecord) -> list[Any]:
               ", ".join(f"{name}={value}" for name, value in record.resources.items()),
               None, None]
     cells = [_cell(sheet, value) for value in values]
-    cells[0].alignment = _indent(record.depth - 1)
+    cells[0].alignment = _indent(depth - 1)
     if outcome in COLOURS:
         cells[1].fill = _fill(outcome)
     cells[2].number_format = cells[3].number_format = TIME_FORMAT

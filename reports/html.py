@@ -17,7 +17,7 @@ from typing import Any
 from app.web.report import render_report
 
 from .files import report_path, write_atomically
-from .record import PASSING, RecordingHandler, RunRecord, TestRecord
+from .record import PASSING, RecordingHandler, RunRecord, TestRecord, shown_children
 from .text import cap, clean
 
 __all__ = ["DEFAULT_PATH", "DETAIL_LIMIT", "LOG_LIMIT", "TEXT_BUDGET", "HtmlHandler",
@@ -101,7 +101,7 @@ class _ViewBuilder:
                             ("name", "pattern", "link")} for signature in record.signatures],
         }
         self.made.append((record, node))
-        node["children"] = [self.node(child) for child in record.children]
+        node["children"] = [self.node(child) for child in shown_children(record)]
         return node
 
     def details(self, details: list[tuple[str, str]]) -> list[list[str]]:

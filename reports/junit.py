@@ -34,7 +34,8 @@ from typing import Any
 from lxml import etree
 
 from .files import report_path, write_atomically
-from .record import Attempt, RecordingHandler, RunRecord, TestRecord
+from .record import (Attempt, RecordingHandler, RunRecord, TestRecord, shown_children,
+                     shown_walk)
 from .text import cap, clean
 
 __all__ = ["JUnitHandler", "build_document"]
@@ -123,8 +124,8 @@ def _groups(run: RunRecord) -> list[tuple[str, datetime | None, list[TestRecord]
     """(name, start, ended tests) of every suite with tests of its own, in
     the order their first tests ran (the run's own tests are a group too)."""
     groups = []
-    for node in run.root.walk():
-        tests = [child for child in node.children
+    for node, _depth in shown_walk(run.root):
+        tests = [child for child in shown_children(node)
                  if not child.is_composite and child.outcome is not None]
         if node.is_composite and tests:
             groups.append((node.path or run.name, tests[0].start or run.start, tests))

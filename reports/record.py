@@ -25,7 +25,7 @@ from app.outcomes import OUTCOMES, PASSING
 from rotest_core.result import AbstractResultHandler, describe, identity
 
 __all__ = ["OUTCOMES", "Attempt", "RecordingHandler", "RunRecord", "TestRecord",
-           "description_of", "environment"]
+           "description_of", "environment", "shown_children", "shown_walk"]
 
 
 
@@ -202,6 +202,60 @@ class RunRecord:
 
     def tests(self) -> Iterator[TestRecord]:
         return self.root.tests()
+
+
+def shown_children(record: TestRecord) -> list[TestRecord]:
+    """A record's children as the reports show them, grouped as the code is:
+    a suite holding test cases of several modules shows a group per module,
+    and one holding cases of several classes a group per class (discovered
+    tests, which the run keeps flat). Groups are records of kind "suite" made
+    for the showing; the tests keep their own parents and paths."""
+    if record.kind != "suite":
+        return record.children
+    return _grouped(record, record.children, ("module", "class"))
+
+
+def _grouped(parent: TestRecord, children: list[TestRecord],
+             levels: tuple[str, ...]) -> list[TestRecord]:
+    if not levels:
+        return children
+    level, rest = levels[0], levels[1:]
+
+    def group_of(child: TestRecord) -> str | None:
+        if child.kind != "case":
+            return None
+        module, _, cls = child.classname.rpartition(".")
+        return module if level == "module" else cls
+
+    names = {group_of(child) for child in children} - {None}
+    if len(names) < 2:
+        return _grouped(parent, children, rest)
+    shown: list[TestRecord] = []
+    groups: dict[str, TestRecord] = {}
+    for child in children:
+        name = group_of(child)
+        if name is None:
+            shown.append(child)
+            continue
+        group = groups.get(name)
+        if group is None:
+            group = groups[name] = TestRecord(name=name, kind="suite", classname=name,
+                                              key=name, parent=parent)
+            shown.append(group)
+        group.children.append(child)
+        group.start = min(filter(None, (group.start, child.start)), default=None)
+        group.end = max(filter(None, (group.end, child.end)), default=None)
+    for group in groups.values():
+        group.children = _grouped(group, group.children, rest)
+    return shown
+
+
+def shown_walk(record: TestRecord, depth: int = 0) -> Iterator[tuple[TestRecord, int]]:
+    """(record, depth) of ``record`` and everything under it as the reports
+    show it (:func:`shown_children`), depth first."""
+    yield record, depth
+    for child in shown_children(record):
+        yield from shown_walk(child, depth + 1)
 
 
 def now() -> datetime:

@@ -95,8 +95,9 @@ def test_a_small_run_is_saved_after_its_first_test(workdir):
     _report, path = run_excel([report_samples.FirstCase, report_samples.ProbeCase])
     seen = load_workbook(io.BytesIO(report_samples.SEEN["results.xlsx"]))
     assert [row["Name"] for row in rows_of(seen["Results"])] == ["FirstCase.test_first"]
+    # Two classes by the end: each a group of its tests.
     assert [row["Name"] for row in rows_of(load_workbook(path)["Results"])] == \
-        ["FirstCase.test_first", "ProbeCase.test_probe"]
+        ["FirstCase", "FirstCase.test_first", "ProbeCase", "ProbeCase.test_probe"]
 
 
 def test_a_large_run_is_written_once_in_write_only_mode_with_the_same_rows(
@@ -109,7 +110,7 @@ def test_a_large_run_is_written_once_in_write_only_mode_with_the_same_rows(
     [handler] = [h for h in report.result.handlers if isinstance(h, excel.ExcelHandler)]
     assert not handler.live
     streamed = rows_of(load_workbook(path)["Results"])
-    assert len(streamed) == 12 * 2 + 1
+    assert len(streamed) == 12 * 2 + 1 + 13  # the tests and a group per class
     assert {row["Result"] for row in streamed} == {"Success", "Failure", "Skip"}
     build_workbook(handler.run).save(tmp_path / "live.xlsx")
     live = rows_of(load_workbook(tmp_path / "live.xlsx")["Results"])

@@ -152,3 +152,30 @@ def test_what_a_test_prints_in_a_worker_reaches_the_reports(workdir):  # noqa: F
                etree.parse(str(report.run_dir / "junit.xml")).iter("testcase")
                if case.get("name") == "test_passes"]
     assert case.findtext("system-err").strip() == "said on stderr"
+
+
+def test_tests_are_grouped_by_module_and_class_in_every_report(workdir):  # noqa: F811
+    from runtime_samples import outcomes
+    report = run([agreeing.Mixed, outcomes.PassingCase, outcomes.ProblemCase],
+                 load_config(), RunOptions(outputs=["junit", "excel", "html"], name="flat"),
+                 stream=io.StringIO())
+    run_dir = report.run_dir
+    (script,) = lxml.html.parse(str(run_dir / "report.html")).xpath(
+        "//script[@id='run-data']")
+    tree = json.loads(script.text)["tree"]
+
+    def shape(node):
+        return (node["name"], [shape(child) for child in node["children"]]
+                if node["kind"] == "suite" else len(node["children"]))
+    groups = shape(tree)[1]
+    assert [name for name, _children in groups] == ["runtime_samples.agreeing",
+                                                     "runtime_samples.outcomes"]
+    assert [name for name, _children in groups[1][1]] == ["PassingCase", "ProblemCase"]
+    rows = [(row[0].value, int(row[0].alignment.indent)) for row in
+            openpyxl.load_workbook(run_dir / "results.xlsx")["Results"].iter_rows(min_row=2)]
+    assert rows[0] == ("runtime_samples.agreeing", 0)
+    assert ("PassingCase", 1) in rows and ("PassingCase.test_passes", 2) in rows
+    suites = [suite.get("name") for suite in
+              etree.parse(str(run_dir / "junit.xml")).iter("testsuite")]
+    assert suites == ["runtime_samples.agreeing", "runtime_samples.outcomes/PassingCase",
+                      "runtime_samples.outcomes/ProblemCase"]
