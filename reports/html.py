@@ -42,7 +42,7 @@ def view_of(run: RunRecord, *, text_budget: int = TEXT_BUDGET,
     and logs hold at most about ``text_budget`` characters, and its links to
     files are relative to ``links_from`` (the report's folder; else the run's)."""
     counts = run.counts()
-    builder = _ViewBuilder(text_budget)
+    builder = _ViewBuilder(text_budget, links_from or run.run_dir)
     tree = builder.node(run.root)
     builder.add_logs()
     return {
@@ -70,9 +70,10 @@ class _ViewBuilder:
     """Makes the nodes of one view: their ids (in running order, parents
     first) and each traceback's and log's share of the text budget."""
 
-    def __init__(self, text_budget: int) -> None:
+    def __init__(self, text_budget: int, links_from: Path | None) -> None:
         self.ids = itertools.count()
         self.left = text_budget
+        self.links_from = links_from
         self.made: list[tuple[TestRecord, dict[str, Any]]] = []
 
     def node(self, record: TestRecord) -> dict[str, Any]:
@@ -93,6 +94,8 @@ class _ViewBuilder:
             "details": self.details(record.details),
             "log": "",  # add_logs, once every traceback has had its share
             "stdout": "", "stderr": "",
+            "work_dir": self.link(record.work_dir),
+            "log_file": self.link(record.log_path),
             "reruns": [{"outcome": attempt.outcome,
                         "details": self.details(attempt.details),
                         "duration": _seconds(attempt.start, attempt.end)}
@@ -103,6 +106,13 @@ class _ViewBuilder:
         self.made.append((record, node))
         node["children"] = [self.node(child) for child in shown_children(record)]
         return node
+
+    def link(self, path: Path | None) -> str | None:
+        """A relative link from the report to ``path``; "./" first, so that no
+        folder name can read as a URL scheme (``javascript:``)."""
+        if path is None or self.links_from is None:
+            return None
+        return clean("./" + Path(os.path.relpath(path, self.links_from)).as_posix())
 
     def details(self, details: list[tuple[str, str]]) -> list[list[str]]:
         return [[outcome, self.fit(clean(text), DETAIL_LIMIT, keep="middle")]

@@ -465,3 +465,23 @@ def test_an_address_set_later_filters_and_search_reads_messages(workdir, open_re
     page.wait_for_selector("#shown:has-text('Showing 1 of 10 tests')")
     wait_drawn(page)
     assert shown_tests(page) == ["ProblemCase.test_errors"]
+
+
+@needs_chromium
+def test_sort_the_slowest_and_links_to_a_tests_files(workdir, open_report):
+    path = run_report()
+    page = open_report(path)
+    assert page.locator("#slowest li").count() == 10
+    page.select_option("#sort", "outcome")
+    wait_drawn(page)
+    shown = shown_tests(page)
+    assert shown[0] == "ProblemCase.test_errors"  # the worst first, suites by their worst
+    assert shown.index("ProblemCase.test_fails") < shown.index("PassingCase.test_passes")
+    assert "sort=outcome" in page.url
+    page.reload()  # the order is in the address too
+    wait_drawn(page)
+    assert shown_tests(page) == shown
+    page.click(".leaf .row:has-text('PassingCase.test_with_messages')")
+    link = page.locator(".panel a:text-matches('test.log$')").first
+    href = link.get_attribute("href")
+    assert href.startswith("./") and (path.parent / href).resolve().is_file()

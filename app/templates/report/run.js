@@ -23,6 +23,7 @@
   var treeBox = document.getElementById("tree");
   var shownLine = document.getElementById("shown");
   var search = document.getElementById("search");
+  var sortBox = document.getElementById("sort");
   var chips = Array.prototype.slice.call(document.querySelectorAll(".chip[data-outcome]"));
   var LABELS = {};
   chips.forEach(function (chip) { LABELS[chip.dataset.outcome] = chip.dataset.label; });
@@ -35,6 +36,7 @@
     expanded: new Set(),       // composites open when not filtering
     closedInFilter: new Set(), // composites the user closed while filtering
     open: new Set(),           // tests whose details are open
+    sort: "",                  // "" (as they ran), duration, outcome or name
     total: 0
   };
   var work = [];               // drawing still to do: {box, nodes, depth, next}
@@ -90,9 +92,48 @@
     return shown;
   }
 
+  var OUTCOME_ORDER = ["error", "failure", "unexpected_success", "expected_failure",
+                       "skip", "success"];
+  var ORDERS = {
+    duration: function (a, b) { return (b.duration || 0) - (a.duration || 0); },
+    outcome: function (a, b) { return rank(a) - rank(b); },
+    name: function (a, b) { return a.name.localeCompare(b.name); }
+  };
+  function rank(node) {
+    var index = OUTCOME_ORDER.indexOf(node.outcome);
+    return index === -1 ? OUTCOME_ORDER.length : index;
+  }
+
   function visibleChildren(node) {
-    if (!filtering()) return node.children;
-    return node.children.filter(function (child) { return child._shown > 0; });
+    var children = filtering()
+      ? node.children.filter(function (child) { return child._shown > 0; })
+      : node.children;
+    // A stable sort: equal keys keep the order they ran in.
+    return ORDERS[state.sort] ? children.slice().sort(ORDERS[state.sort]) : children;
+  }
+
+  /** The ten slowest tests, each a button that finds it. */
+  function listSlowest() {
+    var tests = [];
+    byId.forEach(function (node) {
+      if (!isComposite(node) && typeof node.duration === "number") tests.push(node);
+    });
+    tests.sort(ORDERS.duration);
+    var list = document.getElementById("slowest");
+    tests.slice(0, 10).forEach(function (node) {
+      var item = make("li", "");
+      var find = make("button", "link-button", node.name);
+      find.type = "button";
+      find.addEventListener("click", function () {
+        search.value = node.name;
+        state.query = node.name.toLowerCase();
+        refilter();
+      });
+      item.appendChild(find);
+      item.appendChild(make("span", "muted", " " + formatDuration(node.duration)));
+      list.appendChild(item);
+    });
+    document.getElementById("slowest-box").hidden = tests.length === 0;
   }
 
   function isExpanded(node) {
@@ -345,6 +386,15 @@
     add("ended", formatMoment(node.end));
     add("duration", formatDuration(node.duration));
     add("tags", node.tags.join(", "));
+    [["work directory", node.work_dir], ["log file", node.log_file]].forEach(function (pair) {
+      if (!pair[1]) return;
+      var link = make("a", "", pair[1]);
+      link.href = pair[1];
+      list.appendChild(make("dt", "", pair[0]));
+      var value = make("dd", "");
+      value.appendChild(link);
+      list.appendChild(value);
+    });
     var resources = Object.keys(node.resources).map(function (request) {
       return request + " = " + node.resources[request];
     });
@@ -500,6 +550,7 @@
     var params = new URLSearchParams();
     state.outcomes.forEach(function (outcome) { params.append("outcome", outcome); });
     if (state.query) params.set("q", state.query);
+    if (state.sort) params.set("sort", state.sort);
     var hash = params.toString();
     if (hash !== location.hash.slice(1) && history.replaceState) {
       history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
@@ -513,6 +564,8 @@
     });
     state.query = (params.get("q") || "").trim().toLowerCase();
     search.value = state.query;
+    state.sort = ORDERS[params.get("sort")] ? params.get("sort") : "";
+    sortBox.value = state.sort;
     showPressed();
   }
 
@@ -558,6 +611,10 @@
     document.getElementById("expand-all").addEventListener("click", function () { setAllOpen(true); });
     document.getElementById("collapse-all").addEventListener("click", function () { setAllOpen(false); });
     search.addEventListener("input", onSearch);
+    sortBox.addEventListener("change", function () {
+      state.sort = sortBox.value;
+      refilter();
+    });
     document.addEventListener("keydown", onKey);
     // A link followed in the open page (#outcome=failure) filters it too.
     window.addEventListener("hashchange", function () {
@@ -569,6 +626,7 @@
 
   index(data.tree, null);
   openFirstLevels();
+  listSlowest();
   wire();
   readAddress();
   refilter();
