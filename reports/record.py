@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from app.grouping import group_as_code
 from app.outcomes import OUTCOMES, PASSING
 from rotest_core.result import AbstractResultHandler, describe, identity
 
@@ -205,49 +206,28 @@ class RunRecord:
 
 
 def shown_children(record: TestRecord) -> list[TestRecord]:
-    """A record's children as the reports show them, grouped as the code is:
-    a suite holding test cases of several modules shows a group per module,
-    and one holding cases of several classes a group per class (discovered
-    tests, which the run keeps flat). Groups are records of kind "suite" made
-    for the showing; the tests keep their own parents and paths."""
+    """A record's children as the reports show them, grouped as the code is
+    (:func:`app.grouping.group_as_code`): groups are records of kind "suite"
+    made for the showing; the tests keep their own parents and paths."""
     if record.kind != "suite":
         return record.children
-    return _grouped(record, record.children, ("module", "class"))
 
+    own = {id(child) for child in record.children}
 
-def _grouped(parent: TestRecord, children: list[TestRecord],
-             levels: tuple[str, ...]) -> list[TestRecord]:
-    if not levels:
-        return children
-    level, rest = levels[0], levels[1:]
+    def make_group(name: str, members: list[TestRecord]) -> TestRecord:
+        starts = [m.start for m in members if m.start is not None]
+        ends = [m.end for m in members if m.end is not None]
+        group = TestRecord(name=name, kind="suite", classname=name, key=name,
+                           parent=record, children=members,
+                           start=min(starts, default=None), end=max(ends, default=None))
+        for member in members:
+            if id(member) not in own:  # a class's group inside its module's
+                member.parent = group
+        return group
 
-    def group_of(child: TestRecord) -> str | None:
-        if child.kind != "case":
-            return None
-        module, _, cls = child.classname.rpartition(".")
-        return module if level == "module" else cls
-
-    names = {group_of(child) for child in children} - {None}
-    if len(names) < 2:
-        return _grouped(parent, children, rest)
-    shown: list[TestRecord] = []
-    groups: dict[str, TestRecord] = {}
-    for child in children:
-        name = group_of(child)
-        if name is None:
-            shown.append(child)
-            continue
-        group = groups.get(name)
-        if group is None:
-            group = groups[name] = TestRecord(name=name, kind="suite", classname=name,
-                                              key=name, parent=parent)
-            shown.append(group)
-        group.children.append(child)
-        group.start = min(filter(None, (group.start, child.start)), default=None)
-        group.end = max(filter(None, (group.end, child.end)), default=None)
-    for group in groups.values():
-        group.children = _grouped(group, group.children, rest)
-    return shown
+    return group_as_code(record.children,
+                         lambda child: child.classname if child.kind == "case" else None,
+                         make_group)
 
 
 def shown_walk(record: TestRecord, depth: int = 0) -> Iterator[tuple[TestRecord, int]]:
