@@ -141,7 +141,8 @@ def test_import_refuses_to_change_a_locked_resource(imported, rotest, tmp_path, 
     try:
         client.lock([descriptor("DeviceData", name="dev1")])
         text = "- {type: DeviceData, name: dev1, ip_address: 10.0.0.1}\n"
-        assert "0 created, 1 updated" in ok(rotest("import", write(tmp_path, text)))
+        assert "0 created, 0 updated, 1 unchanged" in ok(rotest("import",
+                                                                 write(tmp_path, text)))
         text = "- {type: DeviceData, name: dev1, ip_address: 10.7.7.7}\n"
         output = failed(rotest("import", write(tmp_path, text)))
         assert "dev1 is locked by alice; release it first" in output

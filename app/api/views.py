@@ -34,6 +34,7 @@ LOCK_FIELDS = {"session_id": Field(STRING, required=True),
 RELEASE_FIELDS = {"resources": Field(ARRAY, required=True), "dirty": Field(BOOLEAN),
                   "force": Field(BOOLEAN)}
 QUERY_FIELDS = {"type": Field(STRING, required=True), "filters": Field(OBJECT)}
+PAGE_FIELDS = {"cursor": Field(STRING, max_length=40), "page_size": Field(INTEGER)}
 UPDATE_FIELDS = {**QUERY_FIELDS, "values": Field(OBJECT, required=True)}
 
 
@@ -141,11 +142,13 @@ def release() -> dict[str, list[str]]:
 
 
 @bp.post("/query")
-def query() -> dict[str, list[dict[str, Any]]]:
-    """Resources of a type matching field lookups, among those the user may lock."""
-    body = read_body(QUERY_FIELDS)
-    return {"resources": engine.query(_db(), current_user(), body["type"],
-                                      body.get("filters"))}
+def query() -> dict[str, Any]:
+    """A page of the resources of a type matching field lookups, among those
+    the user sees; ``more`` and ``next_cursor`` lead to the next page."""
+    body = read_body({**QUERY_FIELDS, **PAGE_FIELDS})
+    return engine.query_page(_db(), current_user(), body["type"], body.get("filters"),
+                             cursor=body.get("cursor"),
+                             page_size=body.get("page_size", engine.DEFAULT_PAGE))
 
 
 @bp.post("/update_fields")
