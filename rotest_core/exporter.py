@@ -53,7 +53,7 @@ class Exporter:
         self.db = db
         self.rows = with_polymorphic(model, "*")
         self.any_resource = with_polymorphic(ResourceData, "*")
-        self.groups = dict(iter(db.execute(select(Group.id, Group.name)).tuples()))
+        self.groups = {id_: name for id_, name in db.execute(select(Group.id, Group.name))}
         #: Every row is read in id order, parts included.
         self.complete = model is ResourceData
         #: Ids written out of id order, as parts of the resources before them
@@ -86,7 +86,8 @@ class Exporter:
             if (part_id > row.id or not self.complete) and part_id not in self.ahead:
                 # A part made after its whole, or of a type not exported: written
                 # first, for the import.
-                part = self.db.get(self.any_resource, part_id)
+                part = self.db.scalar(select(self.any_resource)
+                                      .where(self.any_resource.id == part_id))
                 if part is not None:
                     self._write(part, {**names, **self._part_names([part])}, page,
                                 path | {row.id})
@@ -103,7 +104,7 @@ class Exporter:
         if not ids:
             return {}
         statement = select(ResourceData.id, ResourceData.name).where(ResourceData.id.in_(ids))
-        return dict(iter(self.db.execute(statement).tuples()))
+        return {id_: name for id_, name in self.db.execute(statement)}
 
 
 def entry(row: ResourceData, groups: dict[int, str], names: dict[int, str]) -> dict[str, Any]:

@@ -208,7 +208,7 @@ def export_command(type_name: str, output: Path | None) -> None:
         url = _direct_database_url(config)
         model = _model_named(type_name)
         if output is None:
-            written = export_file(url, click.get_text_stream("stdout"), model)
+            written = export_file(url, sys.stdout, model)
         else:
             partial = output.with_name(output.name + ".partial")
             with partial.open("w", encoding="utf-8") as out, \
