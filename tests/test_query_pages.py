@@ -110,6 +110,7 @@ def test_pages_tell_nothing_of_hidden_resources(app):
     ({"cursor": "abc"}, "cursor"),
     ({"cursor": "-1"}, "cursor"),
     ({"cursor": "99999999999999999999"}, "cursor"),
+    ({"cursor": "١٢"}, "cursor"),  # digits, but not 0-9
     ({"cursor": 5}, "cursor"),
     ({"page_size": 0}, "page_size"),
     ({"page_size": 1001}, "page_size"),
@@ -121,6 +122,13 @@ def test_bad_cursor_or_page_size_is_a_clear_400(app, body, field):
     assert response.status_code == 400
     assert response.json["details"]["field"] == field
     assert field in response.json["message"]
+
+
+def test_a_cursor_past_every_id_is_an_empty_last_page(app):
+    add_devices(app, ["a"])
+    admin = Api(app, add_user(app, "root", is_admin=True))
+    page = admin.post("/query", {"type": "DeviceData", "cursor": "9" * 19}).json
+    assert page == {"resources": [], "more": False, "next_cursor": None}
 
 
 def test_update_fields_refuses_more_than_it_may_set(app, monkeypatch):

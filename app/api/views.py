@@ -34,7 +34,7 @@ LOCK_FIELDS = {"session_id": Field(STRING, required=True),
 RELEASE_FIELDS = {"resources": Field(ARRAY, required=True), "dirty": Field(BOOLEAN),
                   "force": Field(BOOLEAN)}
 QUERY_FIELDS = {"type": Field(STRING, required=True), "filters": Field(OBJECT)}
-PAGE_FIELDS = {"cursor": Field(STRING, max_length=40), "page_size": Field(INTEGER)}
+PAGE_FIELDS = {"cursor": Field(STRING, max_length=19), "page_size": Field(INTEGER)}
 UPDATE_FIELDS = {**QUERY_FIELDS, "values": Field(OBJECT, required=True)}
 
 

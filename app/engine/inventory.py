@@ -22,8 +22,9 @@ from .transaction import changed
 MAX_RESULTS = 10_000
 #: A page of :func:`query_page`: by default, and at most.
 DEFAULT_PAGE, MAX_PAGE = 500, 1000
-#: The largest id a cursor names (a BIGINT); past it the database fails to bind.
-MAX_ID = 2**63 - 1
+#: The largest id a row can have (ids are 32-bit INTEGERs); a cursor past it
+#: reads as it, since the database would refuse to compare with more.
+MAX_ID = 2**31 - 1
 
 
 def query(db: Session, user: User, type_name: str,
@@ -71,12 +72,12 @@ def query_page(db: Session, user: User, type_name: str,
 def _cursor_id(cursor: Any) -> int:
     if cursor is None:
         return 0
-    if not isinstance(cursor, str) or not re.fullmatch(r"\d{1,19}", cursor) \
-            or int(cursor) > MAX_ID:
+    if not isinstance(cursor, str) or not re.fullmatch(r"[0-9]{1,19}", cursor):
         raise InvalidRequest("'cursor' must be the next_cursor of the page before, as "
                              "it was answered; leave it out for the first page",
                              field="cursor")
-    return int(cursor)
+    # Past every id a database can hold: an empty last page, not a failed bind.
+    return min(int(cursor), MAX_ID)
 
 
 def _seen_after(db: Session, sight: Sight, descriptor: Descriptor, after: int,
