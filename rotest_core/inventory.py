@@ -25,7 +25,7 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import click
 import yaml
@@ -105,16 +105,15 @@ def list_resources(type_name: str, as_json: bool, filters: tuple[str, ...],
     lookups = _filters(filters)
     with _client() as client:
         found = client.iter_query(type_name, lookups)
-        rows = list(itertools.islice(found, limit + 1 if limit else None))
-    cut = limit is not None and len(rows) > limit
-    rows = rows[:limit]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
-    elif not rows:
-        click.echo(f"No resources of type {type_name}"
-                   f"{' matching the filters' if lookups else ''}.")
-    else:
-        click.echo(format_table(rows))
+        shown = itertools.islice(found, limit)  # pages are asked for as they are read
+        if as_json:
+            count = _echo_json(shown)
+        else:
+            table = format_table(shown)
+            count = table.count("\n")
+            click.echo(table if count else f"No resources of type {type_name}"
+                       f"{' matching the filters' if lookups else ''}.")
+        cut = limit is not None and count == limit and next(found, None) is not None
     if cut:
         click.echo(f"Showing the first {limit}; more match (raise --limit, or leave it "
                    f"out for all).", err=True)
@@ -137,10 +136,24 @@ def _filters(pairs: tuple[str, ...]) -> dict[str, Any]:
     return lookups
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """Resources as an aligned text table of :data:`COLUMNS`."""
+def _echo_json(rows: Iterable[dict[str, Any]]) -> int:
+    """Print ``rows`` as one JSON list (as ``json.dumps(rows, indent=2)``
+    would), a row at a time; returns how many."""
+    count = 0
+    for row in rows:
+        text = json.dumps(row, indent=2, default=str).replace("\n", "\n  ")
+        click.echo(("[\n  " if count == 0 else ",\n  ") + text, nl=False)
+        count += 1
+    click.echo("\n]" if count else "[]")
+    return count
+
+
+def format_table(rows: Iterable[dict[str, Any]]) -> str:
+    """Resources as an aligned text table of :data:`COLUMNS` (a title line,
+    then a line per resource)."""
     cells = [[title for _, title in COLUMNS]]
-    cells += [[_cell(key, row.get(key)) for key, _ in COLUMNS] for row in rows]
+    # Each row's cells only: the rows themselves need not all stay in memory.
+    cells += ([_cell(key, row.get(key)) for key, _ in COLUMNS] for row in rows)
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths))
                      .rstrip() for line in cells)
