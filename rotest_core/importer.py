@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, with_polymorphic
 
 from app.cli_base import CliError
@@ -132,6 +132,8 @@ class Importer:
         self.groups = {group.name: group for group in db.scalars(select(Group))}
         #: The resources the current batch names, by name (found or created).
         self.known: dict[str, ResourceData] = {}
+        #: The rows the current batch creates, in the order it made them.
+        self.created: list[ResourceData] = []
         #: The names the current batch has looked up (found or not).
         self.looked_up: set[str] = set()
 
@@ -141,6 +143,7 @@ class Importer:
         self.known = self._existing(self.looked_up)
         for item in batch:
             self.upsert(item.value, None, f"{self.source}:{item.line}: entry {item.index}")
+        self._assign_ids()
         self.db.flush()
         # Flushed rows are clean: the Session holds them weakly, and now so do we.
         self.known, self.looked_up = {}, set()
@@ -176,6 +179,7 @@ class Importer:
             # Added only now, with every field set: a half-made row is never flushed.
             self.db.add(resource)
             self.known[name] = resource
+            self.created.append(resource)
         self._count("created" if created else "updated" if changes else "unchanged",
                     model, name)
         return resource
@@ -276,6 +280,24 @@ class Importer:
             self.db.add(group)
             self.db.flush()  # its id, for comparing rows' group_id
         return group
+
+    def _assign_ids(self) -> None:
+        """On PostgreSQL, take the new rows' ids from the sequence in one
+        statement: with its key known, a row is inserted without RETURNING,
+        by one short statement repeated (psycopg sends those in a pipeline)
+        instead of a statement of a thousand rows' parameters, which
+        psycopg spends more time parsing than the server executing."""
+        # (A row flushed early, by a look-up's autoflush, has its id already.)
+        new = [row for row in self.created if row.id is None]
+        self.created = []
+        if not new or self.db.get_bind().dialect.name != "postgresql":
+            return
+        with self.db.no_autoflush:  # the rows wait for their ids
+            ids = self.db.scalars(text(
+                "SELECT nextval(pg_get_serial_sequence('resource', 'id')) "
+                "FROM generate_series(1, :count)"), {"count": len(new)}).all()
+        for row, id_ in zip(new, sorted(ids)):  # in the file's order, parts first
+            row.id = id_
 
     # --- look-ups -------------------------------------------------------------
 

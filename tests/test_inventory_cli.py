@@ -439,3 +439,26 @@ def test_list_reads_every_page_in_both_modes(remote, rotest, monkeypatch):
     assert len(names) == 4 and set(names) == seen_by_bob
     output = ok(remote("list", "--limit", "3"))
     assert output.count("\n") == 4 + 1 and "Showing the first 3" in output
+
+
+def test_import_and_export_on_both_databases(rotest, tmp_path, database_url, monkeypatch):
+    """In batches of two (parts made in one batch, used in the next): the
+    same lab, the same all-or-nothing, the same no-op re-import."""
+    import rotest_core.importer
+    monkeypatch.setattr(rotest_core.importer, "BATCH", 2)
+    on = {"ROTEST_DATABASE_URL": database_url}
+    assert "5 created" in ok(rotest("import", write(tmp_path, LAB_YML), **on))
+    more = "- {type: DeviceData, name: dev3, port: port2}\n- {type: PortData, name: p9}\n"
+    bad = more + "- {type: PortData, name: p10, number: ten}\n"
+    assert "bad.yml:3: entry 3 (p10)" in failed(rotest("import", write(tmp_path, bad,
+                                                                      "bad.yml"), **on))
+    assert "2 created" in ok(rotest("import", write(tmp_path, more, "more.yml"), **on))
+    exported = ok(rotest("export", **on))
+    names = [line[len("  name: "):] for line in exported.splitlines()
+             if line.startswith("  name: ")]
+    assert sorted(names) == ["dev1", "dev2", "dev3", "lic", "p9", "port1", "port2"]
+    assert names.index("port1") < names.index("dev1")
+    again = write(tmp_path, exported, "again.yml")
+    assert "0 created, 0 updated, 7 unchanged" in ok(rotest("import", again, **on))
+    rows = {r["name"]: r for r in json.loads(ok(rotest("list", "--json", **on)))}
+    assert rows["dev3"]["port"]["name"] == "port2" and rows["dev1"]["port"]["number"] == 1
