@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import IO, Any, Callable, Iterator
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, with_polymorphic
 
 from app.engine import open_engine
@@ -22,8 +22,8 @@ from .importer import RUNTIME_FIELDS, settable_fields
 PAGE = 1000
 Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-#: Called after each page with the entries written so far.
-Progress = Callable[[int], None]
+#: Called after each page with the entries written so far and the rows in all.
+Progress = Callable[[int, int], None]
 
 
 def export_file(database_url: str, out: IO[str], model: type[ResourceData] = ResourceData,
@@ -34,13 +34,15 @@ def export_file(database_url: str, out: IO[str], model: type[ResourceData] = Res
     try:
         with Session(engine) as db:
             written = 0
-            for page in Exporter(db, model).pages():
+            exporter = Exporter(db, model)
+            total = exporter.count() if progress is not None else 0
+            for page in exporter.pages():
                 out.write(yaml.dump(page, Dumper=Dumper, sort_keys=False,
                                     allow_unicode=True, default_flow_style=False,
                                     width=1_000_000))
                 written += len(page)
                 if progress is not None:
-                    progress(written)
+                    progress(written, max(total, written))
             return written
     finally:
         engine.dispose()
@@ -59,6 +61,10 @@ class Exporter:
         #: Ids written out of id order, as parts of the resources before them
         #: (in a complete export, only those past the cursor are kept).
         self.ahead: set[int] = set()
+
+    def count(self) -> int:
+        """How many rows :meth:`pages` reads (parts of other types aside)."""
+        return self.db.scalar(select(func.count()).select_from(self.rows)) or 0
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         """The entries, a page at a time (keyset paging: no OFFSET scans)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -197,9 +197,10 @@ def import_command(file: Path, quiet: bool) -> None:
     config = _config()
     with _explained_errors():
         url = _direct_database_url(config)
-        with _bar(file.stat().st_size, f"Importing {file.name}") as advance:
+        size = file.stat().st_size
+        with _bar(f"Importing {file.name}") as advance:
             result = import_file(url, file, keep_changes=not quiet,
-                                 progress=lambda done, _entries: advance(done))
+                                 progress=lambda done, _entries: advance(done, size))
     for action, type_name, name in result.changes:
         click.echo(f"{action} {type_name} {name}")
     click.echo(f"Imported {result.total} resource(s) from {file}: {result.created} "
@@ -225,7 +226,7 @@ def export_command(type_name: str, output: Path | None) -> None:
         else:
             partial = output.with_name(output.name + ".partial")
             with partial.open("w", encoding="utf-8") as out, \
-                    _bar(None, f"Exporting to {output.name}") as advance:
+                    _bar(f"Exporting to {output.name}") as advance:
                 written = export_file(url, out, model, progress=advance)
             partial.replace(output)  # a failed export leaves no half file behind
     if output is not None:
@@ -243,16 +244,20 @@ def _model_named(type_name: str) -> type:
 
 
 @contextmanager
-def _bar(length: int | None, label: str) -> Iterator[Callable[[int], None]]:
+def _bar(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on standard error when it is a terminal, else nothing;
-    yields a function to call with the work done so far."""
+    yields a function to call with the work done so far and the whole."""
     if not sys.stderr.isatty():
-        yield lambda _done: None
+        yield lambda _done, _total: None
         return
-    with click.progressbar(length=length, label=label, file=sys.stderr,
-                           show_pos=length is None) as bar:
-        def advance(done: int) -> None:
-            bar.update(done - bar.pos)
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def advance(done: int, total: int) -> None:
+            if not bars:  # made on the first call, once the whole is known
+                bars.append(stack.enter_context(click.progressbar(
+                    length=max(total, 1), label=label, file=sys.stderr)))
+            bars[0].update(done - bars[0].pos)
         yield advance
 
 
