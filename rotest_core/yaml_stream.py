@@ -3,8 +3,8 @@
 An inventory of 50,000 resources is one YAML list; loading it whole holds
 every node and every value at once (and PyYAML's pure-Python parser takes
 most of an import's time). Here libyaml's parser (when PyYAML was built with
-it) yields events, and each item of the top-level list is composed and
-constructed alone, so memory stays that of one item.
+it) yields events, and each item of the top-level list is built from them
+alone, so memory stays that of one item.
 """
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import IO, Any, Iterator
 
 import yaml
-from yaml.composer import Composer
-from yaml.constructor import SafeConstructor
-from yaml.events import (DocumentStartEvent, SequenceEndEvent, SequenceStartEvent,
-                         StreamEndEvent)
+from yaml.composer import ComposerError
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.events import (AliasEvent, DocumentStartEvent, MappingEndEvent,
+                         MappingStartEvent, ScalarEvent, SequenceEndEvent,
+                         SequenceStartEvent, StreamEndEvent)
+from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 try:
@@ -34,14 +36,103 @@ except ImportError:  # PyYAML without libyaml: the same, slower
     _Parser = _PythonParser  # type: ignore[misc, assignment]
 
 
-class _ItemLoader(_Parser, Composer, SafeConstructor, Resolver):  # type: ignore[misc, valid-type]
-    """libyaml's events, PyYAML's safe composer and constructor: the safe loader."""
+_STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "seq", "map"))
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _ItemLoader(_Parser, SafeConstructor, Resolver):  # type: ignore[misc, valid-type]
+    """libyaml's events made into values as ``yaml.safe_load`` makes them.
+
+    PyYAML's composer and constructor first build a node per value, then walk
+    the nodes; for one item of a flat inventory that machinery is most of the
+    cost of reading it. :meth:`value` builds straight from the events, with
+    PyYAML's own resolver and scalar constructors, anchors, aliases and merge
+    keys (``<<``); only collections with an explicit tag (``!!set``,
+    ``!!omap``) are refused, which an inventory has no use for.
+    """
 
     def __init__(self, stream: IO[bytes]) -> None:
         _Parser.__init__(self, stream)
-        Composer.__init__(self)
         SafeConstructor.__init__(self)
         Resolver.__init__(self)
+        #: Anchored values by name: the whole document's, as in a full load.
+        self.anchored: dict[str, Any] = {}
+
+    def value(self) -> Any:
+        """The value whose first event is next."""
+        event = self.get_event()
+        if isinstance(event, ScalarEvent):
+            return self._anchor(event, self._scalar(event))
+        if isinstance(event, AliasEvent):
+            if event.anchor not in self.anchored:
+                raise ComposerError(None, None, f"found undefined alias {event.anchor!r}",
+                                    event.start_mark)
+            return self.anchored[event.anchor]
+        if event.tag not in (None, "!", _SEQ, _MAP):
+            raise ConstructorError(None, None, f"the tag {event.tag!r} is not supported "
+                                   f"in an inventory file", event.start_mark)
+        if isinstance(event, SequenceStartEvent):
+            items: list[Any] = self._anchor(event, [])
+            while not self.check_event(SequenceEndEvent):
+                items.append(self.value())
+            self.get_event()
+            return items
+        return self._mapping(event)
+
+    def _mapping(self, start: MappingStartEvent) -> dict[Any, Any]:
+        mapping: dict[Any, Any] = self._anchor(start, {})
+        merged: list[dict[Any, Any]] = []
+        while not self.check_event(MappingEndEvent):
+            key_event = self.peek_event()
+            if self._is_merge(key_event):
+                self.get_event()
+                merged += self._merges(self.value(), key_event)
+                continue
+            key = self.value()
+            value = self.value()
+            try:
+                mapping[key] = value
+            except TypeError:
+                raise ConstructorError("while constructing a mapping", start.start_mark,
+                                       "found unhashable key",
+                                       key_event.start_mark) from None
+        self.get_event()
+        if merged:  # as SafeConstructor.flatten_mapping: own keys win, then the first merged
+            own = dict(mapping)
+            mapping.clear()
+            for other in merged:
+                for key, value in other.items():
+                    mapping.setdefault(key, value)
+            mapping.update(own)
+        return mapping
+
+    def _is_merge(self, event: Any) -> bool:
+        return (isinstance(event, ScalarEvent) and event.tag in (None, "!")
+                and self.resolve(ScalarNode, event.value, event.implicit) == _MERGE)
+
+    @staticmethod
+    def _merges(value: Any, mark_event: Any) -> list[dict[Any, Any]]:
+        found = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, dict) for item in found):
+            raise ConstructorError("while constructing a mapping", None,
+                                   "expected a mapping or list of mappings for merging",
+                                   mark_event.start_mark)
+        return found
+
+    def _scalar(self, event: ScalarEvent) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.resolve(ScalarNode, event.value, event.implicit)
+        if tag == _STR:
+            return event.value
+        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        construct = self.yaml_constructors.get(tag, self.yaml_constructors[None])
+        return construct(self, node)
+
+    def _anchor(self, event: Any, value: Any) -> Any:
+        if event.anchor is not None:
+            self.anchored[event.anchor] = value
+        return value
 
 
 @dataclass(frozen=True)
@@ -73,13 +164,13 @@ def iter_list(stream: IO[bytes]) -> Iterator[Item]:
             raise NotAList("not a document")
         loader.get_event()
         if not loader.check_event(SequenceStartEvent):
-            raise NotAList(_describe(loader.construct_document(loader.compose_node(None, None))))
+            raise NotAList(_describe(loader.value()))
         loader.get_event()
         index = 0
         while not loader.check_event(SequenceEndEvent):
-            node = loader.compose_node(None, None)
+            line = loader.peek_event().start_mark.line + 1
             index += 1
-            yield Item(index, node.start_mark.line + 1, loader.construct_document(node))
+            yield Item(index, line, loader.value())
         loader.get_event()
         if index == 0:
             raise NotAList("an empty list")

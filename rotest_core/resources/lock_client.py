@@ -139,7 +139,7 @@ class LockClient(abc.ABC):
             page = self.query_page(type_name, filters or {}, cursor=cursor,
                                    page_size=page_size)
             yield from page["resources"]
-            if not page["more"]:
+            if not page.get("more"):  # (a server from before pages sends no "more")
                 return
             cursor = page["next_cursor"]
 
