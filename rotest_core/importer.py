@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import yaml
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, with_polymorphic
 
 from app.cli_base import CliError
@@ -282,21 +282,27 @@ class Importer:
         return group
 
     def _assign_ids(self) -> None:
-        """On PostgreSQL, take the new rows' ids from the sequence in one
-        statement: with its key known, a row is inserted without RETURNING,
-        by one short statement repeated (psycopg sends those in a pipeline)
-        instead of a statement of a thousand rows' parameters, which
-        psycopg spends more time parsing than the server executing."""
+        """Give the batch's new rows their ids before the flush, in the file's
+        order (parts first): a row whose key is known is inserted without
+        RETURNING, by one short statement repeated (executemany). With
+        RETURNING, SQLite's rows go one statement each, and psycopg parses
+        each thousand-row statement longer than PostgreSQL runs it."""
         # (A row flushed early, by a look-up's autoflush, has its id already.)
         new = [row for row in self.created if row.id is None]
         self.created = []
-        if not new or self.db.get_bind().dialect.name != "postgresql":
+        if not new:
             return
         with self.db.no_autoflush:  # the rows wait for their ids
-            ids = self.db.scalars(text(
-                "SELECT nextval(pg_get_serial_sequence('resource', 'id')) "
-                "FROM generate_series(1, :count)"), {"count": len(new)}).all()
-        for row, id_ in zip(new, sorted(ids)):  # in the file's order, parts first
+            if self.db.get_bind().dialect.name == "postgresql":
+                ids = sorted(self.db.scalars(text(
+                    "SELECT nextval(pg_get_serial_sequence('resource', 'id')) "
+                    "FROM generate_series(1, :count)"), {"count": len(new)}))
+            else:
+                # The import holds SQLite's write lock (BEGIN IMMEDIATE) from
+                # its first statement: no other writer can take these ids.
+                last = self.db.scalar(select(func.max(ResourceData.id))) or 0
+                ids = list(range(last + 1, last + 1 + len(new)))
+        for row, id_ in zip(new, ids):
             row.id = id_
 
     # --- look-ups -------------------------------------------------------------
