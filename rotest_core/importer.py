@@ -128,7 +128,9 @@ class Importer:
         self.result = ImportResult()
         self.models = resource_models()
         self.any_resource = with_polymorphic(ResourceData, "*")
-        self._model_relations: dict[type[ResourceData], list[str]] = {}
+        #: Each model's sub-resource relations, and every model's names of them.
+        self.relations = {model: sub_resource_fields(model) for model in self.models.values()}
+        self.relation_names = {key for keys in self.relations.values() for key in keys}
         self.groups = {group.name: group for group in db.scalars(select(Group))}
         #: The resources the current batch names, by name (found or created).
         self.known: dict[str, ResourceData] = {}
@@ -242,7 +244,7 @@ class Importer:
             raise InventoryError(f"{where}: kept by the lock engine, not set by import")
         if key == "group":
             return self._group(value, where)
-        if key in self._relations_of(model):
+        if key in self.relations[model]:
             target = model.__mapper__.relationships[key].mapper.class_
             return self._sub_resource(value, target, where)
         if key in model.__mapper__.column_attrs and key != "type":
@@ -309,8 +311,8 @@ class Importer:
 
     def _names(self, batch: list[Item]) -> set[str]:
         """Every resource name the batch's entries mention: their own, their
-        nested entries' and their references' (a guess: a string value of any
-        key; the extra names cost nothing but a wider IN)."""
+        nested entries' and their references' (a guess: the string value of
+        any key some model names a relation; extra names cost a wider IN)."""
         names: set[str] = set()
         stack = [item.value for item in batch]
         while stack:
@@ -320,21 +322,9 @@ class Importer:
             for key, value in entry.items():
                 if isinstance(value, dict):
                     stack.append(value)
-                elif isinstance(value, str) and (key == "name" or key in self._relations):
+                elif isinstance(value, str) and (key == "name" or key in self.relation_names):
                     names.add(value)
         return names
-
-    def _relations_of(self, model: type[ResourceData]) -> list[str]:
-        if model not in self._model_relations:
-            self._model_relations[model] = sub_resource_fields(model)
-        return self._model_relations[model]
-
-    @property
-    def _relations(self) -> set[str]:
-        if not hasattr(self, "_relation_names"):
-            self._relation_names = {key for model in self.models.values()
-                                    for key in sub_resource_fields(model)}
-        return self._relation_names
 
     def _existing(self, names: Iterable[str]) -> dict[str, ResourceData]:
         """The resources of these names, with every subclass's columns loaded."""
