@@ -7,6 +7,7 @@ nothing: every entry counts as unchanged.
 """
 from __future__ import annotations
 
+import re
 from typing import IO, Any, Callable, Iterator
 
 import yaml
@@ -37,9 +38,7 @@ def export_file(database_url: str, out: IO[str], model: type[ResourceData] = Res
             exporter = Exporter(db, model)
             total = exporter.count() if progress is not None else 0
             for page in exporter.pages():
-                out.write(yaml.dump(page, Dumper=Dumper, sort_keys=False,
-                                    allow_unicode=True, default_flow_style=False,
-                                    width=1_000_000))
+                out.write("".join(map(to_yaml, page)))
                 written += len(page)
                 if progress is not None:
                     progress(written, max(total, written))
@@ -127,6 +126,48 @@ def entry(row: ResourceData, groups: dict[int, str], names: dict[int, str]) -> d
         elif key not in RUNTIME_FIELDS:
             data[key] = getattr(row, key)
     return data
+
+
+def to_yaml(entry: dict[str, Any]) -> str:
+    """One entry as a block mapping in a YAML list ("- key: value" lines).
+
+    PyYAML's dumper builds a node per value and asks the resolver about each;
+    an entry is flat, so its scalars are written here, plain when that reads
+    back as the same string, else quoted, and by the dumper only when quotes
+    cannot hold them (line breaks, control characters)."""
+    lines = [f"{'-' if i == 0 else ' '} {_scalar(key)}: {_scalar(value)}\n"
+             for i, (key, value) in enumerate(entry.items())]
+    return "".join(lines)
+
+
+#: Plain scalars that read back as strings: a letter first (so not a number,
+#: a date or YAML syntax), then words of safe characters.
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*(?: [A-Za-z0-9_./-]+)*")
+#: ... except the words YAML 1.1 reads as booleans or null.
+_NOT_PLAIN = frozenset(
+    f"{word}" for base in ("yes", "no", "true", "false", "on", "off", "null")
+    for word in (base, base.capitalize(), base.upper()))
+#: What a single-quoted scalar holds as it is: printable, no line break.
+_QUOTABLE = re.compile("[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe"
+                       "\uff00-\ufffd\U00010000-\U0010ffff]*")
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        if _PLAIN.fullmatch(value) and value not in _NOT_PLAIN:
+            return value
+        if _QUOTABLE.fullmatch(value):
+            return "'" + value.replace("'", "''") + "'"
+    elif value is None:
+        return "null"
+    elif isinstance(value, bool):
+        return "true" if value else "false"
+    elif isinstance(value, int):
+        return str(value)
+    # Floats, times, and text with line breaks: as PyYAML writes them, on one line.
+    return yaml.dump(value, Dumper=Dumper, default_style='"' if isinstance(value, str)
+                     else None, allow_unicode=True, width=1_000_000,
+                     explicit_end=False).removesuffix("\n...\n").rstrip("\n")
 
 
 def _reference_keys(model: type[ResourceData]) -> dict[str, str]:

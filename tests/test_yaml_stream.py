@@ -88,3 +88,24 @@ def test_bad_yaml_is_a_yaml_error_with_its_line(text, line, says):
     if line is not None:
         mark = raised.value.problem_mark or raised.value.context_mark
         assert mark.line + 1 == line
+
+
+def test_exported_entries_read_back_as_they_were_written():
+    """rotest_core.exporter writes scalars itself: each reads back equal."""
+    from datetime import datetime
+
+    from rotest_core.exporter import to_yaml
+    values = ["calc1", "rack 3", "yes", "No", "OFF", "null", "~", "", "1e3", "0x1f",
+              "10.0.0.1", "2026-01-02", "a: b", "#x", "x #y", " lead", "trail ", "it's",
+              'say "hi"', "line\nbreak", "\x85", "\u2028", "tab\there", "émoji 😀",
+              "-dash", "_u", ".inf", "<<", "=", "@at", "`tick", "\ufeff", "\x7f", "[a]",
+              "{b}", "*star", "&amp", "!bang", "%pct", "|", ">", "?", None, True, False,
+              0, -5, 2**40, 1.5, -0.0, 1e100, float("inf"), datetime(2026, 1, 2, 3, 4, 5),
+              datetime(2026, 1, 2, 3, 4, 5, 123456)]
+    entry = {f"k{i}": value for i, value in enumerate(values)}
+    entry = {"type": "DeviceData", "name": "d1", **entry}
+    text = to_yaml(entry) + to_yaml({"name": "second"})
+    assert yaml.safe_load(text) == [entry, {"name": "second"}]
+    assert [item.value for item in iter_list(io.BytesIO(text.encode()))] == \
+        [entry, {"name": "second"}]
+    assert text.startswith("- type: DeviceData\n  name: d1\n")
