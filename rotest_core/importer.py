@@ -131,6 +131,12 @@ class Importer:
         #: Each model's sub-resource relations, and every model's names of them.
         self.relations = {model: sub_resource_fields(model) for model in self.models.values()}
         self.relation_names = {key for keys in self.relations.values() for key in keys}
+        #: Each model's relation -> the attribute of its foreign key.
+        self.reference_keys = {model: {key: _local_attributes(model, key)[0].key
+                                       for key in keys}
+                               for model, keys in self.relations.items()}
+        #: (row, foreign key attribute, part or None) set at the batch's end.
+        self.links: list[tuple[ResourceData, str, ResourceData | None]] = []
         self.groups = {group.name: group for group in db.scalars(select(Group))}
         #: The resources the current batch names, by name (found or created).
         self.known: dict[str, ResourceData] = {}
@@ -145,10 +151,17 @@ class Importer:
         self.known = self._existing(self.looked_up)
         for item in batch:
             self.upsert(item.value, None, f"{self.source}:{item.line}: entry {item.index}")
-        self._assign_ids()
+        created = self._assign_ids()
+        for row, key, part in self.links:  # references as keys, now that all have one
+            setattr(row, key, part.id if part is not None else None)
+        # New rows by bulk INSERTs, a statement per model and level (parts
+        # before the rows made of them), without the unit of work's
+        # bookkeeping per object; changed rows by the Session's flush.
+        for level in self._levels(created):
+            self.db.bulk_save_objects(level)
         self.db.flush()
         # Flushed rows are clean: the Session holds them weakly, and now so do we.
-        self.known, self.looked_up = {}, set()
+        self.known, self.looked_up, self.links = {}, set(), []
 
     # --- one entry ----------------------------------------------------------
 
@@ -176,10 +189,16 @@ class Importer:
             raise InventoryError(f"{where}: {name} is locked by {resource.owner}; "
                                  f"release it first (rotest resources release {name})")
         for key, value in changes.items():
-            setattr(resource, key, value)
+            if key == "group":
+                resource.group_id = value.id if value is not None else None
+            elif key in self.relations[model]:
+                # Set by key at the batch's end: a part made in this batch has
+                # no id yet, and a relationship would add it to the Session.
+                self.links.append((resource, self.reference_keys[model][key], value))
+            else:
+                setattr(resource, key, value)
         if created:
-            # Added only now, with every field set: a half-made row is never flushed.
-            self.db.add(resource)
+            # Inserted at the batch's end, with every field set (never half made).
             self.known[name] = resource
             self.created.append(resource)
         self._count("created" if created else "updated" if changes else "unchanged",
@@ -283,17 +302,30 @@ class Importer:
             self.db.flush()  # its id, for comparing rows' group_id
         return group
 
-    def _assign_ids(self) -> None:
-        """Give the batch's new rows their ids before the flush, in the file's
-        order (parts first): a row whose key is known is inserted without
+    def _levels(self, created: list[ResourceData]) -> list[list[ResourceData]]:
+        """The new rows by depth: first those made of no other new row, then
+        those made of the first only, and so on."""
+        new = {id(row) for row in created}
+        depth: dict[int, int] = {}
+        for row, _key, part in self.links:  # a part's own links come before its row's
+            if part is not None and id(part) in new:
+                depth[id(row)] = max(depth.get(id(row), 0), depth.get(id(part), 0) + 1)
+        levels: list[list[ResourceData]] = []
+        for row in created:
+            level = depth.get(id(row), 0)
+            levels += [[] for _ in range(level + 1 - len(levels))]
+            levels[level].append(row)
+        return levels
+
+    def _assign_ids(self) -> list[ResourceData]:
+        """Give the batch's new rows their ids, in the file's order (parts
+        first), and return them: a row whose key is known is inserted without
         RETURNING, by one short statement repeated (executemany). With
         RETURNING, SQLite's rows go one statement each, and psycopg parses
         each thousand-row statement longer than PostgreSQL runs it."""
-        # (A row flushed early, by a look-up's autoflush, has its id already.)
-        new = [row for row in self.created if row.id is None]
-        self.created = []
+        new, self.created = self.created, []
         if not new:
-            return
+            return new
         with self.db.no_autoflush:  # the rows wait for their ids
             if self.db.get_bind().dialect.name == "postgresql":
                 ids = sorted(self.db.scalars(text(
@@ -306,6 +338,7 @@ class Importer:
                 ids = list(range(last + 1, last + 1 + len(new)))
         for row, id_ in zip(new, ids):
             row.id = id_
+        return new
 
     # --- look-ups -------------------------------------------------------------
 

@@ -448,17 +448,22 @@ def test_import_and_export_on_both_databases(rotest, tmp_path, database_url, mon
     monkeypatch.setattr(rotest_core.importer, "BATCH", 2)
     on = {"ROTEST_DATABASE_URL": database_url}
     assert "5 created" in ok(rotest("import", write(tmp_path, LAB_YML), **on))
-    more = "- {type: DeviceData, name: dev3, port: port2}\n- {type: PortData, name: p9}\n"
+    more = ("- {type: PortData, name: p8}\n"
+            "- {type: DeviceData, name: dev4, port: p8}\n"  # made in the same batch
+            "- {type: DeviceData, name: dev3, port: port2}\n- {type: PortData, name: p9}\n"
+            "- {type: DeviceData, name: dev5, port: {name: p7}}\n")
     bad = more + "- {type: PortData, name: p10, number: ten}\n"
-    assert "bad.yml:3: entry 3 (p10)" in failed(rotest("import", write(tmp_path, bad,
+    assert "bad.yml:6: entry 6 (p10)" in failed(rotest("import", write(tmp_path, bad,
                                                                       "bad.yml"), **on))
-    assert "2 created" in ok(rotest("import", write(tmp_path, more, "more.yml"), **on))
+    assert "6 created" in ok(rotest("import", write(tmp_path, more, "more.yml"), **on))
     exported = ok(rotest("export", **on))
     names = [line[len("  name: "):] for line in exported.splitlines()
              if line.startswith("  name: ")]
-    assert sorted(names) == ["dev1", "dev2", "dev3", "lic", "p9", "port1", "port2"]
+    assert sorted(names) == ["dev1", "dev2", "dev3", "dev4", "dev5", "lic", "p7", "p8",
+                             "p9", "port1", "port2"]
     assert names.index("port1") < names.index("dev1")
     again = write(tmp_path, exported, "again.yml")
-    assert "0 created, 0 updated, 7 unchanged" in ok(rotest("import", again, **on))
+    assert "0 created, 0 updated, 11 unchanged" in ok(rotest("import", again, **on))
     rows = {r["name"]: r for r in json.loads(ok(rotest("list", "--json", **on)))}
     assert rows["dev3"]["port"]["name"] == "port2" and rows["dev1"]["port"]["number"] == 1
+    assert rows["dev4"]["port"]["name"] == "p8" and rows["dev5"]["port"]["name"] == "p7"
