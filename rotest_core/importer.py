@@ -2,7 +2,9 @@
 
 The file is read one entry at a time (:mod:`.yaml_stream`); entries are
 handled in batches of :data:`BATCH`: one SELECT finds every resource a batch
-names, new rows are inserted by one flush, and the batch is let go. The whole
+names, new rows get their ids in one statement and go in by bulk INSERTs (a
+statement per model, parts first), changed rows by the Session's flush, and
+the batch is let go. The whole
 import is one transaction in the engine's write lock: a bad entry stops it
 and leaves the database as it was, with an error naming the entry and its
 line. Waiting lock requests that new resources satisfy are granted in the
