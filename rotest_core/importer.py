@@ -137,6 +137,8 @@ class Importer:
         self.reference_keys = {model: {key: _local_attributes(model, key)[0].key
                                        for key in keys}
                                for model, keys in self.relations.items()}
+        #: coerce_value's answers, by (model, key, type, value).
+        self.coerced: dict[tuple[Any, ...], Any] = {}
         #: (row, foreign key attribute, part or None) set at the batch's end.
         self.links: list[tuple[ResourceData, str, ResourceData | None]] = []
         self.groups = {group.name: group for group in db.scalars(select(Group))}
@@ -269,12 +271,29 @@ class Importer:
             target = model.__mapper__.relationships[key].mapper.class_
             return self._sub_resource(value, target, where)
         if key in model.__mapper__.column_attrs and key != "type":
-            try:
-                return coerce_value(model, key, value)
-            except InvalidRequest as error:
-                raise InventoryError(f"{where}: {error.message}") from None
+            return self._coerced(model, key, value, where)
         raise InventoryError(f"{where}: {model.__name__} has no such field; it has "
                              f"{', '.join(settable_fields(model))}")
+
+    def _coerced(self, model: type[ResourceData], key: str, value: Any, where: str) -> Any:
+        """``coerce_value``, remembered for values an inventory repeats (a
+        comment, a port, a flag): most of a re-import's work otherwise."""
+        memo = (model, key, type(value), value)
+        try:
+            return self.coerced[memo]
+        except KeyError:
+            pass
+        except TypeError:  # a list or a mapping: not remembered (and refused anyway)
+            memo = None
+        try:
+            coerced = coerce_value(model, key, value)
+        except InvalidRequest as error:
+            raise InventoryError(f"{where}: {error.message}") from None
+        if memo is not None:
+            if len(self.coerced) > 20_000:
+                self.coerced.clear()
+            self.coerced[memo] = coerced
+        return coerced
 
     def _sub_resource(self, value: Any, target: type[ResourceData],
                       where: str) -> ResourceData | None:

@@ -57,6 +57,8 @@ class _ItemLoader(_Parser, SafeConstructor, Resolver):  # type: ignore[misc, val
         Resolver.__init__(self)
         #: Anchored values by name: the whole document's, as in a full load.
         self.anchored: dict[str, Any] = {}
+        #: Resolved tags of short untagged scalars, by (text, implicit).
+        self.tags: dict[tuple[str, tuple[bool, bool]], str] = {}
 
     def value(self) -> Any:
         """The value whose first event is next."""
@@ -107,7 +109,8 @@ class _ItemLoader(_Parser, SafeConstructor, Resolver):  # type: ignore[misc, val
         return mapping
 
     def _is_merge(self, event: Any) -> bool:
-        return (isinstance(event, ScalarEvent) and event.tag in (None, "!")
+        return (isinstance(event, ScalarEvent) and event.value == "<<"
+                and event.tag in (None, "!")
                 and self.resolve(ScalarNode, event.value, event.implicit) == _MERGE)
 
     @staticmethod
@@ -122,12 +125,25 @@ class _ItemLoader(_Parser, SafeConstructor, Resolver):  # type: ignore[misc, val
     def _scalar(self, event: ScalarEvent) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self.resolve(ScalarNode, event.value, event.implicit)
+            tag = self._resolved(event.value, event.implicit)
         if tag == _STR:
             return event.value
         node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         construct = self.yaml_constructors.get(tag, self.yaml_constructors[None])
         return construct(self, node)
+
+    def _resolved(self, value: str, implicit: tuple[bool, bool]) -> str:
+        """The tag of an untagged scalar; short ones (keys, words, numbers)
+        are remembered, as an inventory repeats them on every entry."""
+        if len(value) > 24:
+            return self.resolve(ScalarNode, value, implicit)
+        key = (value, implicit)
+        tag = self.tags.get(key)
+        if tag is None:
+            if len(self.tags) > 10_000:
+                self.tags.clear()
+            tag = self.tags[key] = self.resolve(ScalarNode, value, implicit)
+        return tag
 
     def _anchor(self, event: Any, value: Any) -> Any:
         if event.anchor is not None:
