@@ -121,7 +121,7 @@ def test_bad_cursor_or_page_size_is_a_clear_400(app):
 
 def test_update_fields_refuses_more_than_it_may_set(app, monkeypatch):
     """Setting the first N and not the rest would be a silent cut."""
-    import app.engine.inventory as inventory
+    from app.engine import inventory
     monkeypatch.setattr(inventory, "MAX_RESULTS", 3)
     add_devices(app, ["a", "b", "c", "d"])
     admin = Api(app, add_user(app, "root", is_admin=True))
