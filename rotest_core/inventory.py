@@ -49,7 +49,7 @@ MAX_COMMENT = 60
 
 @click.group(name="resources")
 def resources() -> None:
-    """The lab's resources: list them, import them from YAML, release them."""
+    """The lab's resources: list them, import and export them as YAML, release them."""
 
 
 # --- configuration and clients ----------------------------------------------
