@@ -115,6 +115,18 @@ def db_current() -> None:
         click.echo(f"{branch}: {applied or '-'} ({state})")
 
 
+@db_group.command("analyze")
+def db_analyze() -> None:
+    """Refresh the query planner's statistics (ANALYZE) of the lock tables and
+    the resource tables: after a large import or clean-up, or nightly."""
+    from .models import db, resource_models
+    from .statistics import refresh_statistics
+    with server_app():
+        tables = refresh_statistics(db.engine, [model.__table__.name
+                                                for model in resource_models().values()])
+    click.echo(f"Statistics refreshed: {', '.join(tables)}.")
+
+
 # --- users ------------------------------------------------------------------
 
 @click.group()

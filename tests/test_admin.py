@@ -350,3 +350,33 @@ def test_queue_opens_on_waiting_requests(app, admin_client):
         as_text=True)
     assert re.search(r"<td[^>]*>\s*granted\s*</td>", everything)
     assert admin_client.get("/admin/queue/new/").status_code in (302, 403, 404)
+
+
+def test_no_resource_list_loads_every_row(app, admin_client):
+    """The lists page in the database (LIMIT) and count with count(*): at
+    50,000 resources a page reads 50 rows, whatever the view or the filter."""
+    from sqlalchemy import event, insert
+
+    from lab_plugin import DeviceData, PortData
+    with app.app_context():
+        db.session.execute(insert(PortData), [{"name": f"p{i}"} for i in range(60)])
+        db.session.execute(insert(DeviceData), [{"name": f"d{i}"} for i in range(60)])
+        db.session.commit()
+        engine = db.engine
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()).lower())
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for path in ("/admin/resourcedata/", "/admin/devicedata/?search=d1",
+                     "/admin/portdata/?page=1", "/admin/devicedata/?sort=0&desc=1"):
+            statements.clear()
+            page = admin_client.get(path)
+            assert page.status_code == 200, path
+            reads = [s for s in statements if s.startswith("select") and " resource" in s]
+            assert reads, path
+            for statement in reads:
+                assert "count(" in statement or " limit " in statement, (path, statement)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -157,6 +157,20 @@ def test_config_option_names_the_settings_file(rotest, tmp_path):
     assert (tmp_path / "team.db").exists()
 
 
+def test_db_analyze_refreshes_the_planners_statistics(upgraded, database_url):
+    result = upgraded("db", "analyze")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Statistics refreshed: ")
+    assert {"resource", "lock_request", "lock_session"} <= set(
+        result.output.split(": ", 1)[1].rstrip(".\n").split(", "))
+    if database_url.startswith("sqlite"):  # ANALYZE made SQLite's statistics table
+        engine = create_engine(database_url)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar()
+        engine.dispose()
+
+
 def test_db_current_and_server_help(upgraded):
     from test_migrations import CORE_HEAD
     assert upgraded("db", "current").output == f"rotest: {CORE_HEAD} (up to date)\n"

@@ -141,7 +141,8 @@ def test_import_refuses_to_change_a_locked_resource(imported, rotest, tmp_path, 
     try:
         client.lock([descriptor("DeviceData", name="dev1")])
         text = "- {type: DeviceData, name: dev1, ip_address: 10.0.0.1}\n"
-        assert "0 created, 1 updated" in ok(rotest("import", write(tmp_path, text)))
+        assert "0 created, 0 updated, 1 unchanged" in ok(rotest("import",
+                                                                 write(tmp_path, text)))
         text = "- {type: DeviceData, name: dev1, ip_address: 10.7.7.7}\n"
         output = failed(rotest("import", write(tmp_path, text)))
         assert "dev1 is locked by alice; release it first" in output
@@ -315,3 +316,154 @@ def test_the_calculator_examples_resources_import(tmp_path):
     assert set(calculators) == {"calc1", "calc2"}
     assert calculators["calc2"]["sub_process"]["name"] == "calc2-worker"
     assert calculators["calc1"]["port"] == 18861
+
+
+# ---------------------------------------------------------------------------
+# at lab scale: batches, counts, export, statistics, pages
+# ---------------------------------------------------------------------------
+
+def test_import_counts_what_it_left_unchanged(imported, rotest, tmp_path):
+    output = ok(rotest("import", write(tmp_path, LAB_YML)))
+    assert "Imported 5 resource(s)" in output
+    assert "0 created, 0 updated, 5 unchanged" in output
+    assert "updated " not in output.replace("0 updated", "")  # no line per resource
+    changed = LAB_YML.replace("the first one", "moved to rack 2")
+    output = ok(rotest("import", "-q", write(tmp_path, changed, "changed.yml")))
+    assert output.splitlines() == [output.strip()]  # -q: the counts only
+    assert "0 created, 1 updated, 4 unchanged" in output
+    assert imported.row("dev1")["comment"] == "moved to rack 2"
+
+
+def test_a_bad_entry_in_a_later_batch_names_its_line_and_changes_nothing(
+        imported, rotest, tmp_path, url, monkeypatch):
+    """Batches before the bad entry were already flushed: the transaction
+    still takes them all back."""
+    import rotest_core.importer
+    monkeypatch.setattr(rotest_core.importer, "BATCH", 2)
+    entries = ["- {type: DeviceData, name: dev1, comment: changed}",
+               "- {type: PortData, name: new1, number: 7}",
+               "- type: DeviceData\n  name: new2\n  port: {name: new3}",
+               "- {type: LicenseData, name: lic, seats: 9, group: lab-b}",
+               "- type: DeviceData\n  name: bad\n  ip_address: [1, 2]"]
+    text = "# the lab\n" + "\n".join(entries) + "\n"
+    assert text.splitlines().index("- type: DeviceData", 4) + 1 == 8
+    path = write(tmp_path, text, "bad.yml")
+    output = failed(rotest("import", path))
+    assert f"{path}:8: entry 5 (bad), field 'ip_address': 'ip_address' expects" in output
+    assert set(imported.holders()) == {"dev1", "dev2", "port1", "port2", "lic"}
+    assert imported.row("dev1")["comment"] == "the first one"
+    rows = {r["name"]: r for r in json.loads(ok(rotest("list", "--json")))}
+    assert rows["lic"]["seats"] == 5 and rows["lic"]["group"] == "lab-a"
+
+
+def test_bad_yaml_names_its_line(rotest, tmp_path):
+    text = "- {type: DeviceData, name: a}\n- {type: DeviceData, name: b}\n- [unclosed\n"
+    path = write(tmp_path, text, "broken.yml")
+    assert f"{path}:4: not valid YAML" in failed(rotest("import", path))
+
+
+def test_export_then_import_is_a_no_op_and_rebuilds_the_same_lab(imported, rotest,
+                                                                 tmp_path, url):
+    from datetime import datetime
+
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from app.models import ResourceData
+    # A part made after the resource wired to it: the export must write it first.
+    ok(rotest("import", write(tmp_path, "- {type: PortData, name: late-port, number: 9}\n"
+                                        "- {type: DeviceData, name: dev1, port: late-port}\n",
+                              "late.yml")))
+    with Session(imported.engine) as s:
+        s.execute(update(ResourceData).where(ResourceData.name == "dev2").values(
+            reserved="alice", reserved_time=datetime(2026, 1, 2, 3, 4, 5),
+            comment="ünïcode: with 'quotes', a # and\na second line"))
+        s.commit()
+    exported = tmp_path / "exported.yml"
+    assert "Exported 6 resource(s)" in ok(rotest("export", "-o", str(exported)))
+    names = [line.split(": ", 1)[1] for line in exported.read_text().splitlines()
+             if line.startswith("  name: ")]
+    assert names.index("late-port") < names.index("dev1")
+    assert "0 created, 0 updated, 6 unchanged" in ok(rotest("import", str(exported)))
+    # A fresh database gets the same lab, and exports the same file.
+    fresh = {"ROTEST_WORKDIR": str(tmp_path / "fresh")}
+    assert "6 created" in ok(rotest("import", str(exported), **fresh))
+    assert ok(rotest("export", **fresh)) == exported.read_text()
+    rows = {r["name"]: r for r in json.loads(ok(rotest("list", "--json", **fresh)))}
+    assert rows["dev1"]["port"]["name"] == "late-port"
+    assert rows["dev2"]["reserved"] == "alice" and rows["lic"]["group"] == "lab-a"
+    assert rows["dev2"]["comment"].endswith("a # and\na second line")
+
+
+def test_export_of_one_type_writes_the_parts_it_needs(imported, rotest, tmp_path):
+    text = ok(rotest("export", "DeviceData"))
+    assert text.index("name: port1") < text.index("name: dev1")
+    assert "LicenseData" not in text
+    assert "unknown resource type 'Nope'" in failed(rotest("export", "Nope"), code=2)
+
+
+def test_import_refreshes_the_planners_statistics(rotest, tmp_path, url):
+    from sqlalchemy import create_engine, text
+    ok(rotest("import", write(tmp_path, LAB_YML)))
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        analyzed = {row[0] for row in connection.execute(text("SELECT tbl FROM sqlite_stat1"))}
+    engine.dispose()
+    assert {"resource", "device_data", "port_data"} <= analyzed
+
+
+def test_list_limit_and_filters(imported, rotest):
+    rows = json.loads(ok(rotest("list", "DeviceData", "--json", "-f",
+                                "ip_address__startswith=10.0.0.")))
+    assert [r["name"] for r in rows] == ["dev1", "dev2"]
+    output = ok(rotest("list", "DeviceData", "--limit", "1"))
+    assert "dev1" in output and "dev2" not in output
+    assert "Showing the first 1; more match" in output
+    assert "more match" not in ok(rotest("list", "DeviceData", "--limit", "2"))
+    assert "No resources of type PortData matching the filters." in ok(
+        rotest("list", "PortData", "-f", "number__gt=2"))
+    assert [r["name"] for r in json.loads(ok(rotest("list", "--json", "-f", "mode=fast",
+                                                    "DeviceData")))] == ["dev2"]
+    assert "write FIELD=VALUE" in failed(rotest("list", "-f", "nonsense"), code=2)
+
+
+def test_list_reads_every_page_in_both_modes(remote, rotest, monkeypatch):
+    """Pages of two: five resources are three pages, none cut."""
+    import app.engine
+    monkeypatch.setattr(app.engine, "DEFAULT_PAGE", 2)  # the server's (remote)
+    monkeypatch.setattr(app.engine, "MAX_PAGE", 2)      # the embedded client's
+    everything = {"dev1", "dev2", "port1", "port2", "lic"}
+    assert {r["name"] for r in json.loads(ok(rotest("list", "--json")))} == everything
+    seen_by_bob = everything - {"lic"}  # not in lab-a
+    names = [r["name"] for r in json.loads(ok(remote("list", "--json")))]
+    assert len(names) == 4 and set(names) == seen_by_bob
+    output = ok(remote("list", "--limit", "3"))
+    assert output.count("\n") == 4 + 1 and "Showing the first 3" in output
+
+
+def test_import_and_export_on_both_databases(rotest, tmp_path, database_url, monkeypatch):
+    """In batches of two (parts made in one batch, used in the next): the
+    same lab, the same all-or-nothing, the same no-op re-import."""
+    import rotest_core.importer
+    monkeypatch.setattr(rotest_core.importer, "BATCH", 2)
+    on = {"ROTEST_DATABASE_URL": database_url}
+    assert "5 created" in ok(rotest("import", write(tmp_path, LAB_YML), **on))
+    more = ("- {type: PortData, name: p8}\n"
+            "- {type: DeviceData, name: dev4, port: p8}\n"  # made in the same batch
+            "- {type: DeviceData, name: dev3, port: port2}\n- {type: PortData, name: p9}\n"
+            "- {type: DeviceData, name: dev5, port: {name: p7}}\n")
+    bad = more + "- {type: PortData, name: p10, number: ten}\n"
+    assert "bad.yml:6: entry 6 (p10)" in failed(rotest("import", write(tmp_path, bad,
+                                                                      "bad.yml"), **on))
+    assert "6 created" in ok(rotest("import", write(tmp_path, more, "more.yml"), **on))
+    exported = ok(rotest("export", **on))
+    names = [line[len("  name: "):] for line in exported.splitlines()
+             if line.startswith("  name: ")]
+    assert sorted(names) == ["dev1", "dev2", "dev3", "dev4", "dev5", "lic", "p7", "p8",
+                             "p9", "port1", "port2"]
+    assert names.index("port1") < names.index("dev1")
+    again = write(tmp_path, exported, "again.yml")
+    assert "0 created, 0 updated, 11 unchanged" in ok(rotest("import", again, **on))
+    rows = {r["name"]: r for r in json.loads(ok(rotest("list", "--json", **on)))}
+    assert rows["dev3"]["port"]["name"] == "port2" and rows["dev1"]["port"]["number"] == 1
+    assert rows["dev4"]["port"]["name"] == "p8" and rows["dev5"]["port"]["name"] == "p7"

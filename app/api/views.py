@@ -129,11 +129,13 @@ def release() -> dict[str, list[str]]:
 
 
 @bp.post("/query")
-def query() -> dict[str, list[dict[str, Any]]]:
-    """Resources of a type matching field lookups, among those the user may lock."""
+def query() -> dict[str, Any]:
+    """A page of the resources of a type matching field lookups, among those
+    the user sees; ``more`` and ``next_cursor`` lead to the next page."""
     body = read_body("QueryBody")
-    return {"resources": engine.query(_db(), current_user(), body["type"],
-                                      body.get("filters"))}
+    return engine.query_page(_db(), current_user(), body["type"], body.get("filters"),
+                             cursor=body.get("cursor"),
+                             page_size=body.get("page_size", engine.DEFAULT_PAGE))
 
 
 @bp.post("/update_fields")

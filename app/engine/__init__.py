@@ -9,14 +9,15 @@ status, a code and details.
 from .database import configure_engine, open_engine
 from .errors import (Conflict, EngineError, InvalidRequest, NotFound, PermissionDenied,
                      SessionExpired, Unavailable)
-from .inventory import query, update_fields
+from .inventory import DEFAULT_PAGE, MAX_PAGE, query, query_page, update_fields
 from .locks import (cancel, close_session, get_request, heartbeat, open_session, release,
                     request_lock, wait_for)
 from .maintenance import sweep
 
 __all__ = [
+    "DEFAULT_PAGE", "MAX_PAGE",
     "Conflict", "EngineError", "InvalidRequest", "NotFound", "PermissionDenied",
     "SessionExpired", "Unavailable", "cancel", "close_session", "configure_engine",
-    "get_request", "heartbeat", "open_engine", "open_session", "query", "release",
+    "get_request", "heartbeat", "open_engine", "open_session", "query", "query_page", "release",
     "request_lock", "sweep", "update_fields", "wait_for",
 ]

@@ -87,8 +87,11 @@ class EmbeddedLockClient(LockClient):
                 force: bool = False) -> list[str]:
         return self._call(lock_engine.release, list(names), dirty=dirty, force=force)
 
-    def query(self, type_name: str, **filters: Any) -> list[ResourceDict]:
-        return self._call(lock_engine.query, type_name, filters)
+    def query_page(self, type_name: str, filters: dict[str, Any], *,
+                   cursor: str | None = None,
+                   page_size: int | None = None) -> dict[str, Any]:
+        return self._call(lock_engine.query_page, type_name, filters, cursor=cursor,
+                          page_size=page_size or lock_engine.MAX_PAGE)
 
     def update_fields(self, type_name: str, filters: dict[str, Any],
                       values: dict[str, Any]) -> list[ResourceDict]:

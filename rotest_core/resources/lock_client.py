@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import logging
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import LockClientError, SessionLostError
 
@@ -125,9 +125,30 @@ class LockClient(abc.ABC):
                 force: bool = False) -> list[str]:
         """Give resources back; ``dirty`` says they were left in an unknown state."""
 
-    @abc.abstractmethod
     def query(self, type_name: str, **filters: Any) -> list[ResourceDict]:
-        """The resources of a type matching the filters, locked or not."""
+        """Every resource of a type matching the filters, locked or not (all
+        pages of the answer)."""
+        return list(self.iter_query(type_name, filters))
+
+    def iter_query(self, type_name: str, filters: dict[str, Any] | None = None, *,
+                   page_size: int | None = None) -> Iterator[ResourceDict]:
+        """The resources of :meth:`query`, read a page at a time as they are
+        consumed: stop early and the pages after are never asked for."""
+        cursor: str | None = None
+        while True:
+            page = self.query_page(type_name, filters or {}, cursor=cursor,
+                                   page_size=page_size)
+            yield from page["resources"]
+            if not page.get("more"):  # (a server from before pages sends no "more")
+                return
+            cursor = page["next_cursor"]
+
+    @abc.abstractmethod
+    def query_page(self, type_name: str, filters: dict[str, Any], *,
+                   cursor: str | None = None,
+                   page_size: int | None = None) -> dict[str, Any]:
+        """One page of :meth:`query` after ``cursor``: ``resources``, ``more``
+        and ``next_cursor`` (the server's page size when ``page_size`` is None)."""
 
     @abc.abstractmethod
     def update_fields(self, type_name: str, filters: dict[str, Any],

@@ -115,9 +115,15 @@ class RemoteLockClient(LockClient):
         return self.call("POST", "/release", {"resources": list(names), "dirty": dirty,
                                               "force": force})[1]["released"]
 
-    def query(self, type_name: str, **filters: Any) -> list[ResourceDict]:
-        return self.call("POST", "/query", {"type": type_name,
-                                            "filters": filters})[1]["resources"]
+    def query_page(self, type_name: str, filters: dict[str, Any], *,
+                   cursor: str | None = None,
+                   page_size: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": type_name, "filters": filters}
+        if cursor is not None:
+            body["cursor"] = cursor
+        if page_size is not None:
+            body["page_size"] = page_size
+        return self.call("POST", "/query", body)[1]
 
     def update_fields(self, type_name: str, filters: dict[str, Any],
                       values: dict[str, Any]) -> list[ResourceDict]:
