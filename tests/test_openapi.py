@@ -135,6 +135,8 @@ def test_the_engines_limits_are_the_documents(document):
     limit = next(p for p in document["paths"]["/runs"]["get"]["parameters"]
                  if p["name"] == "limit")
     assert limit["schema"]["maximum"] == MAX_PAGE
+    from app.engine import MAX_PAGE as MAX_QUERY_PAGE
+    assert schemas["QueryBody"]["properties"]["page_size"]["maximum"] == MAX_QUERY_PAGE
 
 
 def test_bodies_are_refused_by_the_documents_rules_with_clear_words(lab):
@@ -161,7 +163,8 @@ def test_an_answer_the_document_does_not_allow_fails_the_tests(lab, monkeypatch)
     or a status the operation does not list, is an error, not a pass."""
     from app.api import views
     alice = lab["alice"]
-    monkeypatch.setattr(views.engine, "query", lambda *a, **k: [{"name": 3}])
+    monkeypatch.setattr(views.engine, "query_page", lambda *a, **k: {
+        "resources": [{"name": 3}], "more": False, "next_cursor": None})
     with pytest.raises(AssertionError, match="body the document does not allow"):
         alice.post("/query", {"type": "DeviceData"})
     monkeypatch.setattr(views, "current_user",
