@@ -9,7 +9,6 @@ and is not kept.
 """
 from __future__ import annotations
 
-import io
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterator, TextIO
@@ -61,8 +60,12 @@ class Output:
         return self._err.text()
 
 
-class _Tee(io.TextIOBase):
-    """Writes to ``stream`` and keeps a copy; everything else is ``stream``'s."""
+class _Tee:
+    """Writes to ``stream`` and keeps a copy; everything else is ``stream``'s.
+    (Not an ``io.TextIOBase``: its finalizer would close, so flush, the
+    terminal after every test.)"""
+
+    __slots__ = ("_stream", "_kept")
 
     def __init__(self, stream: TextIO, kept: _Kept) -> None:
         self._stream, self._kept = stream, kept
