@@ -25,9 +25,13 @@ GUNICORN_CONFIG = "python:app.gunicorn_conf"
 
 def gunicorn_command(host: str = "127.0.0.1", port: int = 8000, *,
                      workers: int = DEFAULT_WORKERS, threads: int = DEFAULT_THREADS,
-                     extra: list[str] | None = None) -> list[str]:
-    """The command line that serves ``wsgi:app`` (see README, Serving)."""
-    return [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "wsgi:app",
+                     extra: list[str] | None = None,
+                     config: str | None = GUNICORN_CONFIG) -> list[str]:
+    """The command line that serves ``wsgi:app`` (see README, Serving).
+    ``config=None``: gunicorn's own settings, without the graceful stop (the
+    baseline of bench/restart.py)."""
+    settings = ["-c", config] if config else ["--worker-class", "gthread"]
+    return [sys.executable, "-m", "gunicorn", *settings, "wsgi:app",
             "--workers", str(workers), "--threads", str(threads),
             "--bind", f"{host}:{port}", *(extra or [])]
 
@@ -47,8 +51,9 @@ class GunicornServer:
 
     def __init__(self, env: dict[str, str], workers: int = DEFAULT_WORKERS,
                  threads: int = DEFAULT_THREADS, log: Path | None = None,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, config: str | None = GUNICORN_CONFIG) -> None:
         self.env, self.workers, self.threads = env, workers, threads
+        self.config = config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -60,7 +65,8 @@ class GunicornServer:
         # No control socket: its default path is one per machine, and tests run
         # several servers at once.
         command = gunicorn_command(port=self.port, workers=self.workers,
-                                   threads=self.threads, extra=["--no-control-socket"])
+                                   threads=self.threads, extra=["--no-control-socket"],
+                                   config=self.config)
         self.process = subprocess.Popen(command,
             cwd=self.cwd, env=self.env, stdout=out, stderr=out)
         import requests

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from typing import Any
 
@@ -61,7 +62,7 @@ class RemoteLockClient(LockClient):
                 response = self.http.request(method, self.api + path, json=body,
                                              timeout=(self.connect_timeout, read_timeout))
             except requests.ConnectionError as error:  # refused, reset, no route
-                reason, pause = f"{type(error).__name__}: {_first_line(error)}", delay
+                reason, pause = _why(error), delay
             except requests.Timeout as error:  # connected, then no answer in time
                 if not idempotent:
                     raise ServerUnreachable(
@@ -163,8 +164,13 @@ class RemoteLockClient(LockClient):
                                                     "values": values})[1]["resources"]
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+def _why(error: requests.ConnectionError) -> str:
+    """The cause in a few words: requests wraps it in two layers of text."""
+    text = str(error)
+    cause = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text) \
+        or re.search(r"(Remote end closed connection without response|"
+                     r"Connection aborted|Connection reset by peer|timed out)", text)
+    return f"ConnectionError: {cause.group(1) if cause else text[:200]}"
 
 
 def _message(response: requests.Response) -> str:
