@@ -78,11 +78,12 @@ def _stop_accepting(worker: Any) -> None:
     """Close this worker's copy of the listening sockets now, not at its exit.
 
     The master and every worker share each listening socket, and the kernel
-    queues connections on it until the last of them closes it: a request
-    queued there while a worker finishes its requests would hang for the
-    whole stop, then be reset. Closed, a new connection is refused at once.
-    Done on the worker's own loop (gthread's method queue), in two turns: a
-    socket is closed only once the loop no longer watches it.
+    queues connections on it until the last of them closes it: a connection
+    queued there while the worker finishes its requests would hang for the
+    whole stop, then be reset. So the worker takes (and serves) what is
+    queued, then closes its copy; once all are closed, a new connection is
+    refused at once. Done on the worker's own loop (gthread's method queue),
+    in two turns: a socket is closed only once the loop no longer watches it.
     """
     calls = getattr(worker, "method_queue", None)
     if calls is None:  # not a gthread worker: it closes them at its exit
@@ -90,6 +91,7 @@ def _stop_accepting(worker: Any) -> None:
 
     def close() -> None:
         for listener in worker.sockets:
+            _take_queued(worker, listener)
             listener.close()
 
     def unwatch() -> None:
@@ -97,3 +99,13 @@ def _stop_accepting(worker: Any) -> None:
         calls.defer(close)
 
     calls.defer(unwatch)
+
+
+def _take_queued(worker: Any, listener: Any) -> None:
+    # gthread's accept() takes one connection, or none when none is queued
+    # (the listener does not block).
+    while True:
+        taken = worker.nr_conns
+        worker.accept(listener)
+        if worker.nr_conns == taken:
+            return

@@ -51,9 +51,10 @@ class GunicornServer:
 
     def __init__(self, env: dict[str, str], workers: int = DEFAULT_WORKERS,
                  threads: int = DEFAULT_THREADS, log: Path | None = None,
-                 cwd: Path | None = None, config: str | None = GUNICORN_CONFIG) -> None:
+                 cwd: Path | None = None, config: str | None = GUNICORN_CONFIG,
+                 extra: list[str] | None = None) -> None:
         self.env, self.workers, self.threads = env, workers, threads
-        self.config = config
+        self.config, self.extra = config, extra or []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -65,10 +66,11 @@ class GunicornServer:
         # No control socket: its default path is one per machine, and tests run
         # several servers at once.
         command = gunicorn_command(port=self.port, workers=self.workers,
-                                   threads=self.threads, extra=["--no-control-socket"],
+                                   threads=self.threads,
+                                   extra=["--no-control-socket", *self.extra],
                                    config=self.config)
-        self.process = subprocess.Popen(command,
-            cwd=self.cwd, env=self.env, stdout=out, stderr=out)
+        self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env,
+                                        stdout=out, stderr=out)
         import requests
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -196,8 +196,11 @@ class Probe:
             try:
                 outcome = str(requests.get(self.url + "/api/v1/health", timeout=60)
                               .status_code)
-            except requests.ConnectionError:
-                outcome = "refused or reset"
+            except requests.RequestException as error:
+                # Refused: nobody listens. Anything else (reset, no answer) is
+                # a connection the server took in, or let queue, and dropped.
+                outcome = "refused" if "Connection refused" in str(error) \
+                    else f"dropped: {error}"
             self.results.append((time.monotonic() - began, outcome))
 
     def stop(self) -> list[tuple[float, str]]:
@@ -214,15 +217,19 @@ CYCLING = 8
 def test_restarting_instances_one_by_one_under_load_loses_nothing(postgres_url, tmp_path):
     """Two instances on one PostgreSQL database; clients cycle through them
     while a holder keeps dev0 and two waiters queue for it; each instance is
-    stopped (SIGTERM) and started again in turn. No request hangs in a stop,
-    no worker waits out its polls (gunicorn would kill it), no client call
-    fails; the holder keeps dev0, the waiters their places, then their grants
-    in order."""
+    stopped (SIGTERM) and started again in turn. A request sent during a stop
+    is answered or refused, never dropped; the waiters' polls are ended by the
+    stop (503); no worker is killed; no client call fails; the holder keeps
+    dev0, the waiters their places, then their grants in order. The times are
+    printed, not asserted (the machine may be busy)."""
     users = [f"user{n}" for n in range(CYCLING)]
     tokens = seed(postgres_url, usernames=("holder", "bob", "carol", *users), devices=5)
     servers = [GunicornServer(server_env(postgres_url, tmp_path / f"workdir{i}",
                                          sweep_interval=SWEEP),
-                              workers=2, log=tmp_path / f"gunicorn{i}.log", cwd=ROOT)
+                              workers=2, log=tmp_path / f"gunicorn{i}.log", cwd=ROOT,
+                              # Room for a busy machine: a worker killed at
+                              # this timeout is a stop that did not end.
+                              extra=["--graceful-timeout", "30"])
                for i in range(2)]
     starting = [threading.Thread(target=server.start) for server in servers]
     for thread in starting:
@@ -290,7 +297,7 @@ def test_restarting_instances_one_by_one_under_load_loses_nothing(postgres_url, 
     for client in clients:
         client.start()
 
-    stops, probes = [], []
+    stops, probes, polls_ended = [], [], []
     time.sleep(1.0)
     for server in servers:
         probe = Probe(server.url)
@@ -298,6 +305,11 @@ def test_restarting_instances_one_by_one_under_load_loses_nothing(postgres_url, 
         began = time.monotonic()
         stops.append((began, server.stop()))
         probes.extend(probe.stop())
+        # The waiter on this instance was polling: its poll was told to come back.
+        polls_ended.append(any(
+            url.startswith(f"GET {server.url}") and "wait=" in url and outcome == "503"
+            and began <= end <= began + stops[-1][1]
+            for _, end, url, outcome in list(requests_made)))
         server.start()
         time.sleep(0.5)
     done.set()
@@ -326,9 +338,8 @@ def test_restarting_instances_one_by_one_under_load_loses_nothing(postgres_url, 
               f"{during} during them; "
               f"{sum(map(len, spans.values()))} cycles")
     print(report)
-    assert {outcome for _, outcome in probes} <= {"200", "503", "refused or reset"}
-    assert max(took for took, _ in probes) < 5, report  # no hang (30 s before)
-    assert max(during, default=(0,))[0] < 5, report
+    assert {outcome for _, outcome in probes} <= {"200", "503", "refused"}, probes
+    assert polls_ended == [True, True]
     for server in servers:
         # A worker still busy at the graceful timeout is killed, and says so.
         log = server.log.read_text()
