@@ -7,7 +7,6 @@ instances are in tests/test_server_gunicorn.py.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import signal
 import subprocess
@@ -16,19 +15,18 @@ import threading
 import time
 from pathlib import Path
 
+import lab_plugin
 import pytest
 import requests
-
-import lab_plugin
 from api_helpers import api_for, descriptor
+from server_process import ROOT, ThreadedServer, server_env
+
 from app import lifecycle
 from app.gunicorn_conf import stop_serving
 from app.models import db
 from app.serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS, free_port
-from rotest_core.config import SERVER_RETRY_SECONDS, ConfigError, load_config, \
-    lock_client_for
+from rotest_core.config import SERVER_RETRY_SECONDS, ConfigError, load_config, lock_client_for
 from rotest_core.resources import RemoteLockClient
-from server_process import ROOT, TESTS, ThreadedServer, server_env
 
 #: Far longer than a stop takes: a poll answered before it was ended by the stop.
 POLL_WAIT = 20
@@ -171,6 +169,14 @@ def test_server_help_states_the_defaults_the_readme_uses():
     assert f"--workers {DEFAULT_WORKERS} --threads {DEFAULT_THREADS}" in readme
     for line in re.findall(r"^gunicorn .*wsgi:app.*$", readme, re.MULTILINE):
         assert "-c python:app.gunicorn_conf" in line, line
+
+
+def test_server_debug_needs_dev():
+    from click.testing import CliRunner
+
+    from app.cli import server
+    result = CliRunner().invoke(server, ["--debug"])
+    assert result.exit_code == 2 and "--debug needs --dev" in result.output
 
 
 def test_rotest_server_serves_gunicorn_and_stops_on_ctrl_c(tmp_path):
