@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 #: must neither spin nor stall the run.
 RETRY_AFTER = (0.5, 60.0)
 #: The backoff between tries to reach the server: from the first to the most.
-BACKOFF = (0.2, 2.0)
+BACKOFF = (0.2, 1.0)
 #: Answers that say "not now, the request was not served": a proxy with no
 #: server behind it (502), a server stopping or unable to serve (503).
 COME_BACK = {502, 503}
