@@ -62,6 +62,10 @@ class GunicornServer:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "GunicornServer":
+        """Start gunicorn, unless it runs already (``with server.start():``
+        starts it once); return once it answers /api/v1/health."""
+        if self.process and self.process.poll() is None:
+            return self
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         # No control socket: its default path is one per machine, and tests run
         # several servers at once.
