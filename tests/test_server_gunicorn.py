@@ -94,6 +94,12 @@ def test_no_resource_is_ever_held_twice(server):
     assert set(holders(server.database_url).values()) == {""}
 
 
+#: Tests that time a hand-off run one after the other with the restart test,
+#: whose servers and clients would slow them down (pytest --dist loadgroup).
+TIMING = pytest.mark.xdist_group("gunicorn-timing")
+
+
+@TIMING
 def test_waiters_served_by_priority_then_arrival_soon_after_release(server):
     holder = RemoteLockClient(server.url, server.tokens["alice"])
     holder.open()
@@ -210,10 +216,14 @@ class Probe:
 
 
 #: Clients cycling through the two instances of the restart test, one user
-#: each (no poll cap is reached); bench/restart.py runs 16.
-CYCLING = 8
+#: each (no poll cap is reached), pausing between cycles: enough to have calls
+#: in flight at every stop, light enough for the tests running beside it on
+#: two cores. bench/restart.py runs 16 without pauses.
+CYCLING = 6
+PAUSE = 0.05
 
 
+@TIMING
 def test_restarting_instances_one_by_one_under_load_loses_nothing(postgres_url, tmp_path):
     """Two instances on one PostgreSQL database; clients cycle through them
     while a holder keeps dev0 and two waiters queue for it; each instance is
@@ -271,6 +281,7 @@ def test_restarting_instances_one_by_one_under_load_loses_nothing(postgres_url, 
                     end = time.monotonic()
                     client.release([resource["name"]])
                     spans[resource["name"]].append((held, end, number))
+                    time.sleep(PAUSE)
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
