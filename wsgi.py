@@ -1,10 +1,9 @@
-"""The WSGI app for production servers. Upgrade the database, then serve it::
+"""The WSGI app for production servers. ``rotest server`` serves it with
+gunicorn; to run gunicorn yourself, upgrade the database, then give gunicorn
+the project's settings and hooks (threaded workers, the graceful stop)::
 
     rotest db upgrade
-    gunicorn wsgi:app --worker-class gthread --workers 4 --threads 16 --bind 0.0.0.0:8000
-
-Threaded workers matter: a client waiting in the lock queue long-polls, holding
-a thread rather than a whole worker.
+    gunicorn -c python:app.gunicorn_conf wsgi:app --bind 0.0.0.0:8000
 """
 from app import create_app
 

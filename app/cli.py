@@ -1,5 +1,5 @@
 """The server's commands of the ``rotest`` console script: the database schema,
-users, API tokens and the development server.
+users, API tokens and the server.
 
 They need only the ``app`` package; :mod:`rotest_core.cli` gathers them under
 ``rotest``, importing this module only when one of them is asked for. Each
@@ -17,6 +17,7 @@ import click
 from .cli_base import CliError
 from .config import ConfigError
 from .plugins import PluginError
+from .serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS
 
 # Flask, SQLAlchemy, the models and Alembic are imported by the commands that
 # use them: ``rotest run`` imports this module and must stay light.
@@ -236,19 +237,45 @@ def revoke_token(token_id: int) -> None:
 
 # --- server -----------------------------------------------------------------
 
+def _bind(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter(f"expected HOST:PORT, such as {DEFAULT_BIND}, "
+                                 f"got {value!r}")
+    return host, int(port)
+
+
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--debug", is_flag=True, help="Reload on code changes; tracebacks in pages.")
-def server(host: str, port: int, debug: bool) -> None:
-    """Run Flask's development server, after upgrading the database.
+@click.option("--bind", default=DEFAULT_BIND, show_default=True, metavar="HOST:PORT",
+              help="The address to listen on; 0.0.0.0:8000 for every interface.")
+@click.option("--workers", default=DEFAULT_WORKERS, show_default=True, type=click.IntRange(1),
+              help="gunicorn worker processes.")
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True,
+              type=click.IntRange(1),
+              help="Threads per worker; keep long_poll_limit a few below it.")
+@click.option("--dev", is_flag=True,
+              help="Flask's development server instead of gunicorn (one process).")
+@click.option("--debug", is_flag=True,
+              help="With --dev: reload on code changes, tracebacks in pages.")
+def server(bind: str, workers: int, threads: int, dev: bool, debug: bool) -> None:
+    """Serve the lock server, after upgrading the database: gunicorn with
+    threaded workers. SIGTERM or Ctrl-C stops it in seconds: requests in
+    flight are answered and waiting clients told to poll again.
 
     \b
-    In production, upgrade with `rotest db upgrade` and serve wsgi:app:
-        gunicorn -k gthread --threads 16 -w 4 wsgi:app
+    To run gunicorn yourself (upgrade first with `rotest db upgrade`):
+        gunicorn -c python:app.gunicorn_conf wsgi:app --bind 0.0.0.0:8000
     """
     from .migrate import upgrade_database
+    from .models import db
+    host, port = _bind(bind)
+    if debug and not dev:
+        raise CliError("--debug needs --dev: gunicorn does not reload code", exit_code=2)
     with server_app() as app:
         upgrade_database(app)
-    app.run(host=host, port=port, debug=debug)
-
+        db.engine.dispose()  # each gunicorn worker opens its own connections
+    if dev:
+        app.run(host=host, port=port, debug=debug)
+        return
+    from .gunicorn_app import serve
+    serve(bind, workers=workers, threads=threads)

@@ -34,11 +34,19 @@ def _as_timeout(value: Any) -> float:
     return seconds
 
 
+#: How long a remote client keeps trying a server it cannot reach: longer than
+#: a restart takes (a few seconds to stop and to start), with a margin for a
+#: slow database or a machine reboot.
+SERVER_RETRY_SECONDS = 120.0
+
 CLIENT_OPTIONS = (
     Option("host", as_optional_str, None,
            "the lock server (host, or http(s)://host); unset: embedded mode"),
     Option("port", _as_port, 8000, "the lock server's port"),
     Option("token", as_optional_str, None, "API token for the lock server"),
+    Option("server_retry_seconds", _as_timeout, SERVER_RETRY_SECONDS,
+           "seconds a call keeps trying a lock server it cannot reach (a "
+           "restart), from its first failure, before the run fails"),
     Option("resource_request_timeout", _as_timeout, 0.0,
            "seconds a test waits in the queue for its resources"),
     Option("smart_client", as_bool, True,
@@ -104,4 +112,5 @@ def lock_client_for(config: RunConfig):
         raise ConfigError(f"a token is needed to use the lock server at "
                           f"{config.server_url}: set 'token' in rotest.yml or "
                           f"ROTEST_TOKEN (make one with: rotest tokens create USER)")
-    return RemoteLockClient(config.server_url, config.token)
+    return RemoteLockClient(config.server_url, config.token,
+                            retry_seconds=config.server_retry_seconds)

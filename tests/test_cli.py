@@ -174,5 +174,5 @@ def test_db_analyze_refreshes_the_planners_statistics(upgraded, database_url):
 def test_db_current_and_server_help(upgraded):
     from test_migrations import CORE_HEAD
     assert upgraded("db", "current").output == f"rotest: {CORE_HEAD} (up to date)\n"
-    assert "gunicorn -k gthread --threads 16 -w 4 wsgi:app" in upgraded(
+    assert "gunicorn -c python:app.gunicorn_conf wsgi:app" in upgraded(
         "server", "--help").output

@@ -405,9 +405,18 @@ def test_remote_client_reports_a_server_that_does_not_answer():
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
-        client = RemoteLockClient(f"http://127.0.0.1:{silent.getsockname()[1]}", "token")
-        with pytest.raises(ServerError, match="GET /whoami to the rotest server .* failed"):
+        client = RemoteLockClient(f"http://127.0.0.1:{silent.getsockname()[1]}", "token",
+                                  retry_seconds=1)
+        # A GET may be asked again: it is, until the client's patience runs out.
+        with pytest.raises(ServerError, match=r"tried for [\d.]+ s of the 1 s .*"
+                                              r"last: no answer within 0.3 s"):
             client.call("GET", "/whoami", read_timeout=0.3)
+        # A POST may have been done: it is not sent twice.
+        began = time.monotonic()
+        with pytest.raises(ServerError, match="POST /sessions to the rotest server .* "
+                                              "failed.*may or may not have been done"):
+            client.call("POST", "/sessions", {}, read_timeout=0.3)
+        assert time.monotonic() - began < 1, "the POST was sent again"
 
 
 def test_heartbeat_keeps_a_short_lease_alive(flask_app, token, lab):

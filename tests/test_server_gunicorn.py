@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 
 import pytest
+import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -93,6 +94,12 @@ def test_no_resource_is_ever_held_twice(server):
     assert set(holders(server.database_url).values()) == {""}
 
 
+#: Tests that time a hand-off run one after the other with the restart test,
+#: whose servers and clients would slow them down (pytest --dist loadgroup).
+TIMING = pytest.mark.xdist_group("gunicorn-timing")
+
+
+@TIMING
 def test_waiters_served_by_priority_then_arrival_soon_after_release(server):
     holder = RemoteLockClient(server.url, server.tokens["alice"])
     holder.open()
@@ -175,3 +182,182 @@ def test_restart_keeps_locks_sessions_and_queue(server):
         alice.lock([descriptor("DeviceData", name="dev2")])
     alice.close()
     bob.close()
+
+
+# --- restarts (issue 22) -------------------------------------------------------------
+
+class Probe:
+    """Health requests on fresh connections to one instance, every 20 ms while
+    it stops: how long each took and how it ended."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.results = url, []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.wait(0.02):
+            began = time.monotonic()
+            try:
+                outcome = str(requests.get(self.url + "/api/v1/health", timeout=60)
+                              .status_code)
+            except requests.RequestException as error:
+                # Refused: nobody listens. Anything else (reset, no answer) is
+                # a connection the server took in, or let queue, and dropped.
+                outcome = "refused" if "Connection refused" in str(error) \
+                    else f"dropped: {error}"
+            self.results.append((time.monotonic() - began, outcome))
+
+    def stop(self) -> list[tuple[float, str]]:
+        self.done.set()
+        self.thread.join(90)
+        return self.results
+
+
+#: Clients cycling through the two instances of the restart test, one user
+#: each (no poll cap is reached), pausing between cycles: enough to have calls
+#: in flight at every stop, light enough for the tests running beside it on
+#: two cores. bench/restart.py runs 16 without pauses.
+CYCLING = 6
+PAUSE = 0.05
+
+
+@TIMING
+def test_restarting_instances_one_by_one_under_load_loses_nothing(postgres_url, tmp_path):
+    """Two instances on one PostgreSQL database; clients cycle through them
+    while a holder keeps dev0 and two waiters queue for it; each instance is
+    stopped (SIGTERM) and started again in turn. A request sent during a stop
+    is answered or refused, never dropped; the waiters' polls are ended by the
+    stop (503); no worker is killed; no client call fails; the holder keeps
+    dev0, the waiters their places, then their grants in order. The times are
+    printed, not asserted (the machine may be busy)."""
+    users = [f"user{n}" for n in range(CYCLING)]
+    tokens = seed(postgres_url, usernames=("holder", "bob", "carol", *users), devices=5)
+    servers = [GunicornServer(server_env(postgres_url, tmp_path / f"workdir{i}",
+                                         sweep_interval=SWEEP),
+                              workers=2, log=tmp_path / f"gunicorn{i}.log", cwd=ROOT,
+                              # Room for a busy machine: a worker killed at
+                              # this timeout is a stop that did not end.
+                              extra=["--graceful-timeout", "30"])
+               for i in range(2)]
+    starting = [threading.Thread(target=server.start) for server in servers]
+    for thread in starting:
+        thread.start()
+    for thread in starting:
+        thread.join(60)
+    errors: list[BaseException] = []
+    spans: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    requests_made: list[tuple[float, float, str, str]] = []  # start, end, url, outcome
+    done = threading.Event()
+    pool = [f"dev{i}" for i in range(1, 5)]
+
+    def timed(client: RemoteLockClient) -> RemoteLockClient:
+        send = client.http.request
+
+        def request(method, url, **kwargs):
+            began, outcome = time.monotonic(), "no answer"
+            try:
+                response = send(method, url, **kwargs)
+                outcome = str(response.status_code)
+                return response
+            except requests.RequestException as error:
+                outcome = type(error).__name__
+                raise
+            finally:
+                requests_made.append((began, time.monotonic(), f"{method} {url}", outcome))
+        client.http.request = request
+        return client
+
+    def cycle(number: int) -> None:
+        client = timed(RemoteLockClient(servers[number % 2].url, tokens[users[number]]))
+        try:
+            with client:
+                while not done.is_set():
+                    resource, = client.lock([descriptor("DeviceData", name__in=pool)],
+                                            timeout=60)
+                    held = time.monotonic()
+                    time.sleep(0.01)
+                    end = time.monotonic()
+                    client.release([resource["name"]])
+                    spans[resource["name"]].append((held, end, number))
+                    time.sleep(PAUSE)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    granted: list[str] = []
+
+    def wait_for_dev0(user: str, url: str) -> None:
+        try:
+            with timed(RemoteLockClient(url, tokens[user])) as client:
+                client.lock([descriptor("DeviceData", name="dev0")], timeout=120)
+                granted.append(user)
+                client.release(["dev0"])
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    holder = RemoteLockClient(servers[0].url, tokens["holder"])
+    holder.open()
+    holder.lock([descriptor("DeviceData", name="dev0")])
+    waiters = [threading.Thread(target=wait_for_dev0, args=("bob", servers[0].url)),
+               threading.Thread(target=wait_for_dev0, args=("carol", servers[1].url))]
+    for waiter in waiters:
+        waiter.start()
+        time.sleep(0.5)  # a clear order in the queue
+    clients = [threading.Thread(target=cycle, args=(n,)) for n in range(CYCLING)]
+    for client in clients:
+        client.start()
+
+    stops, probes, polls_ended = [], [], []
+    time.sleep(1.0)
+    for server in servers:
+        probe = Probe(server.url)
+        time.sleep(0.1)
+        began = time.monotonic()
+        stops.append((began, server.stop()))
+        probes.extend(probe.stop())
+        # The waiter on this instance was polling: its poll was told to come back.
+        polls_ended.append(any(
+            url.startswith(f"GET {server.url}") and "wait=" in url and outcome == "503"
+            and began <= end <= began + stops[-1][1]
+            for _, end, url, outcome in list(requests_made)))
+        server.start()
+        time.sleep(0.5)
+    done.set()
+    for client in clients:
+        client.join(120)
+    try:
+        assert not errors, errors
+        assert holders(postgres_url)["dev0"] == "holder" and granted == []
+        holder.release(["dev0"])
+        for waiter in waiters:
+            waiter.join(60)
+        assert not errors, errors
+        assert granted == ["bob", "carol"]
+    finally:
+        holder.close()
+        for server in servers:
+            server.stop()
+
+    # The clients' requests sent while an instance stopped (polls excepted:
+    # one may be held open as long as it asks): answered or refused at once.
+    during = sorted((end - began, began - at, url, outcome)
+                    for began, end, url, outcome in requests_made for at, took in stops
+                    if "wait=" not in url and at <= began <= at + took)[-3:]
+    report = (f"stops {[round(took, 2) for _, took in stops]} s; longest health probe "
+              f"{max(took for took, _ in probes):.2f} s, longest client requests "
+              f"{during} during them; "
+              f"{sum(map(len, spans.values()))} cycles")
+    print(report)
+    assert {outcome for _, outcome in probes} <= {"200", "503", "refused"}, probes
+    assert polls_ended == [True, True]
+    for server in servers:
+        # A worker still busy at the graceful timeout is killed, and says so.
+        log = server.log.read_text()
+        assert "SIGKILL" not in log and "Traceback" not in log, log[-3000:]
+    assert sum(map(len, spans.values())) > CYCLING
+    for name, held in spans.items():
+        held.sort()
+        for (_, end, first), (start, _, second) in zip(held, held[1:]):
+            assert start >= end, f"{name} held by clients {first} and {second} at once"
+    assert set(holders(postgres_url).values()) == {""}

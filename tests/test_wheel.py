@@ -154,7 +154,8 @@ class served:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         self.log = (self.cwd / "server.log").open("w")
-        self.process = subprocess.Popen(["rotest", "server", "--port", str(port)],
+        self.process = subprocess.Popen(["rotest", "server", "--bind", f"127.0.0.1:{port}",
+                                         "--workers", "1"],
                                         cwd=self.cwd, env=self.env,
                                         stdout=self.log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"

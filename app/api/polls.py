@@ -8,6 +8,11 @@ call would queue behind the polls. So each process holds at most
 short calls) and at most ``long_poll_user_limit`` of one user (so one user
 cannot take the slots of a team). A poll over either cap is answered at once
 with 429 and ``Retry-After``; the client waits that long and asks again.
+
+A poll open when the server process begins to stop (:mod:`app.lifecycle`) is
+answered at once with 503 and ``Retry-After``: the request keeps its place in
+the queue, and the client polls again, on this server once restarted or on
+another instance.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from flask import Flask, current_app
 
 from ..engine import EngineError
 
-__all__ = ["LongPolls", "TooManyPolls", "init_app", "long_polls"]
+__all__ = ["LongPolls", "PollEndedByStop", "TooManyPolls", "init_app", "long_polls"]
 
 EXTENSION = "rotest_long_polls"
 
@@ -33,6 +38,21 @@ class TooManyPolls(EngineError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class PollEndedByStop(EngineError):
+    """The server process is stopping: answered 503 with ``Retry-After``, the
+    request's state in ``details``."""
+
+    status, code = 503, "stopping"
+    retry_after = 1
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        super().__init__(
+            f"the server is stopping (a restart); lock request {request['id']} keeps "
+            f"its place in the queue: poll it again in {self.retry_after} s "
+            f"(Retry-After), here once the server is back or on another instance",
+            request=request)
 
 
 class LongPolls:

@@ -9,14 +9,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .. import engine
+from .. import engine, lifecycle
 from ..engine import Unavailable
 from ..models import db, resource_models
 from . import errors
 from .auth import authenticate, current_user
 from .contract import query_number, read_body
 from .document import served_document
-from .polls import long_polls
+from .polls import PollEndedByStop, long_polls
 
 bp = Blueprint("api", __name__, url_prefix=errors.PREFIX)
 errors.register(bp)
@@ -38,7 +38,11 @@ def _db() -> Session:
 
 @bp.get("/health")
 def health() -> Response | dict[str, str]:
-    """Liveness for load balancers: the process answers and so does the database."""
+    """For load balancers: 200 while this instance takes work (its database
+    answers and it is not stopping), else 503, so that traffic drains away."""
+    if lifecycle.is_stopping():
+        return errors.error_response(503, "stopping", "this server process is stopping "
+                                     "(a restart or shutdown); send requests elsewhere")
     try:
         db.session.execute(text("SELECT 1"))
         db.session.commit()
@@ -104,11 +108,15 @@ def request_lock() -> tuple[dict[str, Any], int, dict[str, str]]:
 @bp.get("/locks/<id:request_id>")
 def get_lock(request_id: int) -> dict[str, Any]:
     """A request's state; with ``?wait=SECONDS``, a long-poll until it leaves the
-    queue, if a poll slot is free (else 429 with Retry-After, see polls.py)."""
+    queue, if a poll slot is free (else 429 with Retry-After, see polls.py); a
+    poll the server's stop ends is a 503 with Retry-After."""
     wait = _wait_seconds()
     if wait > 0:
         with long_polls().slot(current_user().id):
-            return engine.wait_for(_db(), current_user(), request_id, wait)
+            state = engine.wait_for(_db(), current_user(), request_id, wait)
+        if state["state"] == "waiting" and lifecycle.is_stopping():
+            raise PollEndedByStop(state)
+        return state
     return engine.get_request(_db(), current_user(), request_id)
 
 
@@ -144,7 +152,6 @@ def update_fields() -> dict[str, list[dict[str, Any]]]:
     body = read_body("UpdateFieldsBody")
     return {"resources": engine.update_fields(_db(), current_user(), body["type"],
                                               body.get("filters") or {}, body["values"])}
-
 
 
 def _wait_seconds() -> float:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import lifecycle
 from ..models import LockRequest, ResourceData, User, utcnow
 from . import queue, sessions
 from .descriptors import parse_all
@@ -103,6 +104,8 @@ def wait_for(db: Session, user: User, request_id: int, max_wait: float) -> dict[
 
     Wakes as soon as a transaction that frees resources commits (no polling
     interval on the grant itself), and every second to reap expired leases.
+    Returns the state at once, still waiting, when the server begins to stop
+    (:mod:`app.lifecycle`): the request keeps its place in the queue.
     """
     notifier = notifier_for(db.get_bind())
     until = time.monotonic() + max(0.0, float(max_wait))
@@ -110,7 +113,8 @@ def wait_for(db: Session, user: User, request_id: int, max_wait: float) -> dict[
         mark = notifier.mark()
         state = get_request(db, user, request_id)
         remaining = until - time.monotonic()
-        if state["state"] != LockRequest.WAITING or remaining <= 0:
+        if state["state"] != LockRequest.WAITING or remaining <= 0 \
+                or lifecycle.is_stopping():
             return state
         notifier.wait(mark, min(remaining, RECHECK))
 

@@ -1,18 +1,22 @@
 """The remote lock client: the server's JSON API over HTTP.
 
 A background thread renews the session's lease; waits are long-polls, so a
-grant reaches the client as soon as the server makes it; calls that fail to
-connect are retried with backoff while the server restarts.
+grant reaches the client as soon as the server makes it. A client rides out a
+server restart: a call the server cannot take now (refused, reset, a 502 or
+503, such as a lock poll ended by a stop) is sent again with backoff, for up
+to ``retry_seconds`` (``server_retry_seconds``) from the first failure.
 """
 from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from typing import Any
 
 import requests
 
+from ..config import SERVER_RETRY_SECONDS
 from .errors import ServerBusy, ServerUnreachable, error_for
 from .lock_client import Descriptor, LockClient, ResourceDict
 
@@ -21,12 +25,21 @@ log = logging.getLogger(__name__)
 #: Bounds on the wait a 429's Retry-After asks for: a missing or odd header
 #: must neither spin nor stall the run.
 RETRY_AFTER = (0.5, 60.0)
+#: The backoff between tries to reach the server: from the first to the most.
+BACKOFF = (0.2, 1.0)
+#: Answers that say "not now, the request was not served": a proxy with no
+#: server behind it (502), a server stopping or unable to serve (503).
+COME_BACK = {502, 503}
+#: Methods a call may send again after it went unanswered (a timeout, a 504):
+#: the server may have served it, and doing these twice changes nothing.
+IDEMPOTENT = {"GET", "HEAD", "DELETE"}
 
 
 class RemoteLockClient(LockClient):
     """Locks through the server at ``base_url`` (e.g. ``http://lab:8000``)."""
 
-    def __init__(self, base_url: str, token: str, *, retry_seconds: float = 30.0,
+    def __init__(self, base_url: str, token: str, *,
+                 retry_seconds: float = SERVER_RETRY_SECONDS,
                  connect_timeout: float = 5.0) -> None:
         self.api = base_url.rstrip("/") + "/api/v1"
         self.retry_seconds = retry_seconds
@@ -35,26 +48,52 @@ class RemoteLockClient(LockClient):
         self.http.headers["Authorization"] = f"Bearer {token}"
 
     def call(self, method: str, path: str, body: Any = None, *,
-             read_timeout: float = 30.0) -> tuple[int, dict[str, Any]]:
-        """One API call, retried with backoff while the server cannot be reached."""
-        delay, give_up = 0.2, time.monotonic() + self.retry_seconds
+             read_timeout: float = 30.0, idempotent: bool | None = None
+             ) -> tuple[int, dict[str, Any]]:
+        """One API call, sent again with backoff while the server cannot take
+        it, for up to ``retry_seconds`` from the first failure. A call that
+        went unanswered is sent again only if ``idempotent`` (default: by its
+        method), as the server may have served it."""
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT
+        delay, first_failure = BACKOFF[0], None
         while True:
             try:
                 response = self.http.request(method, self.api + path, json=body,
                                              timeout=(self.connect_timeout, read_timeout))
-                break
-            except requests.ConnectionError as error:
-                if time.monotonic() + delay > give_up:
-                    raise ServerUnreachable(f"cannot reach the rotest server at {self.api}: "
-                                      f"{error}. Is it running? Check 'host' and 'port' "
-                                      f"in rotest.yml.") from None
-                log.warning("rotest server unreachable, retrying in %.1fs", delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except requests.RequestException as error:  # a timeout, a broken answer
+            except requests.ConnectionError as error:  # refused, reset, no route
+                reason, pause = _why(error), delay
+            except requests.Timeout as error:  # connected, then no answer in time
+                if not idempotent:
+                    raise ServerUnreachable(
+                        f"{method} {path} to the rotest server at {self.api} failed: "
+                        f"{error}. It may or may not have been done; check before "
+                        f"trying again.") from None
+                reason, pause = f"no answer within {read_timeout:g} s", delay
+            except requests.RequestException as error:  # a broken answer
                 raise ServerUnreachable(f"{method} {path} to the rotest server at "
                                         f"{self.api} failed: {error}") from None
-        return response.status_code, self._body(response)
+            else:
+                if not (response.status_code in COME_BACK
+                        or response.status_code == 504 and idempotent):
+                    return response.status_code, self._body(response)
+                reason = f"HTTP {response.status_code} {_message(response)}"
+                pause = max(delay, min(_retry_after(response), BACKOFF[1]))
+            now = time.monotonic()
+            first_failure = first_failure or now
+            waited = now - first_failure
+            if waited + pause > self.retry_seconds:
+                raise ServerUnreachable(
+                    f"cannot reach the rotest server at {self.api}: tried for "
+                    f"{waited:.1f} s of the {self.retry_seconds:g} s this client "
+                    f"waits (server_retry_seconds, or ROTEST_SERVER_RETRY_SECONDS); "
+                    f"last: {reason}. Is it running? "
+                    f"Check 'host' and 'port' in rotest.yml.") from None
+            log.warning("rotest server unreachable for %.1f s (%s); retrying in %.1f s, "
+                        "for up to %.0f s more", waited, reason, pause,
+                        self.retry_seconds - waited)
+            time.sleep(pause)
+            delay = min(delay * 2, BACKOFF[1])
 
     @staticmethod
     def _body(response: requests.Response) -> dict[str, Any]:
@@ -77,7 +116,7 @@ class RemoteLockClient(LockClient):
                                                "description": description})[1]["id"]
 
     def _renew(self) -> None:
-        self.call("POST", f"/sessions/{self.session_id}/heartbeat")
+        self.call("POST", f"/sessions/{self.session_id}/heartbeat", idempotent=True)
 
     def _close_session(self) -> None:
         self.call("DELETE", f"/sessions/{self.session_id}")
@@ -129,6 +168,22 @@ class RemoteLockClient(LockClient):
                       values: dict[str, Any]) -> list[ResourceDict]:
         return self.call("POST", "/update_fields", {"type": type_name, "filters": filters,
                                                     "values": values})[1]["resources"]
+
+
+def _why(error: requests.ConnectionError) -> str:
+    """The cause in a few words: requests wraps it in two layers of text."""
+    text = str(error)
+    cause = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text) \
+        or re.search(r"(Remote end closed connection without response|"
+                     r"Connection aborted|Connection reset by peer|timed out)", text)
+    return f"ConnectionError: {cause.group(1) if cause else text[:200]}"
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("error", ""))
+    except (ValueError, AttributeError):
+        return ""
 
 
 def _retry_after(response: requests.Response) -> float:
