@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import ColumnElement, Index, Select, UniqueConstraint, or_, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Index, Select, UniqueConstraint, inspect, or_, true
+from sqlalchemy.orm import Session, aliased
 
-from ..models import ResourceData, User
+from ..models import ResourceData, User, sub_resource_fields
 from .descriptors import Descriptor
 from .lookups import OPEN, Rules
 
@@ -40,6 +40,29 @@ def lockable_by(user: User) -> ColumnElement:
     group_ids = [group.id for group in user.groups]
     return (or_(ResourceData.group_id.is_(None), ResourceData.group_id.in_(group_ids))
             & ResourceData.reserved.in_(("", user.username)))
+
+
+def takable_by(user: User, model: type[ResourceData] = ResourceData,
+               depth: int = 4) -> ColumnElement:
+    """SQL condition: rows of ``model`` that ``user`` may lock with every
+    declared part (:func:`may_take` in SQL, through ``model``'s sub-resource
+    relations, ``depth`` levels deep; a part of a subclass's own relation is
+    left to :func:`may_take`)."""
+    group_ids = [group.id for group in user.groups]
+    condition = (or_(model.group_id.is_(None), model.group_id.in_(group_ids))
+                 & model.reserved.in_(("", user.username)))
+    if depth == 0:
+        return condition
+    for name in sub_resource_fields(_class(model)):
+        relation = getattr(model, name)
+        part = aliased(relation.property.mapper.class_)
+        condition &= or_(~relation.has(), relation.of_type(part).has(
+            takable_by(user, part, depth - 1)))
+    return condition
+
+
+def _class(entity: Any) -> type[ResourceData]:
+    return inspect(entity).mapper.class_
 
 
 def may_lock(user: User, resource: ResourceData) -> bool:
@@ -122,8 +145,24 @@ class Sight:
 
     def find(self, db: Session, descriptor: Descriptor,
              limit: int | None = None) -> list[ResourceData]:
-        """The resources matching ``descriptor`` that this user sees."""
-        return self.rows(db, descriptor.select(self.rules).limit(limit))
+        """The resources matching ``descriptor`` that this user sees; the first
+        ``limit`` of them (by id) when given, read a batch at a time since a
+        part's rights are checked after loading."""
+        statement = descriptor.select(self.rules)
+        if limit is None:
+            return self.rows(db, statement)
+        found: list[ResourceData] = []
+        after = 0
+        while len(found) < limit:
+            wanted = limit - len(found)
+            batch = list(db.scalars(statement.where(self.prefilter(),
+                                                    descriptor.model.id > after)
+                                    .limit(wanted)))
+            found += self.keep(batch)
+            if len(batch) < wanted:
+                break
+            after = batch[-1].id
+        return found[:limit]
 
     def rows(self, db: Session, statement: Select) -> list[ResourceData]:
         """The resources ``statement`` selects that this user sees: the only
