@@ -38,6 +38,8 @@ from .transaction import changed
 WAITERS_BATCH = 64
 #: Owners named at most in a "locked by" message.
 MAX_OWNERS = 10
+#: Matching resources counted at most for a message (past it: "1,000+").
+MAX_COUNTED = 1000
 
 
 @dataclass
@@ -217,13 +219,16 @@ def explain(db: Session, raw: list[dict[str, Any]], wants: Sequence[Want],
     for descriptor, want in zip(raw, wants):
         described = Descriptor.parse(descriptor)
         model = want.model
-        usable = db.scalar(select(func.count()).select_from(model).where(
-            want.condition, model.is_usable == True))  # noqa: E712
+        # Counted up to a cap: the message must not cost a pass over the pool.
+        usable = db.scalar(select(func.count()).select_from(
+            select(model.id).where(want.condition, model.is_usable == True)  # noqa: E712
+            .limit(MAX_COUNTED + 1).subquery()))
+        counted = f"{MAX_COUNTED:,}+" if usable > MAX_COUNTED else str(usable)
         if not usable:
             reasons.append(f"{described}: no usable resource matches")
         elif next(candidates(db, want, []), None) is None:
             owners = _owners(db, want)
-            reasons.append(f"{described}: all {usable} matching are locked"
+            reasons.append(f"{described}: all {counted} matching are locked"
                            + (f" (by {', '.join(owners)})" if owners else ""))
         elif next(candidates(db, want, blockers), None) is None:
             reasons.append(f"{described}: the free ones are promised to earlier requests")
@@ -236,8 +241,9 @@ def _owners(db: Session, want: Want) -> list[str]:
     """Who holds the pool's usable resources (or their parts), a few names."""
     model = want.model
     usable = (want.condition, model.is_usable == True)  # noqa: E712
-    owners = set(db.scalars(select(model.owner).distinct().where(
-        *usable, model.owner != "").limit(MAX_OWNERS)))
+    held = select(model.owner.label("owner")).where(*usable, model.owner != "") \
+        .limit(MAX_COUNTED).subquery()
+    owners = set(db.scalars(select(held.c.owner).distinct().limit(MAX_OWNERS)))
     if len(owners) < MAX_OWNERS:
         # Free themselves, held through a part: read a few with their families.
         for resource in db.scalars(select(model).where(*usable, FREE)
