@@ -14,9 +14,11 @@ second rule to forget: lock, query, update_fields, release and the grant.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
-from sqlalchemy import ColumnElement, Index, Select, UniqueConstraint, inspect, or_, true
+from sqlalchemy import (ColumnElement, Index, Select, UniqueConstraint, and_, inspect, or_,
+                        true)
 from sqlalchemy.orm import Session, aliased
 
 from ..models import ResourceData, User, sub_resource_fields
@@ -42,27 +44,31 @@ def lockable_by(user: User) -> ColumnElement:
             & ResourceData.reserved.in_(("", user.username)))
 
 
-def takable_by(user: User, model: type[ResourceData] = ResourceData,
-               depth: int = 4) -> ColumnElement:
+def takable_by(user: User, model: type[ResourceData] = ResourceData) -> ColumnElement:
     """SQL condition: rows of ``model`` that ``user`` may lock with every
     declared part (:func:`may_take` in SQL, through ``model``'s sub-resource
-    relations, ``depth`` levels deep; a part of a subclass's own relation is
-    left to :func:`may_take`)."""
-    group_ids = [group.id for group in user.groups]
+    relations; a part of a subclass's own relation is left to
+    :func:`may_take`). Built once per model and rights."""
+    return _takable(model, tuple(sorted(group.id for group in user.groups)),
+                    user.username, 4)
+
+
+@lru_cache(maxsize=512)
+def _takable(model: Any, group_ids: tuple[int, ...], username: str,
+             depth: int) -> ColumnElement:
     condition = (or_(model.group_id.is_(None), model.group_id.in_(group_ids))
-                 & model.reserved.in_(("", user.username)))
+                 & model.reserved.in_(("", username)))
     if depth == 0:
         return condition
-    for name in sub_resource_fields(_class(model)):
-        relation = getattr(model, name)
-        part = aliased(relation.property.mapper.class_)
-        condition &= or_(~relation.has(), relation.of_type(part).has(
-            takable_by(user, part, depth - 1)))
+    mapper = inspect(model).mapper
+    for name in sub_resource_fields(mapper.class_):
+        relation = mapper.relationships[name]
+        part = aliased(relation.mapper.class_)
+        empty = and_(*(getattr(model, mapper.get_property_by_column(column).key).is_(None)
+                       for column in relation.local_columns))
+        condition &= or_(empty, getattr(model, name).of_type(part).has(
+            _takable(part, group_ids, username, depth - 1)))
     return condition
-
-
-def _class(entity: Any) -> type[ResourceData]:
-    return inspect(entity).mapper.class_
 
 
 def may_lock(user: User, resource: ResourceData) -> bool:

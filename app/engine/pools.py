@@ -16,14 +16,15 @@ over rather than waited for.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import Boolean, ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..models import ResourceData, User, resource_models, sub_resource_fields
-from .descriptors import Descriptor
+from .descriptors import Descriptor, parse_all
 from .errors import EngineError
 from .policy import Sight, may_take, takable_by
 
@@ -35,15 +36,30 @@ BATCH = 16
 
 @dataclass(eq=False)
 class Want:
-    """One descriptor of one request, taken with its user's rights."""
+    """One descriptor of one request, taken with its user's rights:
+    ``condition`` is ``match`` (the descriptor's filters) and ``rights``
+    (:func:`~.policy.takable_by`)."""
 
     descriptor: Descriptor
     user: User
-    condition: ColumnElement = field(init=False)
+    match: ColumnElement | None = None
+    rights: ColumnElement | None = None
 
     def __post_init__(self) -> None:
-        self.condition = and_(self.descriptor.condition(Sight(self.user).rules),
-                              takable_by(self.user, self.model))
+        if self.match is None:
+            self.match = self.descriptor.condition(Sight(self.user).rules)
+        if self.rights is None:
+            self.rights = takable_by(self.user, self.model)
+
+    @property
+    def condition(self) -> ColumnElement:
+        return and_(self.match, self.rights)
+
+    @property
+    def rights_key(self) -> tuple:
+        """Equal for wants whose ``rights`` are equal."""
+        return (self.model, self.user.username,
+                tuple(sorted(group.id for group in self.user.groups)))
 
     @property
     def model(self) -> type[ResourceData]:
@@ -52,6 +68,25 @@ class Want:
 
 def wants_of(user: User, descriptors: Sequence[Descriptor]) -> list[Want]:
     return [Want(descriptor, user) for descriptor in descriptors]
+
+
+def parsed_wants(user: User, raw: list[dict]) -> list[Want]:
+    """The wants of a stored request's descriptors, built once per
+    descriptors and rights: waiting requests are read again on every pass."""
+    key = (json.dumps(raw, sort_keys=True), user.id, user.is_admin, user.username,
+           tuple(sorted(group.id for group in user.groups)))
+    built = _parsed.get(key)
+    if built is None:
+        built = [(want.descriptor, want.match, want.rights)
+                 for want in wants_of(user, parse_all(raw, Sight(user).rules))]
+        if len(_parsed) >= 1024:
+            _parsed.pop(next(iter(_parsed)))
+        _parsed[key] = built
+    # The user is this Session's: a cached one may be detached and expired.
+    return [Want(descriptor, user, match, rights) for descriptor, match, rights in built]
+
+
+_parsed: dict[tuple, list[tuple[Descriptor, ColumnElement, ColumnElement]]] = {}
 
 
 def _matches(model: type[ResourceData], want: Want) -> ColumnElement:
@@ -65,10 +100,43 @@ def _matches(model: type[ResourceData], want: Want) -> ColumnElement:
 
 
 def not_blocked(model: type[ResourceData], blockers: Iterable[Want]) -> ColumnElement:
-    """SQL: a row of ``model`` that no blocking want's pool holds."""
-    terms = [~_matches(model, want) for want in blockers
-             if issubclass(model, want.model) or issubclass(want.model, model)]
-    return and_(true(), *terms)
+    """SQL: a row of ``model`` that no blocking want's pool holds. Blockers
+    with the same model and rights share one term (rights AND (any match)):
+    a queue of many requests of one user stays a short condition."""
+    groups: dict[tuple, list[Want]] = {}
+    for want in blockers:
+        if issubclass(model, want.model) or issubclass(want.model, model):
+            groups.setdefault(want.rights_key, []).append(want)
+    terms = []
+    for wants in groups.values():
+        first = wants[0]
+        anyone = _any([want.match for want in wants])
+        if issubclass(model, first.model):
+            terms.append(~func.coalesce(and_(first.rights, anyone), false(), type_=Boolean))
+        else:
+            terms.append(model.id.not_in(select(first.model.id).where(
+                first.rights, anyone).correlate(None)))
+    return _all(terms)
+
+
+def _any(terms: list[ColumnElement]) -> ColumnElement:
+    """OR of ``terms``, balanced as :func:`_all` is (null counts as false)."""
+    if len(terms) <= 64:
+        return or_(false(), *terms)
+    middle = len(terms) // 2
+    return or_(*(func.coalesce(_any(half), false(), type_=Boolean)
+                 for half in (terms[:middle], terms[middle:])))
+
+
+def _all(terms: list[ColumnElement]) -> ColumnElement:
+    """AND of ``terms`` as a balanced tree: SQLite refuses an expression more
+    than 1,000 deep, which a flat AND of a thousand blockers is. (A function
+    call keeps SQLAlchemy from flattening the halves back into one chain.)"""
+    if len(terms) <= 64:
+        return and_(true(), *terms)
+    middle = len(terms) // 2
+    return and_(*(func.coalesce(_all(half), false(), type_=Boolean)
+                  for half in (terms[:middle], terms[middle:])))
 
 
 class Scope:
@@ -101,8 +169,7 @@ class Scope:
     def leave(self, user: User, descriptors: list[dict]) -> None:
         """:meth:`widen` by a request's stored descriptors."""
         try:
-            self.widen(wants_of(user, [Descriptor.parse(raw, Sight(user).rules)
-                                       for raw in descriptors]))
+            self.widen(parsed_wants(user, descriptors))
         except EngineError:
             pass  # its plugin is gone: it blocked nothing
 
@@ -120,23 +187,19 @@ class Scope:
                   if issubclass(model, want.model) or issubclass(want.model, model)]
         return or_(false(), *terms)
 
-    def has_free(self, db: Session, blockers: Sequence[Want]) -> bool:
-        """Whether any free resource inside the scope is blocked by none of
-        ``blockers``: if not, no later waiter can gain from it."""
-        if self.everywhere:
-            return True
-        areas = [(kind, kind.id.in_(ids)) for kind, ids in self.ids.items()]
-        areas += [(want.model, want.condition) for want in self.wants]
-        return any(db.scalar(select(kind.id).where(where, FREE, not_blocked(kind, blockers))
-                             .limit(1)) is not None for kind, where in areas)
-
 
 def candidates(db: Session, want: Want, blockers: Sequence[Want],
-               scope: Scope | None = None) -> Iterator[ResourceData]:
+               scope: Scope | None = None, among: Sequence[int] | None = None
+               ) -> Iterator[ResourceData]:
     """Free resources of ``want``'s pool that no blocker's pool holds, in id
-    order, read a batch at a time; each with its parts checked."""
+    order, read a batch at a time; each with its parts checked. ``among``:
+    only these ids, known free and unblocked (see :class:`Room`)."""
     model = want.model
-    statement = select(model).where(want.condition, FREE, not_blocked(model, blockers))
+    statement = select(model).where(want.condition, FREE)
+    if among is not None:
+        statement = statement.where(model.id.in_(among))
+    else:
+        statement = statement.where(not_blocked(model, blockers))
     if scope is not None and not scope.everywhere:
         statement = statement.where(scope.condition(model))
     if db.get_bind().dialect.name == "postgresql":
@@ -151,6 +214,63 @@ def candidates(db: Session, want: Want, blockers: Sequence[Want],
         if len(batch) < BATCH:
             return
         after = batch[-1].id
+
+
+class Room:
+    """The free resources inside a scope that no blocker holds, kept as ids
+    while there are few (a release frees a handful): each new blocker then
+    costs one small query, not one with every blocker so far. ``exact`` is
+    False when there are more than ``SAMPLE`` (or the scope is everywhere):
+    callers then ask the database with every blocker instead."""
+
+    SAMPLE = 100
+
+    def __init__(self, db: Session, scope: Scope) -> None:
+        self.db, self.scope = db, scope
+        self.ids: list[int] = []
+        self.exact = False
+
+    def refresh(self, blockers: Sequence[Want]) -> None:
+        """Read the room again (after a grant, or when it ran empty)."""
+        if self.scope.everywhere:
+            self.ids, self.exact = [], False
+            return
+        found: set[int] = set()
+        areas = [(kind, kind.id.in_(ids)) for kind, ids in self.scope.ids.items()]
+        areas += [(want.model, want.condition) for want in self.scope.wants]
+        for kind, where in areas:
+            found.update(self.db.scalars(
+                select(kind.id).where(where, FREE, not_blocked(kind, blockers))
+                .limit(self.SAMPLE + 1 - len(found))))
+            if len(found) > self.SAMPLE:
+                break
+        self.ids, self.exact = sorted(found), len(found) <= self.SAMPLE
+
+    @property
+    def empty(self) -> bool:
+        """Nothing free is left in the scope for a later waiter."""
+        return self.exact and not self.ids
+
+    def usable_by(self, wants: Sequence[Want]) -> bool:
+        """Whether ``wants`` could use a resource of the room (exact only)."""
+        return any(self.db.scalar(select(want.model.id).where(
+            want.condition, want.model.id.in_(self.ids)).limit(1)) is not None
+            for want in wants)
+
+    def block(self, wants: Sequence[Want], blockers: Sequence[Want],
+              usable: bool = True) -> None:
+        """``wants`` block from now on (``blockers`` includes them); with
+        ``usable`` False they were found to match nothing in the room."""
+        if not self.exact or not usable:
+            return
+        taken: set[int] = set()
+        for want in wants:
+            if self.ids:
+                taken.update(self.db.scalars(select(want.model.id).where(
+                    want.model.id.in_(self.ids), _matches(want.model, want))))
+        self.ids = [i for i in self.ids if i not in taken]
+        if not self.ids and taken:
+            self.refresh(blockers)  # it held only a sample: read what is left
 
 
 def takable(db: Session, user: User, resource: ResourceData,

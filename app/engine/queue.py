@@ -31,7 +31,7 @@ from .descriptors import Descriptor, parse_all
 from .errors import EngineError, NotFound, PermissionDenied
 from .matching import choose
 from .policy import Sight, lockable_by, may_take, why_not
-from .pools import FREE, Scope, Want, candidates, wants_of
+from .pools import FREE, Room, Scope, Want, candidates, parsed_wants, wants_of
 from .transaction import changed
 
 #: Waiting requests read per query while serving.
@@ -73,8 +73,12 @@ def serve(db: Session, now: datetime | None = None, scope: Scope | None = None,
     blockers: list[Want] = []
     blocked: set[tuple[str, int]] = set()
     parsed: dict[tuple[str, int], list[Want] | EngineError] = {}
+    room = Room(db, scope)
+    room.refresh(blockers)
     granted = []
     for waiter in waiters(db):
+        if room.empty and not late:
+            break  # nothing in the scope is left that a later waiter may take
         is_late = waiter.id in late
         late.discard(waiter.id)
         if waiter.key in blocked and not is_late:
@@ -84,21 +88,30 @@ def serve(db: Session, now: datetime | None = None, scope: Scope | None = None,
             # Its plugin is gone, or its user lost a right: it can never be served.
             finish(db, db.get(LockRequest, waiter.id), LockRequest.TIMED_OUT, wants.message)
             continue
-        chosen = _try(db, wants, blockers, Scope(everywhere=True) if is_late else scope)
+        usable = True
+        if is_late:
+            chosen = choose([candidates(db, want, blockers) for want in wants])
+        elif room.exact and not room.usable_by(wants):
+            # Settled before: a waiter that can use nothing in the room can be
+            # served no better than before.
+            chosen, usable = None, False
+        else:
+            chosen = _try(db, wants, blockers, scope, room)
         if chosen is not None:
             request = db.get(LockRequest, waiter.id)
             grant(db, request, chosen, now)
             granted.append(request)
-            scope.widen(wants)
+            scope.widen(wants)  # what it blocked is open to later ones now
+            room.refresh(blockers)
         elif is_late:
             finish(db, db.get(LockRequest, waiter.id), LockRequest.TIMED_OUT,
                    explain(db, waiter.descriptors, wants, blockers))
             scope.widen(wants)
+            room.refresh(blockers)
         else:
             blockers.extend(wants)
             blocked.add(waiter.key)
-        if not late and not scope.has_free(db, blockers):
-            break
+            room.block(wants, blockers, usable)
     return granted
 
 
@@ -154,8 +167,7 @@ def _load_users(db: Session, users: dict[int, User], ids: set[int]) -> None:
 
 def _parse(waiter: Waiter) -> list[Want] | EngineError:
     try:
-        return wants_of(waiter.user, parse_all(waiter.descriptors,
-                                               Sight(waiter.user).rules))
+        return parsed_wants(waiter.user, waiter.descriptors)
     except EngineError as error:
         return error
 
@@ -171,13 +183,16 @@ def _blockers(ahead: Sequence[Waiter]) -> list[Want]:
     return [want for wants in blockers.values() for want in wants]
 
 
-def _try(db: Session, wants: list[Want], blockers: list[Want],
-         scope: Scope) -> list[ResourceData] | None:
-    """A choice for ``wants`` if the change in ``scope`` allows one."""
-    if len(wants) == 1:
-        # Settled before: whatever it could take lies inside the scope.
+def _try(db: Session, wants: list[Want], blockers: list[Want], scope: Scope,
+         room: Room) -> list[ResourceData] | None:
+    """A choice for ``wants`` if the change in ``scope`` allows one (with an
+    exact room: it can use a resource of the room)."""
+    if room.exact:
+        if len(wants) == 1:
+            return choose([candidates(db, wants[0], blockers, among=room.ids)])
+    elif len(wants) == 1:
         return choose([candidates(db, wants[0], blockers, scope)])
-    if not scope.everywhere and not any(
+    elif not scope.everywhere and not any(
             next(candidates(db, want, blockers, scope), None) is not None
             for want in wants):
         return None
