@@ -189,13 +189,16 @@ class Scope:
 
 
 def candidates(db: Session, want: Want, blockers: Sequence[Want],
-               scope: Scope | None = None, among: Sequence[int] | None = None
-               ) -> Iterator[ResourceData]:
+               scope: Scope | None = None, among: Sequence[int] | None = None,
+               where: ColumnElement | None = None) -> Iterator[ResourceData]:
     """Free resources of ``want``'s pool that no blocker's pool holds, in id
     order, read a batch at a time; each with its parts checked. ``among``:
-    only these ids, known free and unblocked (see :class:`Room`)."""
+    only these ids, known free and unblocked (see :class:`Room`); ``where``:
+    one more condition."""
     model = want.model
     statement = select(model).where(want.condition, FREE)
+    if where is not None:
+        statement = statement.where(where)
     if among is not None:
         statement = statement.where(model.id.in_(among))
     else:

@@ -17,10 +17,14 @@ from typing import Iterator
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, scoped_session
 
+from ..models import utcnow
 from .errors import EngineError
 from .notify import EVERYONE, notifier_for
 
 ADVISORY_KEY = 0x726F74657374  # "rotest"
+EXPIRED_HINT = text(
+    "SELECT pg_advisory_xact_lock(:key), EXISTS (SELECT 1 FROM lock_session "
+    "WHERE state = 'active' AND expires_at < :now)")
 
 
 @contextmanager
@@ -40,7 +44,11 @@ def serialized(db: Session) -> Iterator[Session]:
         db.commit()
     with _gate(db.get_bind()):
         if postgres:
-            db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_KEY})
+            # One round trip: the lock, and whether a lease ran out (a hint,
+            # read in a snapshot from before the wait: a session can only
+            # have been renewed or reaped since, never newly expired).
+            db.info["rotest_expired"] = db.execute(EXPIRED_HINT, {
+                "key": ADVISORY_KEY, "now": utcnow()}).one()[1]
         else:
             db.connection(execution_options={"sqlite_immediate": True})
         db.info["rotest_changed"] = set()
