@@ -147,7 +147,7 @@ def test_waiters_with_many_distinct_pools_do_not_hide_a_free_resource(lab):
         s.commit()
     root = lab.root
     rsid = root.session()
-    with Session(lab.engine) as s:  # root holds them all 
+    with Session(lab.engine) as s:  # root holds them all
         s.execute(update(ResourceData).where(ResourceData.name.like("x%"))
                   .values(session_id=rsid, owner="root"))
         s.commit()

@@ -1,16 +1,16 @@
 """Pools as SQL: which resources a request may take, chosen in the database.
 
 A request's *pool* for one descriptor is every resource that matches it and
-that its user may lock. Rather than loading a pool, the engine asks the
+that its user may take. Rather than loading a pool, the engine asks the
 database for the first few *free* resources of it, in id order, that no
 earlier waiting request *blocks* (see :mod:`.queue`), and checks only those in
-Python (their sub-resources, the parts' own rights). So a lock costs what it
-takes, not the size of the pool.
+Python. So a lock costs what it takes, not the size of the pool.
 
 The SQL conditions say: free (usable, held by no session), may-take
-(:func:`~.policy.takable_by`: it and its parts) and not blocked (matching no earlier waiter's
-pool). The checks left for Python are those SQL cannot say for any model: a
-candidate's parts are free, and no part is in an earlier waiter's pool. On PostgreSQL the candidates are read ``FOR UPDATE SKIP
+(:func:`~.policy.takable_by`: it and its parts) and not blocked (in no
+earlier waiter's pool). What is left for Python is what SQL cannot say for
+every model: a candidate's parts are free, and no part is in an earlier
+waiter's pool. On PostgreSQL the candidates are read ``FOR UPDATE SKIP
 LOCKED``: a row another transaction is changing (an admin's edit) is passed
 over rather than waited for.
 """

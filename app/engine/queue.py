@@ -27,7 +27,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import LockRequest, LockSession, ResourceData, User, utcnow
-from .descriptors import Descriptor, parse_all
+from .descriptors import Descriptor
 from .errors import EngineError, NotFound, PermissionDenied
 from .matching import choose
 from .policy import Sight, lockable_by, may_take, why_not
