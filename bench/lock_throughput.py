@@ -134,7 +134,8 @@ def measure(title: str, targets: list[str], servers: Servers | None, levels: lis
     base = rows[0]
     print(f"\n## {title}")
     print(f"SQL per cycle: {sql[0]:.0f} statements, {sql[1]:.0f} round trips "
-          f"(with BEGIN/COMMIT)")
+          f"(with BEGIN/COMMIT); CPU per cycle in one process, one client, no HTTP: "
+          f"{lockbench.sql_per_cycle.cpu * 1e3:.1f} ms")
     print(f"{'clients':>7} {'cycles/s':>16} {'p50 ms':>14} {'p99 ms':>16} "
           f"{'hand-off p50 ms':>17} {'p99 ms':>9} {'server CPU ms/cycle':>22}")
     for row in rows:

@@ -235,10 +235,17 @@ class StatementCounter:
         return sum(self.counts.values())
 
 
+#: Cycles timed for the in-process CPU figure.
+CPU_CYCLES = 50
+
+
 def sql_per_cycle(url: str, token: str | None, descriptor: dict[str, Any],
                   cycles: int = 5) -> tuple[float, float]:
     """(statements, round trips) of one lock+release cycle, counted in this
-    process: through the Flask app (with ``token``) or the embedded engine."""
+    process: through the Flask app (with ``token``) or the embedded engine.
+    Sets ``sql_per_cycle.cpu``: this process's CPU seconds per cycle (the
+    server's work without HTTP, one client: steadier than the servers' CPU
+    on a shared machine)."""
     import bench_models  # noqa: F401
     if token is None:
         from rotest_core.resources import EmbeddedLockClient
@@ -246,10 +253,18 @@ def sql_per_cycle(url: str, token: str | None, descriptor: dict[str, Any],
         counter = StatementCounter(client.engine)
         client.open()
         counter.reset()
-        for _ in range(cycles):
+
+        def cycle() -> None:
             resource, = client.lock([descriptor], timeout=5)
             client.release([resource["name"]])
+
+        for _ in range(cycles):
+            cycle()
         counts = dict(counter.counts)
+        began = time.process_time()
+        for _ in range(CPU_CYCLES):
+            cycle()
+        sql_per_cycle.cpu = (time.process_time() - began) / CPU_CYCLES
         client.close()
         return counts["statements"] / cycles, sum(counts.values()) / cycles
     from app import create_app
@@ -269,11 +284,16 @@ def sql_per_cycle(url: str, token: str | None, descriptor: dict[str, Any],
         http.post("/api/v1/release", json={"resources": [answer["resources"][0]["name"]]},
                   headers=headers)
 
-    cycle()  # warm: the first call loads what later ones reuse
+    for _ in range(3):
+        cycle()  # warm: the first calls load what later ones reuse
     counter.reset()
     for _ in range(cycles):
         cycle()
     counts = dict(counter.counts)
+    began = time.process_time()
+    for _ in range(CPU_CYCLES):
+        cycle()
+    sql_per_cycle.cpu = (time.process_time() - began) / CPU_CYCLES
     http.delete(f"/api/v1/sessions/{session}", headers=headers)
     app.extensions["rotest_sweeper"].stop()
     with app.app_context():
