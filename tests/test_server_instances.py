@@ -18,7 +18,7 @@ from rotest_core.resources import RemoteLockClient, descriptor
 from server_process import ROOT, GunicornServer, server_env
 from test_server_gunicorn import seed
 
-CLIENTS, CYCLES = 12, 6
+CLIENTS, CYCLES = 8, 5
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_two_instances_never_hold_a_device_twice_and_keep_one_queue_order(instan
         held.sort()
         for (_, end, first), (start, _, second) in zip(held, held[1:]):
             assert start >= end, f"{name} held by clients {first} and {second} at once"
-    # Requests queued (two devices, twelve clients), and none was overtaken.
+    # Requests queued (two devices, eight clients), and none was overtaken.
     with Session(open_engine(database_url)) as session:
         assert session.scalar(select(LockRequest.id).where(
             LockRequest.resolved > LockRequest.created).limit(1)) is not None
