@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Text, cast, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import LockRequest, LockSession, ResourceData, User, utcnow
@@ -131,11 +131,12 @@ def take(db: Session, request: LockRequest, wanted: Sequence[Descriptor],
     if chosen is not None:
         grant(db, request, chosen, now)
         return
-    ahead = list(waiters(db, LockRequest.priority >= request.priority))
-    if any(waiter.deadline <= now for waiter in ahead):
+    ahead = (LockRequest.state == LockRequest.WAITING,
+             LockRequest.priority >= request.priority)
+    if db.scalar(select(LockRequest.id).where(*ahead, LockRequest.deadline <= now)
+                 .limit(1)) is not None:
         serve(db, now, Scope())  # time those out first: they block no more
-        ahead = list(waiters(db, LockRequest.priority >= request.priority))
-    blockers = _blockers(ahead)
+    blockers = _blockers_ahead(db, ahead)
     chosen = choose([candidates(db, want, blockers) for want in wants])
     if chosen is not None:
         grant(db, request, chosen, now)
@@ -179,6 +180,20 @@ def _parse(waiter: Waiter) -> list[Want] | EngineError:
         return parsed_wants(waiter.user, waiter.descriptors)
     except EngineError as error:
         return error
+
+
+def _blockers_ahead(db: Session, ahead: tuple[Any, ...]) -> list[Want]:
+    """The wants of the waiting requests ``ahead`` selects, one per distinct
+    descriptors and user: a queue of a thousand requests for "any" of one
+    pool is read as one row."""
+    rows = db.execute(select(cast(LockRequest.descriptors, Text), LockSession.user_id)
+                      .join(LockSession, LockRequest.session_id == LockSession.id)
+                      .where(*ahead).group_by(cast(LockRequest.descriptors, Text),
+                                              LockSession.user_id)).all()
+    users: dict[int, User] = {}
+    _load_users(db, users, {row[1] for row in rows})
+    return _blockers([Waiter(0, 0, json.loads(text), datetime.max, users[user_id])
+                      for text, user_id in rows])
 
 
 def _blockers(ahead: Sequence[Waiter]) -> list[Want]:
