@@ -16,6 +16,9 @@ from .models import db
 
 log = logging.getLogger(__name__)
 
+#: Sweeps between two passes over the whole queue (a minute at the default 5 s).
+FULL_EVERY = 12
+
 
 class Sweeper:
     """A daemon thread per process, started on the first request (so it is
@@ -42,10 +45,14 @@ class Sweeper:
     def _run(self) -> None:
         with self.app.app_context():
             engine = db.engine
+        sweeps = 0
         while not self._stop.wait(self.interval):
+            sweeps += 1
             try:
                 with Session(engine) as session:
-                    ended = sweep(session)
+                    # Each sweep serves what it freed; now and then the whole
+                    # queue, for an admin's edits (made outside the engine).
+                    ended = sweep(session, full=sweeps % FULL_EVERY == 0)
                     aborted = end_expired_runs(session)
                 if ended:
                     log.info("sweep ended %d expired lock session(s)", ended)

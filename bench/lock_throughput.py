@@ -1,245 +1,198 @@
-"""Lock throughput and hand-off latency, embedded SQLite vs gunicorn+PostgreSQL.
+"""Lock+release throughput, latency, hand-off, server CPU and SQL per cycle.
 
     python bench/lock_throughput.py [--seconds 3] [--clients 1,4,16]
+                                    [--modes embedded,server,gunicorn,gunicorn2]
 
-For 1, 4 and 16 concurrent client *processes*, each doing lock+release cycles
-of "any DeviceData" from a pool of 16, it prints cycles per second and p50/p99
-cycle latency. The baseline, measured in the same run with the same number of
-processes, is the bare round trip each mode cannot avoid: one write
-transaction on the same SQLite file (embedded), one GET /api/v1/health through
-the same gunicorn (server). ``cost`` = how many baseline round trips one
-lock+release cycle takes (baseline ops/s / cycles/s).
+Modes: ``embedded`` (the engine in each client process on one SQLite file),
+``server`` (``rotest server`` on SQLite), ``gunicorn`` (one gunicorn, 4
+gthread workers, on PostgreSQL) and ``gunicorn2`` (two gunicorn instances on
+one PostgreSQL database, clients alternating between them). For each number
+of client *processes* it prints:
 
-Hand-off latency: a holder releases, a waiter in another process (long-polling
-or, embedded, waiting in the engine) records when its grant arrives.
+- cycles/s and cycle p50/p99, each client locking "any BenchDevice" of a pool
+  of 20 and releasing it at once;
+- hand-off p50/p99: the same clients on a pool of 2, from a holder's release
+  call to a waiting client's grant (waiting: its request began before that
+  release);
+- server CPU per cycle (user+system of every server process, over the
+  throughput run) and SQL per cycle (statements / round trips: statements,
+  BEGINs, COMMITs; counted in this process through the same code path).
+
+Each figure has beside it its ratio to the single-client figure of the same
+run. The machine is shared by everything running on it: compare figures of
+one run, not across runs. ``ROTEST_BENCH_ROOT=/other/checkout`` measures
+another version of the project with this script (before/after).
 """
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
 import os
-import statistics
-import sys
 import tempfile
 import time
-import uuid
-from pathlib import Path
+from contextlib import ExitStack
+from dataclasses import dataclass
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lockbench
+from lockbench import Servers, percentile
 
-PG_ADMIN = os.environ.get("ROTEST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-POOL = 16
-
-
-# --- set-up -----------------------------------------------------------------
-
-def seed(url: str) -> str:
-    """Schema, one user with a token, the device pool; returns the token."""
-    from sqlalchemy.orm import Session
-
-    import bench_models
-    from app.engine import open_engine
-    from app.models import ApiToken, User, db
-    engine = open_engine(url)
-    db.metadata.create_all(engine)
-    with Session(engine) as session:
-        token, plain = ApiToken.issue(User(username="bench", is_admin=True))
-        session.add(token)
-        session.add_all(bench_models.BenchDevice(name=f"dev{i}") for i in range(POOL))
-        session.commit()
-    engine.dispose()
-    return plain
+POOL = 20
+CONTENDED = ["dev0", "dev1"]
 
 
-def make_client(mode: str, target: str):
-    """A lock client: target is a database URL (embedded) or 'URL|token'."""
-    import bench_models  # noqa: F401 - the resource model must be mapped
-    from rotest_core.resources import EmbeddedLockClient, RemoteLockClient
-    if mode == "embedded":
-        return EmbeddedLockClient(target, "bench")
-    url, token = target.split("|")
-    return RemoteLockClient(url, token)
-
-
-# --- workers (run in child processes) ---------------------------------------
-
-def lock_cycles(mode: str, target: str, seconds: float, start: float, out) -> None:
+def cycles_worker(target: str, pool: list[str] | None, seconds: float, ready, go,
+                  out) -> None:
+    """Lock+release until the time is up; report latencies and events."""
     from rotest_core.resources import descriptor
-    client = make_client(mode, target)
+    client = lockbench.make_client(target)
     client.open(description="bench")
-    latencies = []
+    wanted = descriptor("BenchDevice", name__in=pool) if pool else descriptor("BenchDevice")
+    latencies, events = [], []
+    ready.put(os.getpid())
+    while not go.value:
+        time.sleep(0.005)
+    start = go.value
     while time.time() < start:
         time.sleep(0.001)
     while time.time() < start + seconds:
-        began = time.perf_counter()
-        resource, = client.lock([descriptor("BenchDevice")], timeout=30)
+        asked = time.time()
+        resource, = client.lock([wanted], timeout=60)
+        granted = time.time()
         client.release([resource["name"]])
-        latencies.append(time.perf_counter() - began)
+        latencies.append(time.time() - asked)
+        events.append((asked, granted, resource["name"], granted))
     client.close()
-    out.put(latencies)
+    out.put((latencies, events))
 
 
-def baseline_cycles(mode: str, target: str, seconds: float, start: float, out) -> None:
-    latencies = []
-    if mode == "embedded":
-        from sqlalchemy import text
-        from app.engine import open_engine
-        engine = open_engine(target)
-        op = lambda: _bare_transaction(engine, text)  # noqa: E731
-    else:
-        import requests
-        http = requests.Session()
-        url = target.split("|")[0] + "/api/v1/health"
-        op = lambda: http.get(url).raise_for_status()  # noqa: E731
-    while time.time() < start:
-        time.sleep(0.001)
-    while time.time() < start + seconds:
-        began = time.perf_counter()
-        op()
-        latencies.append(time.perf_counter() - began)
-    out.put(latencies)
-
-
-def _bare_transaction(engine, text) -> None:
-    with engine.begin() as connection:
-        connection.execute(text("UPDATE resource SET comment = comment WHERE id = 1"))
-
-
-def handoff_holder(mode: str, target: str, rounds: int, to_waiter, to_holder,
-                   out) -> None:
-    from rotest_core.resources import descriptor
-    client = make_client(mode, target)
-    client.open()
-    stamps = []
-    for _ in range(rounds):
-        client.lock([descriptor("BenchDevice", name="dev0")], timeout=30)
-        to_waiter.put("held")
-        time.sleep(0.15)  # let the waiter settle into its wait
-        stamps.append(time.time())
-        client.release(["dev0"])
-        to_holder.get()  # the waiter released it again
-    client.close()
-    out.put(stamps)
-
-
-def handoff_waiter(mode: str, target: str, rounds: int, to_waiter, to_holder,
-                   out) -> None:
-    from rotest_core.resources import descriptor
-    client = make_client(mode, target)
-    client.open()
-    stamps = []
-    for _ in range(rounds):
-        to_waiter.get()
-        client.lock([descriptor("BenchDevice", name="dev0")], timeout=30)
-        stamps.append(time.time())
-        client.release(["dev0"])
-        to_holder.put("done")
-    client.close()
-    out.put(stamps)
-
-
-# --- measuring ----------------------------------------------------------------
-
-def run_parallel(worker, mode: str, target: str, clients: int, seconds: float):
+def run(targets: list[str], clients: int, seconds: float, pool: list[str] | None):
+    """Every client process's latencies and events."""
     context = mp.get_context("spawn")
-    out = context.Queue()
-    start = time.time() + 2.0 + 0.1 * clients  # all processes started and connected
-    processes = [context.Process(target=worker, args=(mode, target, seconds, start, out))
-                 for _ in range(clients)]
+    out, ready, go = context.Queue(), context.Queue(), context.Value("d", 0.0)
+    processes = [context.Process(target=cycles_worker,
+                                 args=(targets[i % len(targets)], pool, seconds, ready, go,
+                                       out))
+                 for i in range(clients)]
     for process in processes:
         process.start()
-    latencies = [x for _ in processes for x in out.get(timeout=120)]
+    for _ in processes:  # every process started and connected
+        ready.get(timeout=180)
+    go.value = time.time() + 0.2
+    results = [out.get(timeout=seconds + 180) for _ in processes]
     for process in processes:
-        process.join()
-    return len(latencies) / seconds, latencies
+        process.join(30)
+    latencies = [x for lat, _ in results for x in lat]
+    events = [e for _, ev in results for e in ev]
+    return latencies, events
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+def handoffs(events: list[tuple[float, float, str, float]]) -> list[float]:
+    """Release call → grant of the same resource to a request made before it."""
+    releases: dict[str, list[float]] = {}
+    for _asked, _granted, name, released in events:
+        releases.setdefault(name, []).append(released)
+    for times in releases.values():
+        times.sort()
+    found = []
+    for asked, granted, name, _released in events:
+        before = [t for t in releases[name] if t < granted]
+        if before and before[-1] > asked:
+            found.append(granted - before[-1])
+    return found
 
 
-def measure_handoff(mode: str, target: str, rounds: int = 20) -> list[float]:
-    context = mp.get_context("spawn")
-    to_waiter, to_holder = context.Queue(), context.Queue()
-    out_h, out_w = context.Queue(), context.Queue()
-    holder = context.Process(target=handoff_holder,
-                             args=(mode, target, rounds, to_waiter, to_holder, out_h))
-    waiter = context.Process(target=handoff_waiter,
-                             args=(mode, target, rounds, to_waiter, to_holder, out_w))
-    holder.start()
-    waiter.start()
-    released, granted = out_h.get(timeout=180), out_w.get(timeout=180)
-    holder.join()
-    waiter.join()
-    return [g - r for r, g in zip(released, granted)]
+@dataclass
+class Row:
+    clients: int
+    rate: float
+    p50: float
+    p99: float
+    hand50: float
+    hand99: float
+    cpu: float
 
 
-def report(mode: str, target: str, levels: list[int], seconds: float,
-           title: str) -> None:
-    print(f"\n## {title}")
-    print(f"{'clients':>7} {'cycles/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'baseline/s':>11} {'cost':>6}")
+def ratio(value: float, base: float) -> str:
+    if base != base or value != value or not base:  # NaN or zero
+        return ""
+    return f"({value / base:.1f}x)"
+
+
+def measure(title: str, targets: list[str], servers: Servers | None, levels: list[int],
+            seconds: float, sql: tuple[float, float]) -> None:
+    rows = []
     for clients in levels:
-        rate, lat = run_parallel(lock_cycles, mode, target, clients, seconds)
-        base_rate, _ = run_parallel(baseline_cycles, mode, target, clients, seconds)
-        print(f"{clients:>7} {rate:>10.0f} {percentile(lat, .5) * 1e3:>8.2f} "
-              f"{percentile(lat, .99) * 1e3:>8.2f} {base_rate:>11.0f} "
-              f"{base_rate / rate:>5.0f}x")
-    handoff = measure_handoff(mode, target)
-    print(f"hand-off (release -> waiter's grant, {len(handoff)} rounds): "
-          f"p50 {statistics.median(handoff) * 1e3:.1f} ms, "
-          f"p99 {percentile(handoff, .99) * 1e3:.1f} ms")
-
-
-def postgres_database():
-    """A fresh database URL and a function that drops it; None without a server."""
-    try:
-        import psycopg
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except Exception as error:  # noqa: BLE001
-        print(f"\n## server (gunicorn + PostgreSQL): skipped, no PostgreSQL at "
-              f"{PG_ADMIN} ({error})")
-        return None, None
-    name = f"rotest_bench_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return f"{base}/{name}", lambda: admin.execute(
-        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def start_gunicorn(database_url: str, workdir: str):
-    from app.serving import GunicornServer
-    env = dict(os.environ, ROTEST_DATABASE_URL=database_url, ROTEST_WORKDIR=workdir,
-               ROTEST_PLUGINS="bench_models", ROTEST_SECRET_KEY="bench",
-               PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).parent)]))
-    return GunicornServer(env, workers=4, threads=32, cwd=ROOT).start()
+        cpu_before = servers.cpu_seconds() if servers else 0.0
+        latencies, _ = run(targets, clients, seconds, None)
+        cpu = (servers.cpu_seconds() - cpu_before) / max(1, len(latencies)) \
+            if servers else float("nan")
+        _, events = run(targets, clients, seconds, CONTENDED)
+        hands = handoffs(events)
+        rows.append(Row(clients, len(latencies) / seconds, percentile(latencies, .5),
+                        percentile(latencies, .99), percentile(hands, .5),
+                        percentile(hands, .99), cpu))
+    base = rows[0]
+    print(f"\n## {title}")
+    print(f"SQL per cycle: {sql[0]:.0f} statements, {sql[1]:.0f} round trips "
+          f"(with BEGIN/COMMIT); CPU per cycle in one process, one client, no HTTP: "
+          f"{lockbench.sql_per_cycle.cpu * 1e3:.1f} ms")
+    print(f"{'clients':>7} {'cycles/s':>16} {'p50 ms':>14} {'p99 ms':>16} "
+          f"{'hand-off p50 ms':>17} {'p99 ms':>9} {'server CPU ms/cycle':>22}")
+    for row in rows:
+        print(f"{row.clients:>7} {row.rate:>8.0f} {ratio(row.rate, base.rate):>7} "
+              f"{row.p50 * 1e3:>6.1f} {ratio(row.p50, base.p50):>7} "
+              f"{row.p99 * 1e3:>8.1f} {ratio(row.p99, base.p99):>7} "
+              f"{row.hand50 * 1e3:>17.1f} {row.hand99 * 1e3:>9.1f} "
+              f"{row.cpu * 1e3:>13.2f} {ratio(row.cpu, base.cpu):>8}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", default="1,4,16")
+    parser.add_argument("--modes", default="embedded,server,gunicorn,gunicorn2")
     args = parser.parse_args()
     levels = [int(n) for n in args.clients.split(",")]
-    print(f"lock+release cycles, {args.seconds:g} s per measurement, pool of {POOL} "
-          f"devices, {os.cpu_count()} cores")
+    modes = args.modes.split(",")
+    print(f"lock+release cycles, {args.seconds:g} s a measurement, pool of {POOL} "
+          f"(hand-off: {len(CONTENDED)}), {os.cpu_count()} cores shared with the "
+          f"clients; code: {lockbench.ROOT}")
+    any_device = {"type": "BenchDevice", "properties": {}}
     with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/bench.db"
-        seed(url)
-        report("embedded", url, levels, args.seconds, "embedded (SQLite file)")
-        pg_url, drop = postgres_database()
-        if pg_url:
-            token = seed(pg_url)
-            server = start_gunicorn(pg_url, folder)
-            try:
-                report("server", f"{server.url}|{token}", levels, args.seconds,
-                       "server (gunicorn -w 4 gthread + PostgreSQL)")
-            finally:
-                server.stop()
-                drop()
+        if "embedded" in modes or "server" in modes:
+            url = f"sqlite:///{folder}/bench.db"
+            token = lockbench.create_schema(url)
+            lockbench.add_devices(url, POOL)
+            if "embedded" in modes:
+                measure("embedded (SQLite file)", [url], None, levels, args.seconds,
+                        lockbench.sql_per_cycle(url, None, any_device))
+            if "server" in modes:
+                servers = Servers().development(url, folder)
+                try:
+                    measure("rotest server (SQLite)", [f"{servers.urls[0]}|{token}"],
+                            servers, levels, args.seconds,
+                            lockbench.sql_per_cycle(url, token, any_device))
+                finally:
+                    servers.stop()
+        for mode, instances in (("gunicorn", 1), ("gunicorn2", 2)):
+            if mode not in modes:
+                continue
+            missing = lockbench.postgres_available()
+            if missing:
+                print(f"\n## {mode}: skipped, {missing}")
+                continue
+            with ExitStack() as stack:
+                pg_url = stack.enter_context(lockbench.postgres_database())
+                token = lockbench.create_schema(pg_url)
+                lockbench.add_devices(pg_url, POOL)
+                servers = Servers()
+                stack.callback(servers.stop)
+                for _ in range(instances):
+                    servers.gunicorn(pg_url, folder)
+                sql = lockbench.sql_per_cycle(pg_url, token, any_device)
+                measure(f"{instances} gunicorn instance(s) (-w 4 gthread) + PostgreSQL",
+                        [f"{u}|{token}" for u in servers.urls], servers, levels,
+                        args.seconds, sql)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,15 @@ class Unauthorized(EngineError):
 def authenticate() -> None:
     """Set ``g.user`` from the ``Authorization: Bearer`` header, or raise 401.
 
-    Commits before returning, so the view starts with no open transaction: a
-    long-poll must not hold one while it waits.
+    Commits before returning when it wrote (or on SQLite), so the view starts
+    with no open transaction; on PostgreSQL a read-only check leaves its
+    transaction to the view (a long-poll ends it before it waits).
     """
     token = _bearer_token()
-    found = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
-                              .where(ApiToken.token_hash == hash_token(token)))
+    # The user's groups in the same query: every lock and release reads them.
+    found = db.session.execute(
+        select(ApiToken).options(joinedload(ApiToken.user).joinedload(User.groups))
+        .where(ApiToken.token_hash == hash_token(token))).unique().scalar_one_or_none()
     if found is None:
         db.session.rollback()
         raise Unauthorized("the API token is not valid; ask an admin for a token "
@@ -39,8 +42,15 @@ def authenticate() -> None:
         raise Unauthorized(f"the account {found.user.username!r} is deactivated")
     g.user = found.user
     now = utcnow()
-    if found.last_used is None or now - found.last_used >= LAST_USED_RESOLUTION:
+    stale = found.last_used is None or now - found.last_used >= LAST_USED_RESOLUTION
+    if stale:
         found.last_used = now
+    elif db.session.get_bind().dialect.name == "postgresql":
+        # Nothing written: the view goes on in this transaction (the engine
+        # takes its lock in it; a long poll ends it before waiting), and a
+        # COMMIT and a BEGIN are saved. SQLite must end it: a read
+        # transaction cannot become a write one while another process writes.
+        return
     try:
         db.session.commit()
     except OperationalError:

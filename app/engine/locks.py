@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from .. import lifecycle
 from ..models import LockRequest, ResourceData, User, utcnow
@@ -22,8 +23,9 @@ from .lookups import MAX_LIST, check_text
 from .notify import RECHECK, notifier_for
 from .operation import operation
 from .policy import Sight
+from .pools import Scope
 from .serialize import request_dict, session_dict
-from .transaction import changed
+from .transaction import _session
 
 MAX_TIMEOUT = 24 * 3600.0
 PRIORITY_RANGE = range(-1000, 1001)
@@ -51,8 +53,9 @@ def close_session(db: Session, user: User, session_id: str) -> dict[str, Any]:
     """Release all the session holds and cancel its waiting requests."""
     with operation(db):
         session = sessions.get_active(db, user, session_id)
-        sessions.end(db, session, session.CLOSED)
-        queue.serve(db)
+        freed = Scope()
+        sessions.end(db, session, session.CLOSED, freed)
+        queue.serve(db, scope=freed, overdue=False)
         return session_dict(session)
 
 
@@ -78,11 +81,11 @@ def request_lock(db: Session, user: User, session_id: str, descriptors: Any, *,
         now = utcnow()
         request = LockRequest(session=session, priority=priority, created=now,
                               descriptors=[d.encode() for d in wanted],
-                              deadline=now + timedelta(seconds=timeout))
+                              deadline=now + timedelta(seconds=timeout),
+                              state=LockRequest.WAITING)
+        queue.take(db, request, wanted, now)
         db.add(request)
         db.flush()
-        changed(db)
-        queue.serve(db, now)
         if request.state != request.GRANTED:
             # Only now worth asking: could waiting ever help? (An error here
             # undoes the request with the operation's savepoint.)
@@ -95,40 +98,67 @@ def get_request(db: Session, user: User, request_id: int) -> dict[str, Any]:
     with operation(db):
         request = _own_request(db, user, request_id)
         if request.state == request.WAITING and request.deadline <= utcnow():
-            queue.serve(db)
+            queue.serve(db, scope=Scope())  # times it out, unless it can be served
         return _describe(db, request)
 
 
 def wait_for(db: Session, user: User, request_id: int, max_wait: float) -> dict[str, Any]:
     """Block up to ``max_wait`` seconds until the request leaves the queue.
 
-    Wakes as soon as a transaction that frees resources commits (no polling
-    interval on the grant itself), and every second to reap expired leases.
-    Returns the state at once, still waiting, when the server begins to stop
-    (:mod:`app.lifecycle`): the request keeps its place in the queue.
+    Wakes as soon as a transaction that grants (or ends) it commits, and not
+    for others' grants; and every second, to check its deadline. It reads its
+    request without the engine's write lock: the grant was made by whoever
+    freed the resources. Returns the state at once, still waiting, when the
+    server begins to stop (:mod:`app.lifecycle`): the request keeps its place.
     """
     notifier = notifier_for(db.get_bind())
     until = time.monotonic() + max(0.0, float(max_wait))
-    while True:
-        mark = notifier.mark()
-        state = get_request(db, user, request_id)
-        remaining = until - time.monotonic()
-        if state["state"] != LockRequest.WAITING or remaining <= 0 \
-                or lifecycle.is_stopping():
-            return state
-        notifier.wait(mark, min(remaining, RECHECK))
+    with notifier.watching(request_id):
+        while True:
+            mark = notifier.mark(request_id)
+            state = peek(db, user, request_id)
+            if state is None:  # past its deadline: the engine times it out
+                state = get_request(db, user, request_id)
+            remaining = until - time.monotonic()
+            if state["state"] != LockRequest.WAITING or remaining <= 0 \
+                    or lifecycle.is_stopping():
+                return state
+            notifier.wait(request_id, mark, min(remaining, RECHECK))
+
+
+def peek(db: Session, user: User, request_id: int) -> dict[str, Any] | None:
+    """A request's state read in a short read transaction (no engine lock);
+    None when only the engine can move a waiting one on: it is past its
+    deadline, or a lease ran out that nobody reaped yet (with no server
+    sweeping, as embedded, the waiters reap)."""
+    db = _session(db)
+    if db.in_transaction():
+        db.rollback()  # a fresh look, and no transaction held while waiting
+    try:
+        request = _own_request(db, user, request_id)
+        if request.state == request.WAITING and (
+                request.deadline <= utcnow() or sessions.any_expired(db)):
+            return None
+        return _describe(db, request)
+    finally:
+        db.rollback()
 
 
 def cancel(db: Session, user: User, request_id: int) -> dict[str, Any]:
     """Withdraw a request. If it was granted meanwhile, its resources are released."""
     with operation(db):
         request = _own_request(db, user, request_id)
+        freed = Scope()
         if request.state == request.GRANTED:
-            for resource in _granted(db, request):
-                _release_family(resource, request.session_id, dirty=None)
+            released = [member for resource in _granted(db, request)
+                        for member in _release_family(resource, request.session_id,
+                                                      dirty=None)]
+            freed.add_freed(db, released)
+        elif request.state == request.WAITING:
+            freed.leave(user, request.descriptors)
         if request.state in (request.WAITING, request.GRANTED):
             queue.finish(db, request, request.CANCELLED, "cancelled by the client")
-            queue.serve(db)
+            queue.serve(db, scope=freed, overdue=False)
         return _describe(db, request)
 
 
@@ -155,10 +185,12 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
         held = [r for r in found.values() if r.OWNABLE]
         for resource in held:
             _check_release(user, resource, force)
-        for resource in held:
-            _release_family(resource, resource.session_id, dirty=bool(dirty))
-        changed(db)
-        queue.serve(db)
+        released = [member for resource in held
+                    for member in _release_family(resource, resource.session_id,
+                                                  dirty=bool(dirty))]
+        freed = Scope()
+        freed.add_freed(db, released)
+        queue.serve(db, scope=freed, overdue=False)
         return sorted(found)
 
 
@@ -175,10 +207,14 @@ def _check_release(user: User, resource: ResourceData, force: bool) -> None:
 
 
 def _release_family(resource: ResourceData, session_id: str | None,
-                    dirty: bool | None) -> None:
+                    dirty: bool | None) -> list[ResourceData]:
+    """Free the resource and its parts that ``session_id`` holds; returns them."""
+    freed = []
     for member in resource.family():
         if member.OWNABLE and member.session_id == session_id:
             sessions.free(member, dirty)
+            freed.append(member)
+    return freed
 
 
 def _check_timeout(timeout: Any) -> float:
@@ -201,9 +237,14 @@ def _own_request(db: Session, user: User, request_id: Any) -> LockRequest:
 
 
 def _granted(db: Session, request: LockRequest) -> list[ResourceData]:
-    by_id = {r.id: r for r in db.scalars(select(ResourceData)
-                                         .where(ResourceData.id.in_(request.granted or [])))}
-    return [by_id[i] for i in request.granted or [] if i in by_id]
+    ids = request.granted or []
+    # Those just granted are in the Session already: no query for them.
+    known = {i: db.identity_map.get(identity_key(ResourceData, i)) for i in ids}
+    missing = [i for i, resource in known.items() if resource is None]
+    if missing:
+        known.update((r.id, r) for r in db.scalars(
+            select(ResourceData).where(ResourceData.id.in_(missing))))
+    return [known[i] for i in ids if known.get(i) is not None]
 
 
 def _describe(db: Session, request: LockRequest) -> dict[str, Any]:

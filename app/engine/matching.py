@@ -2,11 +2,13 @@
 
 Each descriptor must get its own resource, and the *footprints* of the chosen
 resources (each one with the ownable resources it is made of) must not
-overlap. A small depth-first search does it; requests name few descriptors.
+overlap. A small depth-first search does it over candidates the database
+hands out in order (:func:`.pools.candidates`), read only as far as the search
+goes; requests name few descriptors.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from ..models import ResourceData
 
@@ -24,22 +26,43 @@ def is_free(resource: ResourceData) -> bool:
                for member in resource.family())
 
 
-def choose(pools: Sequence[Sequence[ResourceData]],
+class _Lazy:
+    """A candidate stream read on demand and kept, so a search can go back."""
+
+    def __init__(self, stream: Iterable[ResourceData]) -> None:
+        self._stream: Iterator[ResourceData] | None = iter(stream)
+        self._seen: list[tuple[ResourceData, frozenset[int]]] = []
+
+    def __iter__(self) -> Iterator[tuple[ResourceData, frozenset[int]]]:
+        index = 0
+        while True:
+            if index < len(self._seen):
+                yield self._seen[index]
+                index += 1
+            elif self._stream is None:
+                return
+            else:
+                resource = next(self._stream, None)
+                if resource is None:
+                    self._stream = None
+                    return
+                self._seen.append((resource, footprint(resource)))
+
+
+def choose(pools: Sequence[Iterable[ResourceData]],
            excluded: Iterable[int] = ()) -> list[ResourceData] | None:
     """One resource per pool with disjoint footprints avoiding ``excluded``,
-    preferring lower ids; None if there is no such choice."""
+    taking each pool in its order; None if there is no such choice."""
     excluded = frozenset(excluded)
-    options = [[(r, footprint(r)) for r in pool if not footprint(r) & excluded]
-               for pool in pools]
-    # Scarce descriptors first: fewer dead ends. Map back to the request's order.
-    order = sorted(range(len(options)), key=lambda i: len(options[i]))
+    options = [_Lazy(pool) for pool in pools]
+    if any(next(iter(option), None) is None for option in options):
+        return None  # a pool with nothing free: no need to walk the others
     picked: dict[int, ResourceData] = {}
     budget = [SEARCH_BUDGET]
 
-    def search(depth: int, used: frozenset[int]) -> bool:
-        if depth == len(order):
+    def search(index: int, used: frozenset[int]) -> bool:
+        if index == len(options):
             return True
-        index = order[depth]
         for resource, taken in options[index]:
             budget[0] -= 1
             if budget[0] < 0:
@@ -47,10 +70,10 @@ def choose(pools: Sequence[Sequence[ResourceData]],
             if taken & used:
                 continue
             picked[index] = resource
-            if search(depth + 1, used | taken):
+            if search(index + 1, used | taken):
                 return True
         return False
 
-    if not search(0, frozenset()):
+    if not search(0, excluded):
         return None
     return [picked[i] for i in range(len(options))]

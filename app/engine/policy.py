@@ -14,12 +14,14 @@ second rule to forget: lock, query, update_fields, release and the grant.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
-from sqlalchemy import ColumnElement, Index, Select, UniqueConstraint, or_, true
-from sqlalchemy.orm import Session
+from sqlalchemy import (ColumnElement, Index, Select, UniqueConstraint, and_, inspect, or_,
+                        true)
+from sqlalchemy.orm import Session, aliased
 
-from ..models import ResourceData, User
+from ..models import ResourceData, User, sub_resource_fields
 from .descriptors import Descriptor
 from .lookups import OPEN, Rules
 
@@ -40,6 +42,33 @@ def lockable_by(user: User) -> ColumnElement:
     group_ids = [group.id for group in user.groups]
     return (or_(ResourceData.group_id.is_(None), ResourceData.group_id.in_(group_ids))
             & ResourceData.reserved.in_(("", user.username)))
+
+
+def takable_by(user: User, model: type[ResourceData] = ResourceData) -> ColumnElement:
+    """SQL condition: rows of ``model`` that ``user`` may lock with every
+    declared part (:func:`may_take` in SQL, through ``model``'s sub-resource
+    relations; a part of a subclass's own relation is left to
+    :func:`may_take`). Built once per model and rights."""
+    return _takable(model, tuple(sorted(group.id for group in user.groups)),
+                    user.username, 4)
+
+
+@lru_cache(maxsize=512)
+def _takable(model: Any, group_ids: tuple[int, ...], username: str,
+             depth: int) -> ColumnElement:
+    condition = (or_(model.group_id.is_(None), model.group_id.in_(group_ids))
+                 & model.reserved.in_(("", username)))
+    if depth == 0:
+        return condition
+    mapper = inspect(model).mapper
+    for name in sub_resource_fields(mapper.class_):
+        relation = mapper.relationships[name]
+        part = aliased(relation.mapper.class_)
+        empty = and_(*(getattr(model, mapper.get_property_by_column(column).key).is_(None)
+                       for column in relation.local_columns))
+        condition &= or_(empty, getattr(model, name).of_type(part).has(
+            _takable(part, group_ids, username, depth - 1)))
+    return condition
 
 
 def may_lock(user: User, resource: ResourceData) -> bool:
@@ -122,8 +151,24 @@ class Sight:
 
     def find(self, db: Session, descriptor: Descriptor,
              limit: int | None = None) -> list[ResourceData]:
-        """The resources matching ``descriptor`` that this user sees."""
-        return self.rows(db, descriptor.select(self.rules).limit(limit))
+        """The resources matching ``descriptor`` that this user sees; the first
+        ``limit`` of them (by id) when given, read a batch at a time since a
+        part's rights are checked after loading."""
+        statement = descriptor.select(self.rules)
+        if limit is None:
+            return self.rows(db, statement)
+        found: list[ResourceData] = []
+        after = 0
+        while len(found) < limit:
+            wanted = limit - len(found)
+            batch = list(db.scalars(statement.where(self.prefilter(),
+                                                    descriptor.model.id > after)
+                                    .limit(wanted)))
+            found += self.keep(batch)
+            if len(batch) < wanted:
+                break
+            after = batch[-1].id
+        return found[:limit]
 
     def rows(self, db: Session, statement: Select) -> list[ResourceData]:
         """The resources ``statement`` selects that this user sees: the only

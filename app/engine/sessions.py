@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ..models import LockRequest, LockSession, ResourceData, User, utcnow
 from .errors import InvalidRequest, NotFound, PermissionDenied, SessionExpired
 from .lookups import check_text
+from .pools import Scope
 from .transaction import changed
 
 MIN_LEASE, MAX_LEASE = 1.0, 24 * 3600.0
@@ -62,10 +63,12 @@ def renew(session: LockSession) -> None:
     session.expires_at = utcnow() + timedelta(seconds=session.lease_seconds)
 
 
-def end(db: Session, session: LockSession, state: str) -> None:
-    """Release everything the session holds and drop its waiting requests."""
-    for resource in db.scalars(select(ResourceData)
-                               .where(ResourceData.session_id == session.id)):
+def end(db: Session, session: LockSession, state: str, scope: Scope | None = None) -> None:
+    """Release everything the session holds and drop its waiting requests;
+    what that frees goes into ``scope``, for the queue to serve."""
+    freed = list(db.scalars(select(ResourceData)
+                            .where(ResourceData.session_id == session.id)))
+    for resource in freed:
         free(resource)
     for request in db.scalars(select(LockRequest).where(
             LockRequest.session_id == session.id,
@@ -73,8 +76,12 @@ def end(db: Session, session: LockSession, state: str) -> None:
         request.state = (LockRequest.EXPIRED if state == LockSession.EXPIRED
                          else LockRequest.CANCELLED)
         request.resolved = utcnow()
+        changed(db, request.id)
+        if scope is not None:
+            scope.leave(session.user, request.descriptors)
+    if scope is not None:
+        scope.add_freed(db, freed)
     session.state, session.ended = state, utcnow()
-    changed(db)
 
 
 def free(resource: ResourceData, dirty: bool | None = None) -> None:
@@ -83,14 +90,22 @@ def free(resource: ResourceData, dirty: bool | None = None) -> None:
         resource.dirty = dirty
 
 
-def reap(db: Session, now: datetime | None = None) -> int:
-    """End every session whose lease ran out. Returns how many."""
+def reap(db: Session, now: datetime | None = None, scope: Scope | None = None) -> int:
+    """End every session whose lease ran out (one indexed query when none
+    did); what they freed goes into ``scope``. Returns how many."""
     now = now or utcnow()
     expired = list(db.scalars(select(LockSession).where(
         LockSession.state == LockSession.ACTIVE, LockSession.expires_at < now)))
     for session in expired:
-        end(db, session, LockSession.EXPIRED)
+        end(db, session, LockSession.EXPIRED, scope)
     return len(expired)
+
+
+def any_expired(db: Session, now: datetime | None = None) -> bool:
+    """Whether an active session's lease ran out (one indexed read)."""
+    return db.scalar(select(LockSession.id).where(
+        LockSession.state == LockSession.ACTIVE,
+        LockSession.expires_at < (now or utcnow())).limit(1)) is not None
 
 
 def tidy(db: Session, now: datetime | None = None) -> None:

@@ -17,29 +17,41 @@ from typing import Iterator
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, scoped_session
 
+from ..models import utcnow
 from .errors import EngineError
-from .notify import notifier_for
+from .notify import EVERYONE, notifier_for
 
 ADVISORY_KEY = 0x726F74657374  # "rotest"
+EXPIRED_HINT = text(
+    "SELECT pg_advisory_xact_lock(:key), EXISTS (SELECT 1 FROM lock_session "
+    "WHERE state = 'active' AND expires_at < :now)")
 
 
 @contextmanager
 def serialized(db: Session) -> Iterator[Session]:
     """Run the block in a fresh transaction holding the engine's write lock.
 
-    Commits on success (and wakes waiters if the block called :func:`changed`);
+    Commits on success (and wakes the waiters the block named with :func:`changed`);
     on an EngineError commits what the block left (see :mod:`.operation`, which
     undoes the failing step in a savepoint); rolls back on any other error.
     """
     db = _session(db)
-    if db.in_transaction():
+    postgres = db.get_bind().dialect.name == "postgresql"
+    if db.in_transaction() and not postgres:
+        # SQLite cannot turn a read transaction into the write one. PostgreSQL
+        # goes on in the caller's (the API's token check): each statement
+        # after the lock sees every commit before it, and a round trip less.
         db.commit()
     with _gate(db.get_bind()):
-        if db.get_bind().dialect.name == "postgresql":
-            db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_KEY})
+        if postgres:
+            # One round trip: the lock, and whether a lease ran out (a hint,
+            # read in a snapshot from before the wait: a session can only
+            # have been renewed or reaped since, never newly expired).
+            db.info["rotest_expired"] = db.execute(EXPIRED_HINT, {
+                "key": ADVISORY_KEY, "now": utcnow()}).one()[1]
         else:
             db.connection(execution_options={"sqlite_immediate": True})
-        db.info["rotest_changed"] = False
+        db.info["rotest_changed"] = set()
         try:
             yield db
         except EngineError:
@@ -93,17 +105,24 @@ def _gate(engine: Engine):
 
 def _commit(db: Session) -> None:
     notifier = notifier_for(db.get_bind())
-    changed = db.info.pop("rotest_changed", False)
+    changed = db.info.pop("rotest_changed", None)
     if changed:
-        notifier.announce(db)
+        notifier.announce(db, changed)
     db.commit()
     if changed:
-        notifier.committed()
+        notifier.committed(changed)
 
 
-def changed(db: Session) -> None:
-    """Mark the current transaction as one that waiters should hear about."""
-    _session(db).info["rotest_changed"] = True
+def changed(db: Session, *requests: int) -> None:
+    """Mark the current transaction as one whose commit the waiters of
+    ``requests`` (their ids; every waiter when none is named) should hear of."""
+    marked = _session(db).info.setdefault("rotest_changed", set())
+    marked.update(requests or (EVERYONE,))
+
+
+def forget_changes(db: Session) -> None:
+    """The transaction was rolled back: nobody is to hear of it."""
+    _session(db).info["rotest_changed"] = set()
 
 
 def _session(db: Session | scoped_session) -> Session:

@@ -37,6 +37,9 @@ class LockSession(db.Model):
     ended: Mapped[datetime | None] = mapped_column(default=None)
     user: Mapped[User] = relationship()
 
+    #: The leases that ran out: reaping reads only those.
+    __table_args__ = (Index("ix_lock_session_expiry", "state", "expires_at"),)
+
     @property
     def is_active(self) -> bool:
         return self.state == self.ACTIVE
@@ -69,7 +72,9 @@ class LockRequest(db.Model):
     message: Mapped[str] = mapped_column(Text, default="")
     session: Mapped[LockSession] = relationship()
 
-    __table_args__ = (Index("ix_lock_request_queue", "state", "priority", "id"),)
+    __table_args__ = (Index("ix_lock_request_queue", "state", "priority", "id"),
+                      # The waiters past their deadline, for the sweep.
+                      Index("ix_lock_request_deadline", "state", "deadline"))
 
     def __str__(self) -> str:
         return f"request {self.id} ({self.state})"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar, Iterator
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, RelationshipDirection, mapped_column, relationship
 
 from .accounts import Group
@@ -89,6 +89,13 @@ class ResourceData(db.Model):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+#: The free resources, in id order: what the lock engine reads for "any of
+#: these" (partial, so a pool held almost whole costs what is free, not all).
+Index("ix_resource_free", ResourceData.id,
+      postgresql_where=ResourceData.session_id.is_(None),
+      sqlite_where=ResourceData.session_id.is_(None))
 
 
 def sub_resource_fields(model: type[ResourceData]) -> list[str]:
