@@ -233,7 +233,7 @@ def server(host: str, port: int, debug: bool) -> None:
 
     \b
     In production, upgrade with `rotest db upgrade` and serve wsgi:app:
-        gunicorn -k gthread --threads 16 -w 4 wsgi:app
+        gunicorn -k gthread --threads 64 -w 4 wsgi:app
     """
     from .migrate import upgrade_database
     with server_app() as app:

@@ -1,5 +1,10 @@
 """How the server is served in production: gunicorn with threaded workers, so a
-long-polling client holds a thread, not a whole worker."""
+long-polling client holds a thread, not a whole worker.
+
+Each client session also holds one thread for its presence stream (see
+app/api/presence.py) for as long as it runs: 64 threads a worker leave room
+for ``presence_limit`` (40) streams, ``long_poll_limit`` (12) polls and a dozen
+short calls at once."""
 from __future__ import annotations
 
 import signal
@@ -12,7 +17,7 @@ from pathlib import Path
 import requests
 
 DEFAULT_WORKERS = 4
-DEFAULT_THREADS = 16
+DEFAULT_THREADS = 64
 
 
 def gunicorn_command(host: str = "127.0.0.1", port: int = 8000, *,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import errors, history, polls, signatures  # noqa: F401 - they add their routes to bp
+from . import errors, history, polls, presence, signatures  # noqa: F401 - they add routes to bp
 from .views import bp
 
 __all__ = ["bp", "init_app"]
@@ -20,3 +20,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     errors.init_app(app)
     polls.init_app(app)
+    presence.init_app(app)

@@ -32,7 +32,7 @@ LOCK_FIELDS = {"session_id": Field(STRING, required=True),
                "descriptors": Field(ARRAY, required=True),
                "timeout": Field(NUMBER), "priority": Field(INTEGER)}
 RELEASE_FIELDS = {"resources": Field(ARRAY, required=True), "dirty": Field(BOOLEAN),
-                  "force": Field(BOOLEAN)}
+                  "force": Field(BOOLEAN), "session_id": Field(STRING)}
 QUERY_FIELDS = {"type": Field(STRING, required=True), "filters": Field(OBJECT)}
 UPDATE_FIELDS = {**QUERY_FIELDS, "values": Field(OBJECT, required=True)}
 
@@ -132,11 +132,14 @@ def cancel_lock(request_id: int) -> dict[str, Any]:
 
 @bp.post("/release")
 def release() -> dict[str, list[str]]:
-    """Release resources by name (an admin may ``force`` another user's)."""
+    """Release resources by name: with ``session_id``, only what that session
+    holds; without, what any session of the user holds (an admin may ``force``
+    anyone's)."""
     body = read_body(RELEASE_FIELDS)
     released = engine.release(_db(), current_user(), body["resources"],
                               dirty=body.get("dirty", False),
-                              force=body.get("force", False))
+                              force=body.get("force", False),
+                              session_id=body.get("session_id"))
     return {"released": released}
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import LockRequest, ResourceData, User, utcnow
+from ..models import LockRequest, LockSession, ResourceData, User, utcnow
 from . import queue, sessions
 from .descriptors import parse_all
 from .errors import Conflict, InvalidRequest, NotFound, PermissionDenied
@@ -116,9 +116,13 @@ def wait_for(db: Session, user: User, request_id: int, max_wait: float) -> dict[
 
 
 def cancel(db: Session, user: User, request_id: int) -> dict[str, Any]:
-    """Withdraw a request. If it was granted meanwhile, its resources are released."""
+    """Withdraw a request. If it was granted meanwhile, its resources are
+    released (only what its session still holds). The request of an ended
+    session is left as that end left it: the end released everything."""
     with operation(db):
         request = _own_request(db, user, request_id)
+        if not request.session.is_active:
+            return _describe(db, request)
         if request.state == request.GRANTED:
             for resource in _granted(db, request):
                 _release_family(resource, request.session_id, dirty=None)
@@ -129,12 +133,17 @@ def cancel(db: Session, user: User, request_id: int) -> dict[str, Any]:
 
 
 def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
-            force: bool = False) -> list[str]:
+            force: bool = False, session_id: str | None = None) -> list[str]:
     """Release resources by name, with their sub-resources; all or none.
 
-    Only the owner may release, unless an admin forces it. ``dirty`` records
-    that the resource was left in an unknown state (the next user sets it up
-    afresh). Shared (non-ownable) resources need no release and are skipped.
+    With ``session_id`` (what lock clients send) the release is bound to that
+    session: it must be the user's and still active (an ended one raises
+    SessionExpired saying when it ended), and it releases only what it holds.
+    Without it, the user releases what any of their sessions holds (by hand,
+    ``rotest resources release``; older clients). An admin may ``force`` a
+    release of anyone's lock, whatever the session. ``dirty`` records that the
+    resource was left in an unknown state (the next user sets it up afresh).
+    Shared (non-ownable) resources need no release and are skipped.
     """
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) \
             or len(names) > MAX_LIST:
@@ -143,6 +152,8 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
     for name in names:
         check_text(name, "resources")
     with operation(db):
+        session = sessions.get_active(db, user, session_id) \
+            if session_id is not None and not force else None
         found = {r.name: r for r in Sight(user).rows(
             db, select(ResourceData).where(ResourceData.name.in_(names)))}
         missing = sorted(set(names) - set(found))
@@ -150,7 +161,7 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
             raise NotFound(f"no resource named {', '.join(missing)}", names=missing)
         held = [r for r in found.values() if r.OWNABLE]
         for resource in held:
-            _check_release(user, resource, force)
+            _check_release(user, resource, force, session)
         for resource in held:
             _release_family(resource, resource.session_id, dirty=bool(dirty))
         changed(db)
@@ -158,7 +169,8 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
         return sorted(found)
 
 
-def _check_release(user: User, resource: ResourceData, force: bool) -> None:
+def _check_release(user: User, resource: ResourceData, force: bool,
+                   session: LockSession | None) -> None:
     if resource.session_id is None:
         raise Conflict(f"{resource.name} is not locked", name=resource.name)
     if force:
@@ -168,6 +180,10 @@ def _check_release(user: User, resource: ResourceData, force: bool) -> None:
         raise PermissionDenied(
             f"{resource.name} is locked by {resource.owner}; only its owner may release "
             f"it, or an admin with force", name=resource.name, owner=resource.owner)
+    elif session is not None and resource.session_id != session.id:
+        raise Conflict(
+            f"{resource.name} is held by another of your lock sessions, not by session "
+            f"{session.id}; a session releases only what it holds", name=resource.name)
 
 
 def _release_family(resource: ResourceData, session_id: str | None,

@@ -1,8 +1,15 @@
 """Lock sessions: open, renew by heartbeat, close; and reaping the expired.
 
 Reaping runs at the start of every engine operation and from the server's
-periodic sweep, so a client that dies loses its locks within its lease plus
-the sweep interval.
+periodic sweep, so a client that stops renewing (frozen, cut off) loses its
+locks within its lease plus the sweep interval. A client that dies is noticed
+sooner: the server ends its session when its presence stream breaks
+(:mod:`app.api.presence`), and reaping ends the sessions of embedded clients
+whose process is gone (:mod:`.liveness`).
+
+A session that ends without its client closing it (expired, gone) leaves what
+it held *dirty*: its client stopped mid-way, so the resource's state is
+unknown and the next user sets it up afresh.
 """
 from __future__ import annotations
 
@@ -11,7 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..models import LockRequest, LockSession, ResourceData, User, utcnow
+from ..models import LockRequest, LockSession, ResourceData, User, rfc3339, utcnow
+from . import liveness
 from .errors import InvalidRequest, NotFound, PermissionDenied, SessionExpired
 from .lookups import check_text
 from .transaction import changed
@@ -49,13 +57,30 @@ def get_active(db: Session, user: User, session_id: object) -> LockSession:
         raise NotFound(f"no lock session {session_id!r}", session_id=str(session_id)[:64])
     if session.user_id != user.id:
         raise PermissionDenied("that lock session belongs to another user")
-    if session.state == LockSession.EXPIRED:
-        raise SessionExpired("the session's lease ran out and its locks were released; "
-                             "open a new session", session_id=session.id)
     if session.state != LockSession.ACTIVE:
-        raise SessionExpired("the session was closed; open a new session",
-                             session_id=session.id)
+        raise ended_error(session)
     return session
+
+
+def ended_error(session: LockSession) -> SessionExpired:
+    """What a client of an ended session is told: when and why it ended, and
+    that its locks are gone. An ended session is never revived."""
+    ended = rfc3339(session.ended)
+    if session.state == LockSession.EXPIRED:
+        expired = rfc3339(session.expires_at)
+        message = (f"your session expired at {expired}: no heartbeat came within its "
+                   f"lease of {session.lease_seconds:g} s (was the client frozen or cut "
+                   f"off?); its locks were released")
+    elif session.state == LockSession.GONE:
+        expired = ended
+        message = (f"your session ended at {ended}: its client was taken for dead (its "
+                   f"presence connection closed, or its process was gone); its locks "
+                   f"were released")
+    else:
+        expired = ended
+        message = f"your session was closed at {ended}; its locks were released"
+    return SessionExpired(f"{message}; open a new session", session_id=session.id,
+                          state=session.state, expired_at=expired)
 
 
 def renew(session: LockSession) -> None:
@@ -63,15 +88,16 @@ def renew(session: LockSession) -> None:
 
 
 def end(db: Session, session: LockSession, state: str) -> None:
-    """Release everything the session holds and drop its waiting requests."""
+    """Release everything the session holds and drop its waiting requests;
+    held resources go back dirty unless the client closed the session."""
+    abandoned = state != LockSession.CLOSED
     for resource in db.scalars(select(ResourceData)
                                .where(ResourceData.session_id == session.id)):
-        free(resource)
+        free(resource, dirty=True if abandoned else None)
     for request in db.scalars(select(LockRequest).where(
             LockRequest.session_id == session.id,
             LockRequest.state == LockRequest.WAITING)):
-        request.state = (LockRequest.EXPIRED if state == LockSession.EXPIRED
-                         else LockRequest.CANCELLED)
+        request.state = LockRequest.EXPIRED if abandoned else LockRequest.CANCELLED
         request.resolved = utcnow()
     session.state, session.ended = state, utcnow()
     changed(db)
@@ -84,13 +110,24 @@ def free(resource: ResourceData, dirty: bool | None = None) -> None:
 
 
 def reap(db: Session, now: datetime | None = None) -> int:
-    """End every session whose lease ran out. Returns how many."""
+    """End every session whose lease ran out, and every embedded session whose
+    process is gone. Returns how many."""
     now = now or utcnow()
     expired = list(db.scalars(select(LockSession).where(
         LockSession.state == LockSession.ACTIVE, LockSession.expires_at < now)))
     for session in expired:
         end(db, session, LockSession.EXPIRED)
-    return len(expired)
+    return len(expired) + sum(end_gone(db, session_id)
+                              for session_id in liveness.vanished(db.get_bind()))
+
+
+def end_gone(db: Session, session_id: str) -> bool:
+    """End the session as ``gone`` (its client died) if it is still active."""
+    session = db.get(LockSession, session_id)
+    if session is None or session.state != LockSession.ACTIVE:
+        return False
+    end(db, session, LockSession.GONE)
+    return True
 
 
 def tidy(db: Session, now: datetime | None = None) -> None:

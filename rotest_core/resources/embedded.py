@@ -1,7 +1,10 @@
 """The embedded lock client: the lock engine on a local database, no server.
 
 The same engine and models as the server, so the locking rules are the same;
-several processes on one machine share the SQLite file safely.
+several processes on one machine share the SQLite file safely. Each session's
+process holds a file lock beside the database while the session is open
+(:mod:`app.engine.liveness`): when the process dies, the next engine call of
+any other process ends its session, and its locks reach the next waiter.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine as lock_engine
+from app.engine import liveness
 from app.engine.transaction import serialized
 from app.models import User
 
@@ -21,9 +25,9 @@ from .lock_client import Descriptor, LockClient, ResourceDict
 
 log = logging.getLogger(__name__)
 
-#: A local session's lease: a process that dies without closing its session
-#: loses its locks this long after its last heartbeat.
-EMBEDDED_LEASE = 30.0
+#: A local session's lease: a process frozen (SIGSTOP, a debugger) loses its
+#: locks this long after its last heartbeat. One that dies loses them at once.
+EMBEDDED_LEASE = 10.0
 
 
 def local_user(db: Session, username: str | None = None) -> User:
@@ -45,10 +49,14 @@ class EmbeddedLockClient(LockClient):
     """Locks through :mod:`app.engine` on the database at ``database_url``."""
 
     DEFAULT_LEASE = EMBEDDED_LEASE
+    _presence: liveness.Presence | None = None
 
-    def __init__(self, database_url: str, username: str | None = None) -> None:
+    def __init__(self, database_url: str, username: str | None = None, *,
+                 lease_seconds: float | None = None) -> None:
         self.engine = lock_engine.open_engine(database_url)
         self.username = username or getpass.getuser()
+        if lease_seconds is not None:
+            self.DEFAULT_LEASE = lease_seconds
 
     def _call(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run an engine operation in a short-lived Session of this thread."""
@@ -59,9 +67,19 @@ class EmbeddedLockClient(LockClient):
             except lock_engine.EngineError as error:
                 raise error_for(error.code, error.message, error.details) from None
 
-    def _open_session(self, lease_seconds: float, description: str) -> str:
-        return self._call(lock_engine.open_session, lease_seconds=lease_seconds,
-                          description=description)["id"]
+    def _open_session(self, lease_seconds: float | None, description: str
+                      ) -> dict[str, Any]:
+        return self._call(lock_engine.open_session,
+                          lease_seconds=lease_seconds or EMBEDDED_LEASE,
+                          description=description)
+
+    def _attend(self) -> None:
+        self._presence = liveness.hold(self.engine, self.session_id)
+
+    def _leave(self) -> None:
+        if self._presence is not None:
+            self._presence.end()
+            self._presence = None
 
     def _renew(self) -> None:
         self._call(lock_engine.heartbeat, self.session_id)
@@ -85,7 +103,8 @@ class EmbeddedLockClient(LockClient):
 
     def release(self, names: list[str], *, dirty: bool = False,
                 force: bool = False) -> list[str]:
-        return self._call(lock_engine.release, list(names), dirty=dirty, force=force)
+        return self._call(lock_engine.release, list(names), dirty=dirty, force=force,
+                          session_id=self.session_id)
 
     def query(self, type_name: str, **filters: Any) -> list[ResourceDict]:
         return self._call(lock_engine.query, type_name, filters)
