@@ -150,6 +150,7 @@ from rotest_core.resources import RemoteLockClient, descriptor
 client = RemoteLockClient(sys.argv[1], sys.argv[2])
 client.open(lease_seconds=float(sys.argv[3]))
 client.lock([descriptor("DeviceData", name="dev1")])
+assert client.wait_present(30)
 print(client.session_id, flush=True)
 time.sleep(600)
 """
@@ -213,10 +214,14 @@ def test_a_stopping_server_ends_presence_streams_but_not_their_sessions(workdir,
     client = RemoteLockClient(http.url, token)
     client.open(lease_seconds=LONG_LEASE)
     try:
-        assert client._presence.started.is_set()
+        assert client.wait_present(30)
         lifecycle.begin_stop()
-        time.sleep(1.5)  # a few pulses: every stream has seen the flag
+        # The stream ends (and is made again, ending again, while stopping).
+        wait_until(lambda: not client._presence.attached.is_set(), 30, "still attached")
+        time.sleep(1.0)  # a few pulses more
         assert session_row(lab.engine, client.session_id).state == "active"
+        lifecycle._stopping.clear()
+        assert client.wait_present(30), "the client did not come back"
     finally:
         lifecycle._stopping.clear()
         client.close()

@@ -40,6 +40,12 @@ def open_session(db: Session, user: User, *, lease_seconds: float = 60.0,
 
 def heartbeat(db: Session, user: User, session_id: str) -> dict[str, Any]:
     """Renew the session's lease; an expired session is an error, not revived."""
+    renewed = sessions.renew_unlocked(db, user, session_id)
+    if renewed is not None:
+        answer = session_dict(renewed)
+        db.commit()
+        return answer
+    db.rollback()
     with operation(db):
         session = sessions.get_active(db, user, session_id)
         sessions.renew(session)

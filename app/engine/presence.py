@@ -21,8 +21,14 @@ from .serialize import session_dict
 
 
 def check_presence(db: Session, user: User, session_id: str) -> dict[str, Any]:
-    """The user's active session (expired ones reaped first), or the error that
-    says why it is not; it is not renewed."""
+    """The user's active session, or the error that says why it is not; it is
+    not renewed. One read, unless the lease ran out unnoticed (then reaped)."""
+    try:
+        session = sessions.get_active(db, user, session_id)
+        if session.expires_at >= utcnow():
+            return session_dict(session)
+    finally:
+        db.rollback()
     with operation(db):
         return session_dict(sessions.get_active(db, user, session_id))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..models import LockRequest, LockSession, ResourceData, User, rfc3339, utcnow
@@ -87,6 +87,41 @@ def renew(session: LockSession) -> None:
     session.expires_at = utcnow() + timedelta(seconds=session.lease_seconds)
 
 
+def renew_unlocked(db: Session, user: User, session_id: object) -> LockSession | None:
+    """Renew the user's session without the engine's write lock, if it is
+    active and within its lease; else None (the caller then takes the locked
+    path, which reaps and says why). The caller commits.
+
+    A heartbeat must not queue behind a busy engine, or a short lease would
+    run out under load. On PostgreSQL one guarded UPDATE does it; :func:`reap`
+    locks the rows it ends (``FOR UPDATE``), so a renewal and the reaping of
+    the same session never both win. SQLite serializes writers itself: the
+    renewal takes its write lock (``BEGIN IMMEDIATE``) without the engine's gate.
+    """
+    if not isinstance(session_id, str) or len(session_id) > 36:
+        return None
+    now = utcnow()
+    if db.get_bind().dialect.name == "postgresql":
+        return db.scalars(
+            update(LockSession)
+            .where(LockSession.id == session_id, LockSession.user_id == user.id,
+                   LockSession.state == LockSession.ACTIVE, LockSession.expires_at >= now)
+            .values(expires_at=now + func.make_interval(0, 0, 0, 0, 0, 0,
+                                                        LockSession.lease_seconds))
+            .returning(LockSession)
+            .execution_options(synchronize_session=False)).first()
+    if db.in_transaction():
+        db.commit()
+    db.connection(execution_options={"sqlite_immediate": True})
+    session = db.get(LockSession, session_id)
+    if session is None or session.user_id != user.id \
+            or session.state != LockSession.ACTIVE or session.expires_at < now:
+        return None
+    renew(session)
+    db.flush()
+    return session
+
+
 def end(db: Session, session: LockSession, state: str) -> None:
     """Release everything the session holds and drop its waiting requests;
     held resources go back dirty unless the client closed the session."""
@@ -113,8 +148,10 @@ def reap(db: Session, now: datetime | None = None) -> int:
     """End every session whose lease ran out, and every embedded session whose
     process is gone. Returns how many."""
     now = now or utcnow()
+    # Locked: a heartbeat renewing one of them meanwhile (renew_unlocked) wins.
     expired = list(db.scalars(select(LockSession).where(
-        LockSession.state == LockSession.ACTIVE, LockSession.expires_at < now)))
+        LockSession.state == LockSession.ACTIVE, LockSession.expires_at < now)
+        .with_for_update()))
     for session in expired:
         end(db, session, LockSession.EXPIRED)
     return len(expired) + sum(end_gone(db, session_id)

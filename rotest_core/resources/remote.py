@@ -28,8 +28,6 @@ RETRY_AFTER = (0.5, 60.0)
 #: half second) before the client takes the connection for dead and makes a
 #: new one. Long: the server ends the session when the old one closes.
 PRESENCE_SILENCE = 60.0
-#: How long :meth:`open` waits for the presence stream to start.
-PRESENCE_START = 5.0
 
 
 class RemoteLockClient(LockClient):
@@ -94,7 +92,12 @@ class RemoteLockClient(LockClient):
 
     def _attend(self) -> None:
         self._presence = _Presence(self, self.session_id)
-        self._presence.started.wait(PRESENCE_START)
+
+    def wait_present(self, timeout: float) -> bool:
+        """Whether the session's presence stream is open, waiting up to
+        ``timeout`` seconds for it (it opens in the background)."""
+        presence = self._presence
+        return presence is not None and presence.attached.wait(timeout)
 
     def _leave(self) -> None:
         if self._presence is not None:
@@ -172,7 +175,7 @@ class _Presence:
     def __init__(self, client: RemoteLockClient, session_id: str) -> None:
         self.url = f"{client.api}/sessions/{session_id}/presence"
         self.client = client
-        self.started = threading.Event()  # connected, or given up
+        self.attached = threading.Event()  # a stream is open now
         self._stopping = threading.Event()
         # A connection of its own: the stream never frees the client's.
         self.http = requests.Session()
@@ -200,11 +203,11 @@ class _Presence:
                     return
                 except requests.RequestException as error:
                     log.debug("presence stream broken (%s); reconnecting", error)
-                self.started.set()  # open() waits no longer
+                finally:
+                    self.attached.clear()
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 5.0)
         finally:
-            self.started.set()
             self.http.close()
 
     def _attend(self) -> None:
@@ -215,7 +218,7 @@ class _Presence:
                 raise ServerUnreachable(f"the server answered {response.status_code}")
             if not response.ok:
                 self.client._body(response)  # raises what the answer says
-            self.started.set()
+            self.attached.set()
             for _ in response.iter_content(chunk_size=64):
                 if self._stopping.is_set():
                     return
