@@ -160,5 +160,5 @@ def test_config_option_names_the_settings_file(rotest, tmp_path):
 def test_db_current_and_server_help(upgraded):
     from test_migrations import CORE_HEAD
     assert upgraded("db", "current").output == f"rotest: {CORE_HEAD} (up to date)\n"
-    assert "gunicorn -k gthread --threads 16 -w 4 wsgi:app" in upgraded(
+    assert "gunicorn -k gthread --threads 64 -w 4 wsgi:app" in upgraded(
         "server", "--help").output
