@@ -100,6 +100,7 @@ def renew_unlocked(db: Session, user: User, session_id: object) -> LockSession |
     """
     if not isinstance(session_id, str) or len(session_id) > 36:
         return None
+    check_text(session_id, "session_id")
     now = utcnow()
     if db.get_bind().dialect.name == "postgresql":
         return db.scalars(

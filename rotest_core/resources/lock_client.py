@@ -68,14 +68,20 @@ class LockClient(abc.ABC):
                 self._renew()
             except SessionLostError as error:
                 if not stop.is_set():  # not just closed by close()
-                    self._lost = error
-                    log.error("the lock session was lost: %s", error)
+                    self._session_lost(error)
                 return
             except Exception as error:  # noqa: BLE001 - try again at the next beat
                 # Were this thread to end, the lease would run out mid-run.
                 log.warning("heartbeat failed: %s", error)
             else:
                 self._confirmed = max(self._confirmed, started)
+
+    def _session_lost(self, error: SessionLostError) -> None:
+        """The engine said the session ended: remember it for
+        :meth:`check_session` (said once, in the log too)."""
+        if self._lost is None:
+            self._lost = error
+            log.error("the lock session was lost: %s", error)
 
     def check_session(self) -> None:
         """Raise :class:`SessionLostError` if the session ended under this
@@ -94,7 +100,7 @@ class LockClient(abc.ABC):
         try:
             self._renew()
         except SessionLostError as error:
-            self._lost = error
+            self._session_lost(error)
             raise
         except LockClientError as error:  # unreachable: the release will say so
             log.warning("could not check the lock session: %s", error)

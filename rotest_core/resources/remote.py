@@ -228,5 +228,6 @@ class _Presence:
             return
         if isinstance(error, SessionLostError) and self.url.endswith(
                 f"/sessions/{self.client.session_id}/presence"):
-            self.client._lost = error  # sooner than the next heartbeat
-        log.info("presence stream given up: %s", error)
+            self.client._session_lost(error)  # sooner than the next heartbeat
+        else:
+            log.info("presence stream given up: %s", error)
