@@ -4,9 +4,9 @@ server sees.
 ``GET /api/v1/sessions/<id>/presence`` answers a stream that never ends on its
 own: a byte every :data:`PULSE` seconds. A client process that dies (kill -9,
 a crash, a killed CI job) has its connection closed by its kernel; the server
-sees the hang-up within a pulse, by the socket turning readable at its end or
-by a write failing, and ends the session at once: its locks reach the next
-waiter. Behind a proxy this holds too: a proxy closes the upstream connection
+sees the hang-up at once (the socket turns readable at its end; without the
+socket, a write fails a pulse or two later) and ends the session: its locks
+reach the next waiter. Behind a proxy this holds too: a proxy closes the upstream connection
 when the client's closes.
 
 What the stream does *not* do:
@@ -111,9 +111,10 @@ def _pulses(bind: Engine, session_id: str, peer: Any) -> Iterator[bytes]:
             except GeneratorExit:  # the server could not write: the client is gone
                 hung_up = True
                 raise
-            if lifecycle.wait_for_stop(PULSE):
+            gone = watch.wait(PULSE)
+            if lifecycle.is_stopping():
                 return  # the server stops; the client comes back to the next one
-            if watch.hung_up():
+            if gone:
                 hung_up = True
                 return
             if time.monotonic() >= recheck:
@@ -126,7 +127,9 @@ def _pulses(bind: Engine, session_id: str, peer: Any) -> Iterator[bytes]:
 
 
 class _HangUpWatch:
-    """Sees, without reading anything, that the peer closed the connection."""
+    """Sees, without reading anything, the moment the peer closes the
+    connection; without the socket (another server, TLS), a failed write
+    tells instead, a pulse later."""
 
     def __init__(self, peer: Any) -> None:
         self.peer = peer if isinstance(peer, socket.socket) else None
@@ -135,16 +138,26 @@ class _HangUpWatch:
             self._poll = select.poll()
             self._poll.register(self.peer, select.POLLIN | select.POLLERR | select.POLLHUP)
 
-    def hung_up(self) -> bool:
-        if self._poll is None or not self._poll.poll(0):
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True as soon as the peer has hung up. Wakes
+        early, returning False, when the server begins to stop."""
+        if self._poll is None:
+            lifecycle.wait_for_stop(seconds)
+            return False
+        if not self._poll.poll(seconds * 1000):
             return False
         try:
-            return self.peer.recv(1, socket.MSG_PEEK) == b""  # end of stream
+            if self.peer.recv(1, socket.MSG_PEEK) == b"":  # end of stream
+                return True
         except (ConnectionError, TimeoutError):
             return True
-        except (OSError, ValueError):  # e.g. TLS, which cannot peek: writes tell
-            self._poll = None
-            return False
+        except (OSError, ValueError):  # e.g. TLS, which cannot peek
+            pass
+        # Readable but not closed (the client sent bytes, or TLS): stop
+        # watching, lest poll() return at once forever; writes tell from now.
+        self._poll = None
+        lifecycle.wait_for_stop(seconds)
+        return False
 
 
 def _still_active(bind: Engine, session_id: str) -> bool:

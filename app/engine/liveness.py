@@ -77,18 +77,28 @@ def hold(engine: Engine | Connection, session_id: str) -> Presence | None:
 
 
 def vanished(engine: Engine | Connection) -> list[str]:
-    """Ids of sessions whose holding process is gone; their files are removed."""
+    """Ids of sessions whose holding process is gone; their files are removed
+    (call it in the transaction that ends those sessions)."""
+    return [path.name for path in _files(engine) if _abandoned(path)]
+
+
+def any_vanished(engine: Engine | Connection) -> bool:
+    """Whether some session's holding process is gone; removes nothing (a
+    waiter asks this often, then sweeps, which ends those sessions)."""
+    return any(_abandoned(path, remove=False) for path in _files(engine))
+
+
+def _files(engine: Engine | Connection) -> list[Path]:
     where = folder(engine)
     if where is None:
         return []
     try:
-        entries = [e for e in os.scandir(where) if not e.name.startswith(".")]
+        return [Path(e.path) for e in os.scandir(where) if not e.name.startswith(".")]
     except FileNotFoundError:
         return []
-    return [entry.name for entry in entries if _abandoned(Path(entry.path))]
 
 
-def _abandoned(path: Path) -> bool:
+def _abandoned(path: Path, remove: bool = True) -> bool:
     """Take the file's lock if nobody holds it; then its holder is gone."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
@@ -100,7 +110,8 @@ def _abandoned(path: Path) -> bool:
         os.close(fd)
         return False  # held: its process lives
     try:
-        path.unlink(missing_ok=True)
+        if remove:
+            path.unlink(missing_ok=True)
     finally:
         os.close(fd)
     return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import threading
 from typing import Any, Callable
 
 from sqlalchemy import select
@@ -25,6 +26,8 @@ from .lock_client import Descriptor, LockClient, ResourceDict
 
 log = logging.getLogger(__name__)
 
+#: Seconds between two looks, while waiting, for holders whose process died.
+LIVENESS_CHECK = 0.25
 #: A local session's lease: a process frozen (SIGSTOP, a debugger) loses its
 #: locks this long after its last heartbeat. One that dies loses them at once.
 EMBEDDED_LEASE = 10.0
@@ -96,7 +99,24 @@ class EmbeddedLockClient(LockClient):
                           timeout=timeout, priority=priority)
 
     def poll(self, request_id: int, wait: float) -> dict[str, Any]:
-        return self._call(lock_engine.wait_for, request_id, wait)
+        # While it waits, a watcher looks for holders whose process died, so
+        # that their locks come at once rather than at the engine's next call.
+        stop = threading.Event()
+        threading.Thread(target=self._watch, args=(stop,), daemon=True,
+                         name="rotest-liveness").start()
+        try:
+            return self._call(lock_engine.wait_for, request_id, wait)
+        finally:
+            stop.set()
+
+    def _watch(self, stop: threading.Event) -> None:
+        while not stop.wait(LIVENESS_CHECK):
+            try:
+                if liveness.any_vanished(self.engine):
+                    with Session(self.engine) as db:
+                        lock_engine.sweep(db)  # ends them; the grant wakes the waiter
+            except Exception as error:  # noqa: BLE001 - the lease still frees them
+                log.warning("looking for dead lock holders failed: %s", error)
 
     def cancel(self, request_id: int) -> dict[str, Any]:
         return self._call(lock_engine.cancel, request_id)
