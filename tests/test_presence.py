@@ -14,13 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app import lifecycle
@@ -28,7 +27,8 @@ from app.engine import Conflict, SessionExpired
 from app.models import LockSession, utcnow
 from engine_helpers import Lab, dev
 from rotest_core.resources import EmbeddedLockClient, RemoteLockClient, descriptor
-from runtime_samples.fixtures import ROTEST, SAMPLES, cli_env, lab, server, workdir  # noqa: F401
+from runtime_samples.fixtures import (ROTEST, SAMPLES, cli_env, lab,  # noqa: F401
+                                      server, workdir)
 from server_process import ROOT, TESTS, GunicornServer, ThreadedServer, server_env
 from test_server_gunicorn import seed
 
@@ -60,17 +60,18 @@ def wait_until(condition, seconds: float, what: str) -> None:
 
 @pytest.fixture
 def bench(database_url):
-    lab = Lab(database_url)
-    lab.add(lab_plugin.DeviceData, "d1")
-    lab.alice = lab.add_user("alice")
-    lab.root = lab.add_user("root", is_admin=True)
-    yield lab
-    lab.dispose()
+    """A device d1; users alice and root (an admin), on SQLite and PostgreSQL."""
+    found = Lab(database_url)
+    found.add(lab_plugin.DeviceData, "d1")
+    found.alice = found.add_user("alice")
+    found.root = found.add_user("root", is_admin=True)
+    yield found
+    found.dispose()
 
 
-def expire(lab: Lab, session_id: str) -> None:
+def expire(bench: Lab, session_id: str) -> None:
     """Let the session's lease run out (as a frozen client's does)."""
-    with Session(lab.engine) as s:
+    with Session(bench.engine) as s:
         s.execute(update(LockSession).where(LockSession.id == session_id)
                   .values(expires_at=utcnow() - timedelta(seconds=1)))
         s.commit()
@@ -297,7 +298,8 @@ def test_a_frozen_then_resumed_test_errors_and_touches_nothing(workdir, lab, tmp
                           "lease_seconds": 1.0, "sweep_interval": 0.2})
         token = add_user(app, "tester")
         http = ThreadedServer(app)
-        env.update(ROTEST_HOST="127.0.0.1", ROTEST_PORT=str(http.port), ROTEST_TOKEN=token)
+        env.update(ROTEST_HOST="127.0.0.1", ROTEST_PORT=str(http.port),
+                   ROTEST_TOKEN=token)
         other = RemoteLockClient(http.url, token)
     else:
         other = EmbeddedLockClient(lab.url)  # the same local user as `rotest run`
@@ -305,8 +307,8 @@ def test_a_frozen_then_resumed_test_errors_and_touches_nothing(workdir, lab, tmp
                                cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: (sample_dir / "started").exists() or process.poll() is not None,
-                   60, "the test never started")
+        wait_until(lambda: (sample_dir / "started").exists()
+                   or process.poll() is not None, 60, "the test never started")
         assert process.poll() is None, process.communicate()
         frozen_session = lab.row("dev1")["session_id"]
         process.send_signal(signal.SIGSTOP)

@@ -6,8 +6,8 @@ own: a byte every :data:`PULSE` seconds. A client process that dies (kill -9,
 a crash, a killed CI job) has its connection closed by its kernel; the server
 sees the hang-up at once (the socket turns readable at its end; without the
 socket, a write fails a pulse or two later) and ends the session: its locks
-reach the next waiter. Behind a proxy this holds too: a proxy closes the upstream connection
-when the client's closes.
+reach the next waiter. Behind a proxy this holds too: a proxy closes the
+upstream connection when the client's closes.
 
 What the stream does *not* do:
 
@@ -91,7 +91,8 @@ def presence(session_id: str) -> Response:
     bind = db.engine
     # The connection itself, to see a hang-up without waiting for a write to
     # fail (gunicorn and werkzeug both offer it).
-    peer = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    environ = request.environ
+    peer = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
     response = Response(_pulses(bind, session_id, peer), mimetype="text/plain",
                         headers={"Cache-Control": "no-store",
                                  "X-Accel-Buffering": "no"})  # nginx: pass each byte on
@@ -136,7 +137,8 @@ class _HangUpWatch:
         self._poll = None
         if self.peer is not None:
             self._poll = select.poll()
-            self._poll.register(self.peer, select.POLLIN | select.POLLERR | select.POLLHUP)
+            self._poll.register(self.peer,
+                                select.POLLIN | select.POLLERR | select.POLLHUP)
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True as soon as the peer has hung up. Wakes

@@ -16,7 +16,8 @@ from typing import Any
 
 import requests
 
-from .errors import LockClientError, ServerBusy, ServerUnreachable, SessionLostError, error_for
+from .errors import (LockClientError, ServerBusy, ServerUnreachable, SessionLostError,
+                     error_for)
 from .lock_client import Descriptor, LockClient, ResourceDict
 
 log = logging.getLogger(__name__)
