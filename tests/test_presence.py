@@ -334,3 +334,28 @@ def test_a_frozen_then_resumed_test_errors_and_touches_nothing(workdir, lab, tmp
         if http is not None:
             http.stop()
             app.extensions["rotest_sweeper"].stop()
+
+
+def test_the_api_binds_a_release_to_its_session(app):
+    from api_helpers import Api, add_user
+    from app.models import db
+    with app.app_context():
+        db.session.add(lab_plugin.DeviceData(name="dev9"))
+        db.session.commit()
+    alice = Api(app, add_user(app, "alice"))
+    dev9 = descriptor("DeviceData", name="dev9")
+    frozen = alice.open_session()
+    assert alice.lock(frozen, dev9).status_code == 200
+    with app.app_context():
+        db.session.execute(update(LockSession).where(LockSession.id == frozen)
+                           .values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    current = alice.open_session()
+    assert alice.lock(current, dev9).status_code == 200
+    refused = alice.release("dev9", session_id=frozen)
+    assert refused.status_code == 409 and refused.json["error"] == "session_expired"
+    assert refused.json["message"].startswith("your session expired at ")
+    assert refused.json["details"]["expired_at"].endswith("Z")
+    presence = alice.get(f"/sessions/{frozen}/presence")
+    assert presence.status_code == 409 and presence.json["error"] == "session_expired"
+    assert alice.release("dev9", session_id=current).json == {"released": ["dev9"]}
