@@ -359,3 +359,19 @@ def test_the_api_binds_a_release_to_its_session(app):
     presence = alice.get(f"/sessions/{frozen}/presence")
     assert presence.status_code == 409 and presence.json["error"] == "session_expired"
     assert alice.release("dev9", session_id=current).json == {"released": ["dev9"]}
+
+
+def test_a_stream_ends_after_its_lifetime_and_the_client_makes_another(workdir, lab,
+                                                                      server, monkeypatch):
+    from app.api import presence
+    monkeypatch.setattr(presence, "LIFETIME", 1.0)
+    http, token = server
+    client = RemoteLockClient(http.url, token)
+    client.open(lease_seconds=LONG_LEASE)
+    try:
+        assert client.wait_present(30)
+        wait_until(lambda: not client._presence.attached.is_set(), 30, "never ended")
+        assert client.wait_present(30), "the client did not make another"
+        assert session_row(lab.engine, client.session_id).state == "active"
+    finally:
+        client.close()

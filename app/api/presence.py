@@ -15,7 +15,8 @@ What the stream does *not* do:
   open, so only its heartbeats may keep its locks; the lease frees it.
 - end the session when the server stops. A stopping process (see
   :mod:`app.lifecycle`) ends its streams normally; the client reconnects to
-  the next one.
+  the next one. It does the same after :data:`LIFETIME`, so that a proxy
+  that caps how long a connection lives never cuts a stream.
 
 Each stream holds a server thread, so a process holds at most
 ``presence_limit`` of them; above that a client is told to try again later
@@ -51,6 +52,10 @@ PULSE = 0.5
 RECHECK = 5.0
 #: Seconds a client refused for the cap waits before it asks again.
 RETRY_AFTER = 5
+#: Seconds after which a stream ends normally and the client makes a new one:
+#: so that no proxy's cap on a connection's life cuts a stream (which would
+#: end a live client's session), and a server's threads turn over.
+LIFETIME = 300.0
 
 
 class Presences:
@@ -105,8 +110,9 @@ def _pulses(bind: Engine, session_id: str, peer: Any) -> Iterator[bytes]:
     hung_up = False
     watch = _HangUpWatch(peer)
     recheck = time.monotonic() + RECHECK
+    ends = time.monotonic() + LIFETIME
     try:
-        while True:
+        while time.monotonic() < ends:
             try:
                 yield b"\n"
             except GeneratorExit:  # the server could not write: the client is gone
