@@ -123,7 +123,7 @@ def main() -> None:
     import lab_plugin
     from app.engine import open_engine
     from app.models import ApiToken, User, db
-    from rotest_core.resources import EmbeddedLockClient, RemoteLockClient
+    from rotest_core.resources import EmbeddedLockClient, RemoteLockClient, descriptor
     from server_process import ROOT as REPO, GunicornServer, server_env
 
     url, pg = database()
@@ -156,6 +156,7 @@ def main() -> None:
                    for _ in range(args.streams)]
         for client in clients:
             client.open(lease_seconds=120)
+            client.submit([descriptor("DeviceData", name="dev0")], 0, 0)  # opens the stream
         for client in clients:
             client.wait_present(30)
         before = cpu_seconds(pids)

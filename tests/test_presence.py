@@ -215,6 +215,7 @@ def test_a_stopping_server_ends_presence_streams_but_not_their_sessions(workdir,
     client = RemoteLockClient(http.url, token)
     client.open(lease_seconds=LONG_LEASE)
     try:
+        client.lock(DEV1)  # the stream opens with the first request
         assert client.wait_present(30)
         lifecycle.begin_stop()
         # The stream ends (and is made again, ending again, while stopping).
@@ -369,6 +370,7 @@ def test_a_stream_ends_after_its_lifetime_and_the_client_makes_another(workdir, 
     client = RemoteLockClient(http.url, token)
     client.open(lease_seconds=LONG_LEASE)
     try:
+        client.lock(DEV1)
         assert client.wait_present(30)
         wait_until(lambda: not client._presence.attached.is_set(), 30, "never ended")
         assert client.wait_present(30), "the client did not make another"

@@ -92,11 +92,16 @@ class RemoteLockClient(LockClient):
         return self.call("POST", "/sessions", body)[1]
 
     def _attend(self) -> None:
-        self._presence = _Presence(self, self.session_id)
+        # Nothing yet: the stream opens with the first lock request (submit).
+        # A session that never asked for anything strands nothing if its
+        # process dies, and the stream's set-up does not compete with the
+        # request's way into the queue.
+        self._presence = None
 
     def wait_present(self, timeout: float) -> bool:
         """Whether the session's presence stream is open, waiting up to
-        ``timeout`` seconds for it (it opens in the background)."""
+        ``timeout`` seconds for it (it opens in the background, with the
+        session's first lock request)."""
         presence = self._presence
         return presence is not None and presence.attached.wait(timeout)
 
@@ -119,6 +124,8 @@ class RemoteLockClient(LockClient):
         status, body = self.call("POST", "/locks", {
             "session_id": self.session_id, "descriptors": descriptors,
             "timeout": timeout, "priority": priority})
+        if self._presence is None and self.session_id is not None:
+            self._presence = _Presence(self, self.session_id)
         return body["details"]["request"] if status == 409 else body
 
     def poll(self, request_id: int, wait: float) -> dict[str, Any]:
