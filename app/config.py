@@ -104,12 +104,15 @@ SERVER_OPTIONS = (
     Option("secret_key", as_optional_str, None,
            "signs admin sessions and CSRF tokens; default: a key kept in the workdir"),
     Option("plugins", as_list, [], "packages that define resource models"),
-    Option("lease_seconds", as_positive(float), 60.0,
-           "default session lease; a session not renewed within it loses its locks"),
+    # A frozen client (SIGSTOP, a debugger) is freed within lease + sweep
+    # interval: 12 s by default. A dead one is freed at once by its presence.
+    Option("lease_seconds", as_positive(float), 10.0,
+           "session lease: a session not renewed within it loses its locks (clients "
+           "renew it three times a lease); also the embedded client's lease"),
     Option("run_lease_seconds", as_int_between(1, 86400), 900,
            "a history run not heard from within it (records or heartbeat) is ended "
            "as aborted, unless its client asks for another lease"),
-    Option("sweep_interval", as_positive(float), 5.0,
+    Option("sweep_interval", as_positive(float), 2.0,
            "how often the server reaps expired sessions and runs, in seconds"),
     Option("long_poll_seconds", as_positive(float), 25.0,
            "longest time the server holds a lock poll open"),
@@ -117,11 +120,16 @@ SERVER_OPTIONS = (
            "largest request body the API accepts"),
     Option("artifacts_dir", as_optional_str, None,
            "run artifacts (zips) the run pages may serve; default: <workdir>/artifacts"),
-    # Long polls park a thread each: keep the cap below the threads of a server
-    # process (gunicorn --threads, 16 in the README and app/serving.py) so
-    # that health checks and short calls always find one free.
+    # Long polls and presence streams park a thread each: keep both caps
+    # together below the threads of a server process (gunicorn --threads, 64
+    # in the README and app/serving.py) so that health checks and short calls
+    # always find one free.
     Option("long_poll_limit", as_positive(int), 12,
            "most lock polls one server process holds open at once (429 above)"),
+    Option("presence_limit", as_positive(int), 40,
+           "most presence streams (one per client session) one server process "
+           "holds open at once; above it a client is told to retry (429) and is "
+           "freed by its lease alone if it dies meanwhile"),
     Option("long_poll_user_limit", as_positive(int), 4,
            "most lock polls one user may hold open in one server process (429 above)"),
     Option("long_poll_retry_after", as_positive(int), 2,

@@ -1,6 +1,9 @@
 """How the server is served in production: gunicorn with threaded workers, so a
 long-polling client holds a thread, not a whole worker, and the graceful stop
-of :mod:`app.gunicorn_conf`.
+of :mod:`app.gunicorn_conf`. Each client session also holds one thread for
+its presence stream (see app/api/presence.py) for as long as it runs: 64
+threads a worker leave room for ``presence_limit`` (40) streams,
+``long_poll_limit`` (12) polls and a dozen short calls at once.
 
 The one place of the defaults of ``rotest server`` and of that module. Light:
 the ``rotest`` command imports it.
@@ -15,7 +18,7 @@ import time
 from pathlib import Path
 
 DEFAULT_WORKERS = 4
-DEFAULT_THREADS = 16
+DEFAULT_THREADS = 64
 DEFAULT_BIND = "127.0.0.1:8000"
 #: Seconds a stopping worker lets a request run before it is cut off.
 GRACEFUL_TIMEOUT = 10

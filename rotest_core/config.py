@@ -70,7 +70,8 @@ CLIENT_OPTIONS = (
            "seconds the server waits for a run that went silent before it "
            "ends it as aborted (renewed while the run goes)"),
 )
-SHARED = tuple(o for o in SERVER_OPTIONS if o.name in {"workdir", "database_url", "plugins"})
+SHARED = tuple(o for o in SERVER_OPTIONS
+               if o.name in {"workdir", "database_url", "plugins", "lease_seconds"})
 OPTIONS = SHARED + CLIENT_OPTIONS
 
 
@@ -107,7 +108,8 @@ def lock_client_for(config: RunConfig):
     if config.embedded:
         from .embedded_db import prepare_database
         prepare_database(config.embedded_database_url, config.plugins)
-        return EmbeddedLockClient(config.embedded_database_url)
+        return EmbeddedLockClient(config.embedded_database_url,
+                                  lease_seconds=config.lease_seconds)
     if not config.token:
         raise ConfigError(f"a token is needed to use the lock server at "
                           f"{config.server_url}: set 'token' in rotest.yml or "

@@ -64,7 +64,7 @@ def test_session_open_heartbeat_close(lab):
     assert opened.status_code == 201
     session = opened.json
     assert session["state"] == "active" and session["user"] == "alice"
-    assert session["lease_seconds"] == 60.0 and session["description"] == "nightly"
+    assert session["lease_seconds"] == 10.0 and session["description"] == "nightly"
     assert opened.headers["Location"].endswith(f"/api/v1/sessions/{session['id']}")
 
     renewed = alice.post(f"/sessions/{session['id']}/heartbeat")

@@ -68,17 +68,22 @@ def test_no_resource_is_ever_held_twice(server):
     users = ["alice", "bob", "carol"]
 
     def client(number: int) -> None:
+        lock = RemoteLockClient(server.url, server.tokens[users[number % 3]])
         try:
-            with RemoteLockClient(server.url, server.tokens[users[number % 3]]) as lock:
-                for _ in range(15):
-                    resource, = lock.lock([descriptor("DeviceData")], timeout=30)
-                    start = time.monotonic()
-                    time.sleep(0.002)
-                    end = time.monotonic()
-                    lock.release([resource["name"]])
-                    spans[resource["name"]].append((start, end, number))
+            # A stress test of grants, not of leases: on a starved machine (the
+            # suite runs beside others) the default 10 s lease may run out.
+            lock.open(lease_seconds=120)
+            for _ in range(15):
+                resource, = lock.lock([descriptor("DeviceData")], timeout=30)
+                start = time.monotonic()
+                time.sleep(0.002)
+                end = time.monotonic()
+                lock.release([resource["name"]])
+                spans[resource["name"]].append((start, end, number))
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
+        finally:
+            lock.close()
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
     for thread in threads:
@@ -135,13 +140,16 @@ from rotest_core.resources import RemoteLockClient, descriptor
 client = RemoteLockClient(sys.argv[1], sys.argv[2])
 client.open(lease_seconds=float(sys.argv[3]))
 client.lock([descriptor("DeviceData", name="dev1")])
+assert client.wait_present(30)
 print("locked", flush=True)
 time.sleep(600)
 """
 
 
-def test_killed_client_loses_its_locks_within_lease_and_sweep(server):
-    lease = 2.0
+def test_killed_client_loses_its_locks_at_once_not_after_its_lease(server):
+    """Its presence stream breaks: the server ends its session without waiting
+    for the lease (a frozen client is freed by its lease: test_presence.py)."""
+    lease = 120.0
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]))
     process = subprocess.Popen([sys.executable, "-c", CLIENT_SCRIPT, server.url,
                                 server.tokens["alice"], str(lease)],
@@ -152,10 +160,9 @@ def test_killed_client_loses_its_locks_within_lease_and_sweep(server):
     process.wait()
     killed = time.monotonic()
     while holders(server.database_url)["dev1"] == "alice":
-        assert time.monotonic() - killed < lease + SWEEP + 1.5, "lock outlived its lease"
+        # A generous bound, far below the lease: no other client calls meanwhile.
+        assert time.monotonic() - killed < 30, "the lock waited for the lease"
         time.sleep(0.1)
-    # Freed by the server's own sweep: no other client called in the meantime.
-    assert time.monotonic() - killed >= lease - 1.0
 
 
 def test_restart_keeps_locks_sessions_and_queue(server):

@@ -42,7 +42,8 @@ class LockSessionView(ReadOnlyView):
     column_list = ("id", "user", "description", "state", "created", "expires_at",
                    "ended", "lease_seconds")
     column_filters = (StateFilter(LockSession.state, (
-        LockSession.ACTIVE, LockSession.CLOSED, LockSession.EXPIRED)), "user.username")
+        LockSession.ACTIVE, LockSession.CLOSED, LockSession.EXPIRED,
+        LockSession.GONE)), "user.username")
     column_labels = {"user.username": "User"}
     column_default_sort = ("created", True)
 

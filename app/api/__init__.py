@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import errors, history, polls, signatures  # noqa: F401 - they add their routes to bp
+from . import errors, history, polls, presence, signatures  # noqa: F401 - they add routes to bp
 from .contract import check_answer
 from .views import bp
 
@@ -21,5 +21,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     errors.init_app(app)
     polls.init_app(app)
+    presence.init_app(app)
     if app.config.get("ROTEST_CHECK_ANSWERS"):
         app.after_request(check_answer)

@@ -128,11 +128,14 @@ def cancel_lock(request_id: int) -> dict[str, Any]:
 
 @bp.post("/release")
 def release() -> dict[str, list[str]]:
-    """Release resources by name (an admin may ``force`` another user's)."""
+    """Release resources by name: with ``session_id``, only what that session
+    holds; without, what any session of the user holds (an admin may ``force``
+    anyone's)."""
     body = read_body("ReleaseBody")
     released = engine.release(_db(), current_user(), body["resources"],
                               dirty=body.get("dirty", False),
-                              force=body.get("force", False))
+                              force=body.get("force", False),
+                              session_id=body.get("session_id"))
     return {"released": released}
 
 

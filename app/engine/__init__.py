@@ -13,11 +13,13 @@ from .inventory import DEFAULT_PAGE, MAX_PAGE, query, query_page, update_fields
 from .locks import (cancel, close_session, get_request, heartbeat, open_session, release,
                     request_lock, wait_for)
 from .maintenance import sweep
+from .presence import check_presence, session_gone, still_active
 
 __all__ = [
     "DEFAULT_PAGE", "MAX_PAGE",
     "Conflict", "EngineError", "InvalidRequest", "NotFound", "PermissionDenied",
-    "SessionExpired", "Unavailable", "cancel", "close_session", "configure_engine",
-    "get_request", "heartbeat", "open_engine", "open_session", "query", "query_page", "release",
-    "request_lock", "sweep", "update_fields", "wait_for",
+    "SessionExpired", "Unavailable", "cancel", "check_presence", "close_session",
+    "configure_engine", "get_request", "heartbeat", "open_engine", "open_session",
+    "query", "query_page", "release", "request_lock", "session_gone", "still_active",
+    "sweep", "update_fields", "wait_for",
 ]

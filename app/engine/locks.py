@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from .. import lifecycle
-from ..models import LockRequest, ResourceData, User, utcnow
+from ..models import LockRequest, LockSession, ResourceData, User, utcnow
 from . import queue, sessions
 from .descriptors import parse_all
 from .errors import Conflict, InvalidRequest, NotFound, PermissionDenied
@@ -43,6 +43,12 @@ def open_session(db: Session, user: User, *, lease_seconds: float = 60.0,
 
 def heartbeat(db: Session, user: User, session_id: str) -> dict[str, Any]:
     """Renew the session's lease; an expired session is an error, not revived."""
+    renewed = sessions.renew_unlocked(db, user, session_id)
+    if renewed is not None:
+        answer = session_dict(renewed)
+        db.commit()
+        return answer
+    db.rollback()
     with operation(db):
         session = sessions.get_active(db, user, session_id)
         sessions.renew(session)
@@ -145,9 +151,13 @@ def peek(db: Session, user: User, request_id: int) -> dict[str, Any] | None:
 
 
 def cancel(db: Session, user: User, request_id: int) -> dict[str, Any]:
-    """Withdraw a request. If it was granted meanwhile, its resources are released."""
+    """Withdraw a request. If it was granted meanwhile, its resources are
+    released (only what its session still holds). The request of an ended
+    session is left as that end left it: the end released everything."""
     with operation(db):
         request = _own_request(db, user, request_id)
+        if not request.session.is_active:
+            return _describe(db, request)
         freed = Scope()
         if request.state == request.GRANTED:
             released = [member for resource in _granted(db, request)
@@ -163,12 +173,17 @@ def cancel(db: Session, user: User, request_id: int) -> dict[str, Any]:
 
 
 def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
-            force: bool = False) -> list[str]:
+            force: bool = False, session_id: str | None = None) -> list[str]:
     """Release resources by name, with their sub-resources; all or none.
 
-    Only the owner may release, unless an admin forces it. ``dirty`` records
-    that the resource was left in an unknown state (the next user sets it up
-    afresh). Shared (non-ownable) resources need no release and are skipped.
+    With ``session_id`` (what lock clients send) the release is bound to that
+    session: it must be the user's and still active (an ended one raises
+    SessionExpired saying when it ended), and it releases only what it holds.
+    Without it, the user releases what any of their sessions holds (by hand,
+    ``rotest resources release``; older clients). An admin may ``force`` a
+    release of anyone's lock, whatever the session. ``dirty`` records that the
+    resource was left in an unknown state (the next user sets it up afresh).
+    Shared (non-ownable) resources need no release and are skipped.
     """
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) \
             or len(names) > MAX_LIST:
@@ -177,6 +192,8 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
     for name in names:
         check_text(name, "resources")
     with operation(db):
+        session = sessions.get_active(db, user, session_id) \
+            if session_id is not None and not force else None
         found = {r.name: r for r in Sight(user).rows(
             db, select(ResourceData).where(ResourceData.name.in_(names)))}
         missing = sorted(set(names) - set(found))
@@ -184,7 +201,7 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
             raise NotFound(f"no resource named {', '.join(missing)}", names=missing)
         held = [r for r in found.values() if r.OWNABLE]
         for resource in held:
-            _check_release(user, resource, force)
+            _check_release(user, resource, force, session)
         released = [member for resource in held
                     for member in _release_family(resource, resource.session_id,
                                                   dirty=bool(dirty))]
@@ -194,7 +211,8 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
         return sorted(found)
 
 
-def _check_release(user: User, resource: ResourceData, force: bool) -> None:
+def _check_release(user: User, resource: ResourceData, force: bool,
+                   session: LockSession | None) -> None:
     if resource.session_id is None:
         raise Conflict(f"{resource.name} is not locked", name=resource.name)
     if force:
@@ -204,6 +222,10 @@ def _check_release(user: User, resource: ResourceData, force: bool) -> None:
         raise PermissionDenied(
             f"{resource.name} is locked by {resource.owner}; only its owner may release "
             f"it, or an admin with force", name=resource.name, owner=resource.owner)
+    elif session is not None and resource.session_id != session.id:
+        raise Conflict(
+            f"{resource.name} is held by another of your lock sessions, not by session "
+            f"{session.id}; a session releases only what it holds", name=resource.name)
 
 
 def _release_family(resource: ResourceData, session_id: str | None,

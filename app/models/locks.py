@@ -20,10 +20,13 @@ class LockSession(db.Model):
 
     When ``expires_at`` passes, the engine releases everything the session
     holds and drops its queued requests, so a crashed client strands nothing.
+    A session whose client is seen gone (its presence stream broke, or its
+    process no longer holds its presence file) ends the same way at once:
+    ``gone``.
     """
 
     __tablename__ = "lock_session"
-    ACTIVE, CLOSED, EXPIRED = "active", "closed", "expired"
+    ACTIVE, CLOSED, EXPIRED, GONE = "active", "closed", "expired", "gone"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True,
                                     default=lambda: str(uuid.uuid4()))

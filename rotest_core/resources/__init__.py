@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from ..lazy import lazy_attributes
 from .errors import (LockClientError, ResourceDoesNotExistError, ResourcePermissionError,
-                     ResourceRequestError, ResourceUnavailableError, ServerError,
-                     SessionLostError)
+                     ResourceRequestError, ResourcesLostError, ResourceUnavailableError,
+                     ServerError, SessionLostError)
 from .request import ResourceRequest
 
 if TYPE_CHECKING:
@@ -24,7 +24,8 @@ __all__ = [
     "BaseResource", "EmbeddedLockClient", "LockClient", "LockClientError",
     "RemoteLockClient", "ResourceDoesNotExistError", "ResourceLifecycleError",
     "ResourceManager", "ResourcePermissionError", "ResourceRequest",
-    "ResourceRequestError", "ResourceUnavailableError", "ResourceView", "ServerError",
+    "ResourceRequestError", "ResourceUnavailableError", "ResourceView",
+    "ResourcesLostError", "ServerError",
     "SessionLostError", "descriptor",
 ]
 

@@ -1,18 +1,23 @@
 """The embedded lock client: the lock engine on a local database, no server.
 
 The same engine and models as the server, so the locking rules are the same;
-several processes on one machine share the SQLite file safely.
+several processes on one machine share the SQLite file safely. Each session's
+process holds a file lock beside the database while the session is open
+(:mod:`app.engine.liveness`): when the process dies, the next engine call of
+any other process ends its session, and its locks reach the next waiter.
 """
 from __future__ import annotations
 
 import getpass
 import logging
+import threading
 from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine as lock_engine
+from app.engine import liveness
 from app.engine.transaction import serialized
 from app.models import User
 
@@ -21,9 +26,11 @@ from .lock_client import Descriptor, LockClient, ResourceDict
 
 log = logging.getLogger(__name__)
 
-#: A local session's lease: a process that dies without closing its session
-#: loses its locks this long after its last heartbeat.
-EMBEDDED_LEASE = 30.0
+#: Seconds between two looks, while waiting, for holders whose process died.
+LIVENESS_CHECK = 0.25
+#: A local session's lease: a process frozen (SIGSTOP, a debugger) loses its
+#: locks this long after its last heartbeat. One that dies loses them at once.
+EMBEDDED_LEASE = 10.0
 
 
 def local_user(db: Session, username: str | None = None) -> User:
@@ -45,10 +52,14 @@ class EmbeddedLockClient(LockClient):
     """Locks through :mod:`app.engine` on the database at ``database_url``."""
 
     DEFAULT_LEASE = EMBEDDED_LEASE
+    _presence: liveness.Presence | None = None
 
-    def __init__(self, database_url: str, username: str | None = None) -> None:
+    def __init__(self, database_url: str, username: str | None = None, *,
+                 lease_seconds: float | None = None) -> None:
         self.engine = lock_engine.open_engine(database_url)
         self.username = username or getpass.getuser()
+        if lease_seconds is not None:
+            self.DEFAULT_LEASE = lease_seconds
 
     def _call(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run an engine operation in a short-lived Session of this thread."""
@@ -59,9 +70,19 @@ class EmbeddedLockClient(LockClient):
             except lock_engine.EngineError as error:
                 raise error_for(error.code, error.message, error.details) from None
 
-    def _open_session(self, lease_seconds: float, description: str) -> str:
-        return self._call(lock_engine.open_session, lease_seconds=lease_seconds,
-                          description=description)["id"]
+    def _open_session(self, lease_seconds: float | None, description: str
+                      ) -> dict[str, Any]:
+        return self._call(lock_engine.open_session,
+                          lease_seconds=lease_seconds or EMBEDDED_LEASE,
+                          description=description)
+
+    def _attend(self) -> None:
+        self._presence = liveness.hold(self.engine, self.session_id)
+
+    def _leave(self) -> None:
+        if self._presence is not None:
+            self._presence.end()
+            self._presence = None
 
     def _renew(self) -> None:
         self._call(lock_engine.heartbeat, self.session_id)
@@ -78,14 +99,32 @@ class EmbeddedLockClient(LockClient):
                           timeout=timeout, priority=priority)
 
     def poll(self, request_id: int, wait: float) -> dict[str, Any]:
-        return self._call(lock_engine.wait_for, request_id, wait)
+        # While it waits, a watcher looks for holders whose process died, so
+        # that their locks come at once rather than at the engine's next call.
+        stop = threading.Event()
+        threading.Thread(target=self._watch, args=(stop,), daemon=True,
+                         name="rotest-liveness").start()
+        try:
+            return self._call(lock_engine.wait_for, request_id, wait)
+        finally:
+            stop.set()
+
+    def _watch(self, stop: threading.Event) -> None:
+        while not stop.wait(LIVENESS_CHECK):
+            try:
+                if liveness.any_vanished(self.engine):
+                    with Session(self.engine) as db:
+                        lock_engine.sweep(db)  # ends them; the grant wakes the waiter
+            except Exception as error:  # noqa: BLE001 - the lease still frees them
+                log.warning("looking for dead lock holders failed: %s", error)
 
     def cancel(self, request_id: int) -> dict[str, Any]:
         return self._call(lock_engine.cancel, request_id)
 
     def release(self, names: list[str], *, dirty: bool = False,
                 force: bool = False) -> list[str]:
-        return self._call(lock_engine.release, list(names), dirty=dirty, force=force)
+        return self._call(lock_engine.release, list(names), dirty=dirty, force=force,
+                          session_id=self.session_id)
 
     def query_page(self, type_name: str, filters: dict[str, Any], *,
                    cursor: str | None = None,

@@ -32,6 +32,18 @@ class SessionLostError(LockClientError):
     """The lock session expired or was closed; its locks are gone."""
 
 
+class ResourcesLostError(SessionLostError):
+    """Resources a test held were lost with its lock session (its lease ran
+    out while the process was frozen): they were neither finalized nor
+    released by this client, since another session may hold them now."""
+
+    def __init__(self, cause: SessionLostError, names: list[str]) -> None:
+        super().__init__(f"the resources {', '.join(names)} were lost with the lock "
+                         f"session: {cause} (not finalized nor released here: another "
+                         f"session may hold them now)", cause.details)
+        self.names = names
+
+
 class ServerError(LockClientError):
     """The server could not be reached or failed; the message says what to try."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import logging
 import threading
+import time
 from typing import Any, Iterator
 
 from .errors import LockClientError, SessionLostError
@@ -28,35 +29,83 @@ class LockClient(abc.ABC):
     """Lock and release resources within one lock session.
 
     The session's life is the same for every client: :meth:`open` starts it
-    and a heartbeat thread renews its lease every third of it; :meth:`close`
-    ends it. Subclasses supply the calls (``_open_session``, ``_renew``,
-    ``_close_session`` and the queue's ``submit``, ``poll``, ``cancel``).
+    and a heartbeat thread renews its lease three times a lease; the client's
+    *presence* (a connection or a file lock, see the subclasses) lets the
+    engine end the session at once if the process dies; :meth:`close` ends it.
+    A session can be lost while the process lives (frozen past its lease):
+    then :meth:`check_session` raises :class:`SessionLostError` and the next
+    :meth:`lock` opens a new session. Subclasses supply the calls
+    (``_open_session``, ``_renew``, ``_close_session``, the queue's
+    ``submit``, ``poll``, ``cancel``) and their presence (``_attend``,
+    ``_leave``).
     """
 
-    #: The lease asked for when :meth:`open` is given none.
-    DEFAULT_LEASE = 60.0
+    #: The lease asked for when :meth:`open` is given none (None: the server's).
+    DEFAULT_LEASE: float | None = 10.0
+    #: Heartbeats per lease: two may fail (a blip) before the lease runs out.
+    HEARTBEATS_PER_LEASE = 3
 
     session_id: str | None = None
+    _lease = 10.0
+    _lost: SessionLostError | None = None
 
     def open(self, *, lease_seconds: float | None = None, description: str = "") -> None:
         """Start the session and keep its lease alive until :meth:`close`."""
-        self._lease = lease_seconds or self.DEFAULT_LEASE
-        self.session_id = self._open_session(self._lease, description)
+        self._description = description
+        started = time.monotonic()
+        session = self._open_session(lease_seconds or self.DEFAULT_LEASE, description)
+        self.session_id, self._lease = session["id"], float(session["lease_seconds"])
+        self._lost, self._confirmed = None, started
         self._stop = threading.Event()
-        threading.Thread(target=self._beat, args=(self._stop,), daemon=True,
+        threading.Thread(target=self._beat, args=(self._stop, self._lease), daemon=True,
                          name="rotest-heartbeat").start()
+        self._attend()
 
-    def _beat(self, stop: threading.Event) -> None:
-        while not stop.wait(self._lease / 3):
+    def _beat(self, stop: threading.Event, lease: float) -> None:
+        while not stop.wait(lease / self.HEARTBEATS_PER_LEASE):
+            started = time.monotonic()
             try:
                 self._renew()
-            except SessionLostError:
+            except SessionLostError as error:
                 if not stop.is_set():  # not just closed by close()
-                    log.error("the lock session expired: its resources were released")
+                    self._session_lost(error)
                 return
             except Exception as error:  # noqa: BLE001 - try again at the next beat
                 # Were this thread to end, the lease would run out mid-run.
                 log.warning("heartbeat failed: %s", error)
+            else:
+                self._confirmed = max(self._confirmed, started)
+
+    def _session_lost(self, error: SessionLostError) -> None:
+        """The engine said the session ended: remember it for
+        :meth:`check_session` (said once, in the log too)."""
+        if self._lost is None:
+            self._lost = error
+            log.error("the lock session was lost: %s", error)
+
+    def check_session(self) -> None:
+        """Raise :class:`SessionLostError` if the session ended under this
+        client (its lease ran out while the process was frozen; the engine
+        took it for dead). When the lease may have run out since the last
+        renewal, the server is asked; otherwise nothing is sent."""
+        if self._lost is not None:
+            raise self._lost
+        if self.session_id is None:
+            return
+        started = time.monotonic()
+        # The server counts the lease from when it got the renewal, later than
+        # ``_confirmed``; a margin covers the clocks' small drift.
+        if started - self._confirmed < self._lease * 0.8:
+            return
+        try:
+            self._renew()
+        except SessionLostError as error:
+            self._session_lost(error)
+            raise
+        except LockClientError as error:  # unreachable: the release will say so
+            log.warning("could not check the lock session: %s", error)
+            return
+        self._confirmed = max(self._confirmed, started)
 
     def close(self) -> None:
         """End the session: whatever it still holds is released."""
@@ -68,8 +117,19 @@ class LockClient(abc.ABC):
                 self._close_session()
             except LockClientError as error:
                 log.debug("closing the lock session: %s", error)  # expired: holds nothing
+            self._leave()
             self.session_id = None
         self._dispose()
+
+    def _reopen(self) -> None:
+        """A new session in place of a lost one (what it held is gone)."""
+        lost = self.session_id
+        self._stop.set()
+        self._leave()
+        self.session_id = None
+        self.open(lease_seconds=self._lease, description=self._description)
+        log.warning("opened lock session %s in place of the lost %s", self.session_id,
+                    lost)
 
     def end_session(self, session_id: str) -> None:
         """End another session of this client's user (a parallel run's worker
@@ -88,13 +148,17 @@ class LockClient(abc.ABC):
         to ``timeout`` seconds in the server's fair queue. Raises
         ResourceUnavailableError when they are not free in time."""
         from .waiting import lock_and_wait
+        if self._lost is not None and self.session_id is not None:
+            self._reopen()
         return lock_and_wait(self, descriptors, timeout, priority)
 
     # --- what each client implements --------------------------------------
 
     @abc.abstractmethod
-    def _open_session(self, lease_seconds: float, description: str) -> str:
-        """Open a lock session; its id."""
+    def _open_session(self, lease_seconds: float | None, description: str
+                      ) -> dict[str, Any]:
+        """Open a lock session (``lease_seconds`` None: the engine's default);
+        the session as the engine describes it (its ``id``, ``lease_seconds``)."""
 
     @abc.abstractmethod
     def _renew(self) -> None:
@@ -103,6 +167,12 @@ class LockClient(abc.ABC):
     @abc.abstractmethod
     def _close_session(self) -> None:
         """Close the session."""
+
+    def _attend(self) -> None:
+        """Start showing the engine that this process lives (presence)."""
+
+    def _leave(self) -> None:
+        """Stop showing it; called once the session is closed."""
 
     def _dispose(self) -> None:
         """Free the client's connections once the session is closed."""
@@ -123,7 +193,12 @@ class LockClient(abc.ABC):
     @abc.abstractmethod
     def release(self, names: list[str], *, dirty: bool = False,
                 force: bool = False) -> list[str]:
-        """Give resources back; ``dirty`` says they were left in an unknown state."""
+        """Give resources back; ``dirty`` says they were left in an unknown state.
+
+        With a session open, only what this session holds (an ended session
+        raises SessionLostError and releases nothing); with none (the CLI's
+        ``rotest resources release``, a parallel run's main process), what any
+        session of the user holds."""
 
     def query(self, type_name: str, **filters: Any) -> list[ResourceDict]:
         """Every resource of a type matching the filters, locked or not (all

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .base import BaseResource
+from .errors import ResourcesLostError, SessionLostError
 from .lock_client import LockClient
 from .request import ResourceRequest
 
@@ -59,6 +60,7 @@ class ResourceManager:
         resources go back to the smart client's keeping.
         """
         requests = list(requests)
+        self._forget_if_lost()
         reused = self._take_kept(requests) if use_previous and self.smart else {}
         try:
             self.release_kept()  # kept ones this test does not want
@@ -75,6 +77,29 @@ class ResourceManager:
             for resource in reused.values():
                 resource.set_work_dir(base_work_dir)
         return {**reused, **built}
+
+    def session_lost(self) -> SessionLostError | None:
+        """Why the lock session was lost under the resources handed out (see
+        :meth:`LockClient.check_session`), or None while it holds them."""
+        if not self._opened:
+            return None
+        try:
+            self.client.check_session()
+        except SessionLostError as error:
+            return error
+        return None
+
+    def _forget_if_lost(self) -> None:
+        """Kept resources of a lost session are no longer ours: forget them,
+        untouched (the next lock opens a new session)."""
+        lost = self.session_lost() if self._kept else None
+        if lost is not None:
+            names = [resource.name for _, resource in self._kept]
+            for _, resource in self._kept:
+                self._live.pop(id(resource), None)
+            self._kept = []
+            log.error("resources kept for later tests were lost with the lock session, "
+                      "untouched: %s (%s)", ", ".join(names), lost)
 
     def _take_kept(self, requests: list[ResourceRequest]) -> dict[str, BaseResource]:
         reused = {}
@@ -147,7 +172,8 @@ class ResourceManager:
         """The test is done with them: keep them for the next test (smart client,
         clean) or finalize and release them (dirty after an error)."""
         items = list(resources.values() if isinstance(resources, dict) else resources)
-        if self.smart and not dirty and not force_release:
+        # A lost session's resources are not kept: _give_back says they are lost.
+        if self.smart and not dirty and not force_release and self.session_lost() is None:
             self._kept.extend(self._live[id(r)] for r in items if id(r) in self._live)
             items = [r for r in items if id(r) not in self._live]
         self._give_back(items, dirty=dirty)
@@ -168,9 +194,13 @@ class ResourceManager:
         locked ones in one call: dirty if asked or if a finalize failed."""
         if not resources:
             return
+        lost = self.session_lost() if any(r.DATA_CLASS is not None
+                                          for r in resources) else None
         errors = []
         for resource in resources:
             self._live.pop(id(resource), None)
+            if lost is not None and resource.DATA_CLASS is not None:
+                continue  # not ours any more: touched neither here nor on the server
             if finalize:
                 self._event("clean", resource)
                 try:
@@ -179,8 +209,13 @@ class ResourceManager:
                     log.exception("finalizing %s failed", resource.name)
                     errors.append(error)
         names = [r.name for r in resources if r.DATA_CLASS is not None]
+        if lost is not None:
+            raise ResourcesLostError(lost, names)
         if names:
-            self.client.release(names, dirty=dirty or bool(errors))
+            try:
+                self.client.release(names, dirty=dirty or bool(errors))
+            except SessionLostError as error:  # lost while finalizing
+                raise ResourcesLostError(error, names) from None
         if errors:
             raise errors[0]
 
@@ -191,6 +226,7 @@ class ResourceManager:
     def close(self) -> None:
         """Give back everything still live and end the lock session. Resources
         a test never gave back (an interrupted run) are released dirty."""
+        self._forget_if_lost()
         kept = {id(resource) for _, resource in self._kept}
         in_use = [r for _, r in self._live.values() if id(r) not in kept]
         try:

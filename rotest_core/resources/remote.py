@@ -1,23 +1,27 @@
 """The remote lock client: the server's JSON API over HTTP.
 
-A background thread renews the session's lease; waits are long-polls, so a
-grant reaches the client as soon as the server makes it. A client rides out a
-server restart: a call the server cannot take now (refused, reset, a 502 or
-503, such as a lock poll ended by a stop) is sent again with backoff, for up
-to ``retry_seconds`` (``server_retry_seconds``) from the first failure.
+A background thread renews the session's lease; another keeps the session's
+presence stream open, so that the server ends the session the moment this
+process dies; waits are long-polls, so a grant reaches the client as soon as
+the server makes it. A client rides out a server restart: a call the server
+cannot take now (refused, reset, a 502 or 503, such as a lock poll ended by a
+stop) is sent again with backoff, for up to ``retry_seconds``
+(``server_retry_seconds``) from the first failure.
 """
 from __future__ import annotations
 
 import logging
 import math
 import re
+import threading
 import time
 from typing import Any
 
 import requests
 
 from ..config import SERVER_RETRY_SECONDS
-from .errors import ServerBusy, ServerUnreachable, error_for
+from .errors import (LockClientError, ServerBusy, ServerUnreachable, SessionLostError,
+                     error_for)
 from .lock_client import Descriptor, LockClient, ResourceDict
 
 log = logging.getLogger(__name__)
@@ -33,10 +37,18 @@ COME_BACK = {502, 503}
 #: Methods a call may send again after it went unanswered (a timeout, a 504):
 #: the server may have served it, and doing these twice changes nothing.
 IDEMPOTENT = {"GET", "HEAD", "DELETE"}
+#: Seconds without a byte on the presence stream (the server sends one every
+#: half second) before the client takes the connection for dead and makes a
+#: new one. Long: the server ends the session when the old one closes.
+PRESENCE_SILENCE = 60.0
 
 
 class RemoteLockClient(LockClient):
     """Locks through the server at ``base_url`` (e.g. ``http://lab:8000``)."""
+
+    #: The server's ``lease_seconds`` unless :meth:`open` is given one.
+    DEFAULT_LEASE = None
+    _presence: "_Presence | None" = None
 
     def __init__(self, base_url: str, token: str, *,
                  retry_seconds: float = SERVER_RETRY_SECONDS,
@@ -111,9 +123,31 @@ class RemoteLockClient(LockClient):
                         body.get("message", f"HTTP {response.status_code}"),
                         body.get("details"))
 
-    def _open_session(self, lease_seconds: float, description: str) -> str:
-        return self.call("POST", "/sessions", {"lease_seconds": lease_seconds,
-                                               "description": description})[1]["id"]
+    def _open_session(self, lease_seconds: float | None, description: str
+                      ) -> dict[str, Any]:
+        body: dict[str, Any] = {"description": description}
+        if lease_seconds is not None:
+            body["lease_seconds"] = lease_seconds
+        return self.call("POST", "/sessions", body)[1]
+
+    def _attend(self) -> None:
+        # Nothing yet: the stream opens with the first lock request (submit).
+        # A session that never asked for anything strands nothing if its
+        # process dies, and the stream's set-up does not compete with the
+        # request's way into the queue.
+        self._presence = None
+
+    def wait_present(self, timeout: float) -> bool:
+        """Whether the session's presence stream is open, waiting up to
+        ``timeout`` seconds for it (it opens in the background, with the
+        session's first lock request)."""
+        presence = self._presence
+        return presence is not None and presence.attached.wait(timeout)
+
+    def _leave(self) -> None:
+        if self._presence is not None:
+            self._presence.stop()
+            self._presence = None
 
     def _renew(self) -> None:
         self.call("POST", f"/sessions/{self.session_id}/heartbeat", idempotent=True)
@@ -129,6 +163,8 @@ class RemoteLockClient(LockClient):
         status, body = self.call("POST", "/locks", {
             "session_id": self.session_id, "descriptors": descriptors,
             "timeout": timeout, "priority": priority})
+        if self._presence is None and self.session_id is not None:
+            self._presence = _Presence(self, self.session_id)
         return body["details"]["request"] if status == 409 else body
 
     def poll(self, request_id: int, wait: float) -> dict[str, Any]:
@@ -151,8 +187,10 @@ class RemoteLockClient(LockClient):
 
     def release(self, names: list[str], *, dirty: bool = False,
                 force: bool = False) -> list[str]:
-        return self.call("POST", "/release", {"resources": list(names), "dirty": dirty,
-                                              "force": force})[1]["released"]
+        body = {"resources": list(names), "dirty": dirty, "force": force}
+        if self.session_id is not None:
+            body["session_id"] = self.session_id
+        return self.call("POST", "/release", body)[1]["released"]
 
     def query_page(self, type_name: str, filters: dict[str, Any], *,
                    cursor: str | None = None,
@@ -194,3 +232,71 @@ def _retry_after(response: requests.Response) -> float:
     except ValueError:  # an HTTP date: not what this server sends
         return low
     return min(max(seconds, low), high) if math.isfinite(seconds) else low
+
+
+class _Presence:
+    """The session's presence stream, kept open by a daemon thread: the server
+    ends the session when the connection closes, which the kernel does the
+    moment this process dies. Reconnected when the server ends it (a restart)
+    or refuses it for now (429); given up when the session has ended (the
+    heartbeat reports that) or the server has no presence (an older one)."""
+
+    def __init__(self, client: RemoteLockClient, session_id: str) -> None:
+        self.url = f"{client.api}/sessions/{session_id}/presence"
+        self.client = client
+        self.attached = threading.Event()  # a stream is open now
+        self._stopping = threading.Event()
+        # A connection of its own: the stream never frees the client's.
+        self.http = requests.Session()
+        self.http.headers.update(client.http.headers)
+        threading.Thread(target=self._run, daemon=True, name="rotest-presence").start()
+
+    def stop(self) -> None:
+        """End the stream (the session is closed): the thread leaves at the next
+        byte, at most half a second on."""
+        self._stopping.set()
+
+    def _run(self) -> None:
+        delay = 0.5
+        try:
+            while not self._stopping.is_set():
+                try:
+                    self._attend()
+                    delay = 0.5  # it was open: the server stopped, or the stream broke
+                except ServerBusy as busy:
+                    delay = busy.retry_after
+                except ServerUnreachable as error:
+                    log.debug("presence stream: %s; trying again", error)
+                except LockClientError as error:  # the answer says no: stop trying
+                    self._given_up(error)
+                    return
+                except requests.RequestException as error:
+                    log.debug("presence stream broken (%s); reconnecting", error)
+                finally:
+                    self.attached.clear()
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 5.0)
+        finally:
+            self.http.close()
+
+    def _attend(self) -> None:
+        """One stream, read until it ends."""
+        with self.http.get(self.url, stream=True, timeout=(
+                self.client.connect_timeout, PRESENCE_SILENCE)) as response:
+            if response.status_code >= 500:
+                raise ServerUnreachable(f"the server answered {response.status_code}")
+            if not response.ok:
+                self.client._body(response)  # raises what the answer says
+            self.attached.set()
+            for _ in response.iter_content(chunk_size=64):
+                if self._stopping.is_set():
+                    return
+
+    def _given_up(self, error: LockClientError) -> None:
+        if self._stopping.is_set():
+            return
+        if isinstance(error, SessionLostError) and self.url.endswith(
+                f"/sessions/{self.client.session_id}/presence"):
+            self.client._session_lost(error)  # sooner than the next heartbeat
+        else:
+            log.info("presence stream given up: %s", error)
