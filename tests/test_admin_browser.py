@@ -66,6 +66,9 @@ def find(app, name: str) -> ResourceData | None:
 def lock_directly(app, resource_id: int) -> None:
     """Hold the resource by a live session of the admin, as the engine would."""
     with app.app_context():
+        # As the engine does: the write lock first (SQLite cannot turn a read
+        # into a write once the server's sweeper has written meanwhile).
+        db.session.connection(execution_options={"sqlite_immediate": True})
         user = db.session.scalar(select(User).where(User.username == "root"))
         session = LockSession(user=user, expires_at=utcnow() + timedelta(hours=1))
         db.session.add(session)
