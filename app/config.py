@@ -131,7 +131,8 @@ SERVER_OPTIONS = (
            "holds open at once; above it a client is told to retry (429) and is "
            "freed by its lease alone if it dies meanwhile"),
     Option("long_poll_user_limit", as_positive(int), 4,
-           "most lock polls one user may hold open in one server process (429 above)"),
+           "lock polls of one server process each user is sure of: a user holds "
+           "more only while that many stay free for others (429 above)"),
     Option("long_poll_retry_after", as_positive(int), 2,
            "seconds a poll refused for the caps is told to wait (Retry-After)"),
 

@@ -37,7 +37,7 @@ def test_polls_over_either_cap_are_refused_until_a_slot_frees():
     with ExitStack() as held:
         held.enter_context(polls.slot("alice"))
         held.enter_context(polls.slot("alice"))
-        with pytest.raises(TooManyPolls, match="one user may") as refused:
+        with pytest.raises(TooManyPolls, match="kept for other users") as refused:
             held.enter_context(polls.slot("alice"))
         assert (refused.value.status, refused.value.retry_after) == (429, 2)
         with polls.slot("bob"):
@@ -49,6 +49,22 @@ def test_polls_over_either_cap_are_refused_until_a_slot_frees():
     assert polls.open == 0
     with polls.slot("alice"), polls.slot("alice"):  # alice's ended too
         pass
+
+
+def test_a_user_alone_takes_more_than_its_share_but_never_anothers():
+    """One user (a CI account's many jobs) holds polls beyond its share while
+    the process is idle, but always leaves a full share for the next user."""
+    polls = LongPolls(limit=12, per_user=4, retry_after=1)
+    with ExitStack() as held:
+        for _ in range(8):
+            held.enter_context(polls.slot("ci"))
+        with pytest.raises(TooManyPolls, match="kept for other users"):
+            held.enter_context(polls.slot("ci"))
+        for _ in range(4):  # the next user still gets its whole share
+            held.enter_context(polls.slot("alice"))
+        with pytest.raises(TooManyPolls, match="long_poll_limit"):
+            held.enter_context(polls.slot("bob"))
+    assert polls.open == 0
 
 
 def test_the_default_caps_leave_threads_free_for_short_calls():
@@ -144,7 +160,7 @@ def test_200_long_polls_are_capped_with_429_and_health_is_still_answered(
             assert "Retry-After" in answer.json()["message"]
         else:
             assert answer.json()["state"] == "waiting"
-    # Within the caps: 12 polls per worker, at most 4 per user and worker.
+    # Within the caps: 12 polls per worker.
     assert statuses[200] <= WORKERS * 12
 
 
@@ -152,7 +168,10 @@ def test_200_long_polls_are_capped_with_429_and_health_is_still_answered(
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, "long_poll_user_limit": 1, "long_poll_retry_after": 1}
+    # Two slots, one sure to each user: a second poll of one user would leave
+    # none for the next, so it is refused.
+    return {**app_config, "long_poll_limit": 2, "long_poll_user_limit": 1,
+            "long_poll_retry_after": 1}
 
 
 def test_the_client_waits_out_a_429_and_still_gets_its_grant(app):
@@ -167,8 +186,8 @@ def test_the_client_waits_out_a_429_and_still_gets_its_grant(app):
         holder.open()
         holder.lock([descriptor("DeviceData", name="dev0")])
         holder.lock([descriptor("DeviceData", name="dev1")])
-        # Bob's one poll slot (long_poll_user_limit: 1) is taken by another of
-        # his waits, for dev1, held open for 4 s.
+        # Bob's one sure poll slot (long_poll_user_limit: 1, of 2) is taken by
+        # another of his waits, for dev1, held open for 4 s.
         other, other_id = waiting_request(server.url, bob, "dev1")
         parked = threading.Thread(target=other.poll, args=(other_id, 4.0))
         parked.start()

@@ -5,9 +5,13 @@ leaves the queue. A threaded server has a fixed number of threads per process
 (gunicorn ``--threads``): were they all parked, health checks and every short
 call would queue behind the polls. So each process holds at most
 ``long_poll_limit`` polls (fewer than its threads: the rest stay free for
-short calls) and at most ``long_poll_user_limit`` of one user (so one user
-cannot take the slots of a team). A poll over either cap is answered at once
-with 429 and ``Retry-After``; the client waits that long and asks again.
+short calls). Each user is sure of ``long_poll_user_limit`` of them: a user
+holds more only while that many stay free for the next user, so one user
+cannot take a team's slots, and a CI account whose many jobs share one user
+is not held to a few polls on an idle server (its waiters would otherwise
+learn of their grants a Retry-After late). A poll over either cap is
+answered at once with 429 and ``Retry-After``; the client waits that long
+and asks again.
 
 A poll open when the server process begins to stop (:mod:`app.lifecycle`) is
 answered at once with 503 and ``Retry-After``: the request keeps its place in
@@ -78,11 +82,13 @@ class LongPolls:
         """Hold one poll slot for ``user`` (any hashable key) while the block
         runs, or raise :class:`TooManyPolls` at once."""
         with self._lock:
-            if self._open[user] >= self.per_user:
+            free = self.limit - self._open.total()
+            if self._open[user] >= self.per_user and free <= self.per_user:
                 raise TooManyPolls(
                     f"you already have {self._open[user]} lock polls open on this server "
-                    f"process, the most one user may (long_poll_user_limit); poll again "
-                    f"in {self.retry_after} s (Retry-After)", self.retry_after)
+                    f"process, and the {free} slots left are kept for other users "
+                    f"(long_poll_user_limit); poll again in {self.retry_after} s "
+                    f"(Retry-After)", self.retry_after)
             if self._open.total() >= self.limit:
                 raise TooManyPolls(
                     f"the server process holds its most lock polls open "
