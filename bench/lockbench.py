@@ -258,15 +258,9 @@ def sql_per_cycle(url: str, token: str | None, descriptor: dict[str, Any],
             resource, = client.lock([descriptor], timeout=5)
             client.release([resource["name"]])
 
-        for _ in range(cycles):
-            cycle()
-        counts = dict(counter.counts)
-        began = time.process_time()
-        for _ in range(CPU_CYCLES):
-            cycle()
-        sql_per_cycle.cpu = (time.process_time() - began) / CPU_CYCLES
+        figures = _count_and_time(cycle, counter, cycles)
         client.close()
-        return counts["statements"] / cycles, sum(counts.values()) / cycles
+        return figures
     from app import create_app
     from app.models import db
     app = create_app({"database_url": url, "plugins": ["bench_models"],
@@ -281,12 +275,25 @@ def sql_per_cycle(url: str, token: str | None, descriptor: dict[str, Any],
         answer = http.post("/api/v1/locks", json={"session_id": session,
                                                   "descriptors": [descriptor]},
                            headers=headers).get_json()
-        http.post("/api/v1/release", json={"resources": [answer["resources"][0]["name"]]},
-                  headers=headers)
+        # Bound to its session, as the clients release.
+        http.post("/api/v1/release", json={"resources": [answer["resources"][0]["name"]],
+                                           "session_id": session}, headers=headers)
 
     for _ in range(3):
         cycle()  # warm: the first calls load what later ones reuse
     counter.reset()
+    figures = _count_and_time(cycle, counter, cycles)
+    http.delete(f"/api/v1/sessions/{session}", headers=headers)
+    app.extensions["rotest_sweeper"].stop()
+    with app.app_context():
+        db.engine.dispose()
+    return figures
+
+
+def _count_and_time(cycle: Callable[[], None], counter: StatementCounter,
+                    cycles: int) -> tuple[float, float]:
+    """(statements, round trips) per cycle over ``cycles`` counted ones; then
+    sets ``sql_per_cycle.cpu`` from :data:`CPU_CYCLES` more, timed."""
     for _ in range(cycles):
         cycle()
     counts = dict(counter.counts)
@@ -294,8 +301,4 @@ def sql_per_cycle(url: str, token: str | None, descriptor: dict[str, Any],
     for _ in range(CPU_CYCLES):
         cycle()
     sql_per_cycle.cpu = (time.process_time() - began) / CPU_CYCLES
-    http.delete(f"/api/v1/sessions/{session}", headers=headers)
-    app.extensions["rotest_sweeper"].stop()
-    with app.app_context():
-        db.engine.dispose()
     return counts["statements"] / cycles, sum(counts.values()) / cycles
