@@ -131,14 +131,12 @@ def message(error: ValidationError) -> str:
     subject = f"{key!r}" if key is not None else _location(where) or "the body"
     prefix = f"{_location(where[:-1])}: " if key is not None and len(where) > 1 else ""
     rule, value = error.validator, error.validator_value
+    inside = f"{_location(where)}: " if where else ""
     if rule == "required":
-        missing = next(k for k in value if k not in error.instance)
-        return f"{_location(where) + ': ' if where else ''}{missing!r} is required"
+        return f"{inside}{_named_key(error)!r} is required"
     if rule == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - set(allowed))
-        inside = f"{_location(where)}: " if where else ""
-        return (f"{inside}unknown key {unknown[0]!r}; allowed keys are "
+        return (f"{inside}unknown key {_named_key(error)!r}; allowed keys are "
                 f"{', '.join(allowed) or 'none'}")
     if rule == "type":
         words = " or ".join(TYPE_WORDS.get(t, t) for t in _listed(value))
@@ -168,14 +166,19 @@ def _rule_words(error: ValidationError) -> str:
     return f"valid ({error.message})"
 
 
-def _details(error: ValidationError) -> dict[str, Any]:
-    where = list(error.absolute_path)
+def _named_key(error: ValidationError) -> str:
+    """The key a ``required`` or ``additionalProperties`` error is about: the
+    first missing one, or the first unknown one."""
     if error.validator == "required":
-        field = next(k for k in error.validator_value if k not in error.instance)
-    elif error.validator == "additionalProperties":
-        field = sorted(set(error.instance) - set(error.schema.get("properties", {})))[0]
-    else:
-        field = next((part for part in reversed(where) if isinstance(part, str)), None)
+        return next(k for k in error.validator_value if k not in error.instance)
+    return sorted(set(error.instance) - set(error.schema.get("properties", {})))[0]
+
+
+def _details(error: ValidationError) -> dict[str, Any]:
+    if error.validator in ("required", "additionalProperties"):
+        return {"field": _named_key(error)}
+    field = next((part for part in reversed(list(error.absolute_path))
+                  if isinstance(part, str)), None)
     return {"field": field} if field is not None else {}
 
 
