@@ -203,16 +203,30 @@ def make_client(target: str):
 
 class StatementCounter:
     """Counts what a SQLAlchemy Engine sends: statements, BEGINs, COMMITs and
-    ROLLBACKs (each a round trip on PostgreSQL)."""
+    ROLLBACKs; and, on PostgreSQL, the round trips themselves, at the driver:
+    each time psycopg waits for the server's answer (several statements sent
+    in one message are one round trip; a BEGIN sent alone is one)."""
 
     def __init__(self, engine: Any) -> None:
         from sqlalchemy import event
         self.counts = {"statements": 0, "begin": 0, "commit": 0, "rollback": 0}
+        self.waits = 0
         self._engine = engine
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "begin", self._begin)
         event.listen(engine, "commit", self._commit)
         event.listen(engine, "rollback", self._rollback)
+        if engine.dialect.name == "postgresql":
+            self._count_waits()
+
+    def _count_waits(self) -> None:
+        import psycopg
+        counter, wait = self, psycopg.Connection.wait
+
+        def counted(connection: Any, *args: Any, **kwargs: Any) -> Any:
+            counter.waits += 1
+            return wait(connection, *args, **kwargs)
+        psycopg.Connection.wait = counted  # this benchmark process only
 
     def _statement(self, *args: Any) -> None:
         self.counts["statements"] += 1
@@ -229,10 +243,13 @@ class StatementCounter:
     def reset(self) -> None:
         for key in self.counts:
             self.counts[key] = 0
+        self.waits = 0
 
     @property
     def round_trips(self) -> int:
-        return sum(self.counts.values())
+        """Measured at the driver on PostgreSQL; else statements, BEGINs,
+        COMMITs and ROLLBACKs."""
+        return self.waits or sum(self.counts.values())
 
 
 #: Cycles timed for the in-process CPU figure.
@@ -296,9 +313,9 @@ def _count_and_time(cycle: Callable[[], None], counter: StatementCounter,
     sets ``sql_per_cycle.cpu`` from :data:`CPU_CYCLES` more, timed."""
     for _ in range(cycles):
         cycle()
-    counts = dict(counter.counts)
+    counts, trips = dict(counter.counts), counter.round_trips
     began = time.process_time()
     for _ in range(CPU_CYCLES):
         cycle()
     sql_per_cycle.cpu = (time.process_time() - began) / CPU_CYCLES
-    return counts["statements"] / cycles, sum(counts.values()) / cycles
+    return counts["statements"] / cycles, trips / cycles
