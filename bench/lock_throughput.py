@@ -16,8 +16,8 @@ of client *processes* it prints:
   release);
 - server CPU per cycle (user+system of every server process, over the
   throughput run) and SQL per cycle (statements / round trips: on PostgreSQL
-  psycopg's waits for the server, else statements, BEGINs, COMMITs; counted
-  in this process through the same code path).
+  counted on the wire, the server's ReadyForQuery answers; else statements,
+  BEGINs, COMMITs; counted in this process through the same code path).
 
 Each figure has beside it its ratio to the single-client figure of the same
 run. The machine is shared by everything running on it: compare figures of
@@ -135,8 +135,8 @@ def measure(title: str, targets: list[str], servers: Servers | None, levels: lis
     base = rows[0]
     print(f"\n## {title}")
     print(f"SQL per cycle: {sql[0]:.0f} statements, {sql[1]:.0f} round trips "
-          f"(on PostgreSQL: psycopg's waits for the server; else statements and "
-          f"BEGIN/COMMIT); CPU per cycle in one process, one client, no HTTP: "
+          f"(on PostgreSQL: counted on the wire; else statements and BEGIN/COMMIT); "
+          f"CPU per cycle in one process, one client, no HTTP: "
           f"{lockbench.sql_per_cycle.cpu * 1e3:.1f} ms")
     print(f"{'clients':>7} {'cycles/s':>16} {'p50 ms':>14} {'p99 ms':>16} "
           f"{'hand-off p50 ms':>17} {'p99 ms':>9} {'server CPU ms/cycle':>22}")

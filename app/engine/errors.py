@@ -52,3 +52,9 @@ class SessionExpired(Conflict):
     """The session's lease ran out: its locks were released; open a new session."""
 
     code = "session_expired"
+
+
+class Unauthorized(EngineError):
+    """No valid bearer token: answered 401 with ``WWW-Authenticate: Bearer``."""
+
+    status, code = 401, "unauthorized"

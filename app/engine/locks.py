@@ -25,7 +25,7 @@ from .operation import operation
 from .policy import Sight
 from .pools import Scope
 from .serialize import request_dict, session_dict
-from .transaction import _session
+from .transaction import SessionCheck, _session, opened
 
 MAX_TIMEOUT = 24 * 3600.0
 PRIORITY_RANGE = range(-1000, 1001)
@@ -81,9 +81,8 @@ def request_lock(db: Session, user: User, session_id: str, descriptors: Any, *,
             or priority not in PRIORITY_RANGE:
         raise InvalidRequest("priority must be an integer from -1000 to 1000",
                              got=repr(priority)[:100])
-    with operation(db):
-        session = sessions.get_active(db, user, session_id)
-        sessions.renew(session)
+    with operation(db, _check(user, session_id, renew=True)):
+        session = sessions.acting(db, user, session_id, renew=True)
         now = utcnow()
         request = LockRequest(session=session, priority=priority, created=now,
                               descriptors=[d.encode() for d in wanted],
@@ -191,9 +190,9 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
                              f"resource names")
     for name in names:
         check_text(name, "resources")
-    with operation(db):
-        session = sessions.get_active(db, user, session_id) \
-            if session_id is not None and not force else None
+    bound = session_id is not None and not force
+    with operation(db, _check(user, session_id, renew=False) if bound else None):
+        session = sessions.acting(db, user, session_id, renew=False) if bound else None
         found = {r.name: r for r in Sight(user).rows(
             db, select(ResourceData).where(ResourceData.name.in_(names)))}
         missing = sorted(set(names) - set(found))
@@ -205,9 +204,10 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
         released = [member for resource in held
                     for member in _release_family(resource, resource.session_id,
                                                   dirty=bool(dirty))]
-        freed = Scope()
-        freed.add_freed(db, released)
-        queue.serve(db, scope=freed, overdue=False)
+        if opened(db).waiting:  # read with the lock: nobody else adds a waiter now
+            freed = Scope()
+            freed.add_freed(db, released)
+            queue.serve(db, scope=freed, overdue=False)
         return sorted(found)
 
 
@@ -237,6 +237,10 @@ def _release_family(resource: ResourceData, session_id: str | None,
             sessions.free(member, dirty)
             freed.append(member)
     return freed
+
+
+def _check(user: User, session_id: Any, *, renew: bool) -> SessionCheck:
+    return SessionCheck(user.id, session_id, renew)
 
 
 def _check_timeout(timeout: Any) -> float:

@@ -17,15 +17,17 @@ from sqlalchemy.orm import Session
 from . import queue, sessions
 from .errors import EngineError
 from .pools import Scope
-from .transaction import forget_changes, serialized
+from .transaction import SessionCheck, forget_changes, opened, serialized
 
 
 @contextmanager
-def operation(db: Session) -> Iterator[Session]:
-    with serialized(db) as session:
+def operation(db: Session, check: SessionCheck | None = None) -> Iterator[Session]:
+    """An engine operation; with ``check``, the acting session is read (and
+    renewed) in the lock's round trip on PostgreSQL."""
+    with serialized(db, check) as session:
         freed = Scope()
         # PostgreSQL's lock statement said whether a lease ran out.
-        if not session.info.pop("rotest_expired", True) \
+        if not opened(session).expired \
                 or not sessions.reap(session, scope=freed):
             try:
                 yield session

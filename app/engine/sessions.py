@@ -23,7 +23,7 @@ from . import liveness
 from .errors import InvalidRequest, NotFound, PermissionDenied, SessionExpired
 from .lookups import check_text
 from .pools import Scope
-from .transaction import changed
+from .transaction import changed, opened
 
 MIN_LEASE, MAX_LEASE = 1.0, 24 * 3600.0
 KEEP_FINISHED = timedelta(hours=1)
@@ -63,6 +63,20 @@ def get_active(db: Session, user: User, session_id: object) -> LockSession:
     return session
 
 
+def acting(db: Session, user: User, session_id: object, *, renew: bool) -> LockSession:
+    """The user's active session for an operation begun with a
+    :class:`~.transaction.SessionCheck` of it: on PostgreSQL the operation's
+    opening read it (and renewed it when asked) with its lock; else it is
+    read (and renewed) here, with the error that says why it is not active."""
+    found = opened(db).session
+    if found is not None and found.id == session_id:
+        return found
+    session = get_active(db, user, session_id)
+    if renew:
+        renew_lease(session)
+    return session
+
+
 def ended_error(session: LockSession) -> SessionExpired:
     """What a client of an ended session is told: when and why it ended, and
     that its locks are gone. An ended session is never revived."""
@@ -86,6 +100,9 @@ def ended_error(session: LockSession) -> SessionExpired:
 
 def renew(session: LockSession) -> None:
     session.expires_at = utcnow() + timedelta(seconds=session.lease_seconds)
+
+
+renew_lease = renew  # for functions with an argument named renew
 
 
 def renew_unlocked(db: Session, user: User, session_id: object) -> LockSession | None:

@@ -14,29 +14,36 @@ import threading
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from ..models import utcnow
-from .errors import EngineError
+from .errors import EngineError, Unauthorized
 from .notify import EVERYONE, notifier_for
+from .opening import ADVISORY_KEY, Opened, SessionCheck, open_postgres
 
-ADVISORY_KEY = 0x726F74657374  # "rotest"
-EXPIRED_HINT = text(
-    "SELECT pg_advisory_xact_lock(:key), EXISTS (SELECT 1 FROM lock_session "
-    "WHERE state = 'active' AND expires_at < :now)")
+__all__ = ["ADVISORY_KEY", "changed", "forget_changes", "serialized", "SessionCheck"]
+
+#: Set by the API in ``Session.info`` when it took the user from its cache:
+#: the token's hash, checked by the operation's first statement.
+TOKEN_TO_CHECK = "rotest_token_to_check"
+#: What the operation's opening found (:class:`~.opening.Opened`), while it runs.
+OPENED = "rotest_opened"
 
 
 @contextmanager
-def serialized(db: Session) -> Iterator[Session]:
+def serialized(db: Session, check: SessionCheck | None = None) -> Iterator[Session]:
     """Run the block in a fresh transaction holding the engine's write lock.
 
     Commits on success (and wakes the waiters the block named with :func:`changed`);
     on an EngineError commits what the block left (see :mod:`.operation`, which
     undoes the failing step in a savepoint); rolls back on any other error.
+    With ``check`` (PostgreSQL), the acting session is read, and renewed if
+    asked, in the same round trip as the lock (:mod:`.opening`).
     """
     db = _session(db)
     postgres = db.get_bind().dialect.name == "postgresql"
+    token = db.info.pop(TOKEN_TO_CHECK, None)
     if db.in_transaction() and not postgres:
         # SQLite cannot turn a read transaction into the write one. PostgreSQL
         # goes on in the caller's (the API's token check): each statement
@@ -44,24 +51,38 @@ def serialized(db: Session) -> Iterator[Session]:
         db.commit()
     with _gate(db.get_bind()):
         if postgres:
-            # One round trip: the lock, and whether a lease ran out (a hint,
-            # read in a snapshot from before the wait: a session can only
-            # have been renewed or reaped since, never newly expired).
-            db.info["rotest_expired"] = db.execute(EXPIRED_HINT, {
-                "key": ADVISORY_KEY, "now": utcnow()}).one()[1]
+            # The expiry is a hint, read in a snapshot from before the wait: a
+            # session can only have been renewed or reaped since, never newly
+            # expired.
+            opened = open_postgres(db, utcnow(), token, check)
+            if not opened.token_ok:
+                db.rollback()
+                raise Unauthorized("the API token is not valid (revoked, or its account "
+                                   "deactivated); ask an admin for a token")
         else:
             db.connection(execution_options={"sqlite_immediate": True})
+            opened = Opened(expired=True, token_ok=True)
+        db.info[OPENED] = opened
         db.info["rotest_changed"] = set()
         try:
             yield db
         except EngineError:
+            db.info.pop(OPENED, None)
             _commit(db)  # what came before the failing step (reaping) stays done
             raise
         except BaseException:
+            db.info.pop(OPENED, None)
             db.info.pop("rotest_changed", None)
             db.rollback()
             raise
+        db.info.pop(OPENED, None)
         _commit(db)
+
+
+def opened(db: Session) -> Opened:
+    """What the running operation's opening found (for SQLite: nothing read,
+    so a caller must look for itself)."""
+    return _session(db).info.get(OPENED) or Opened(expired=True, token_ok=True)
 
 
 class _FileGate:
