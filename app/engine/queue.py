@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Text, cast, exists, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Text, cast, exists, func, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from ..models import LockRequest, LockSession, ResourceData, User, utcnow
 from .descriptors import Descriptor
@@ -233,6 +235,41 @@ def grant(db: Session, request: LockRequest, chosen: list[ResourceData],
                     holder.id, holder.user.username, now)
     request.granted = [r.id for r in chosen]
     finish(db, request, LockRequest.GRANTED, "")
+
+
+#: The columns of a request as its INSERT writes them.
+REQUEST_COLUMNS = ("session_id", "priority", "descriptors", "created", "deadline", "state",
+                   "granted", "resolved", "message")
+#: What a grant changes in each resource it takes.
+HOLDER_COLUMNS = ("session_id", "owner", "owner_time")
+
+
+def insert_granted(db: Session, request: LockRequest) -> None:
+    """Write a new request that :func:`grant` granted, and its resources' new
+    holder, as one statement on PostgreSQL (the resources' UPDATE in a WITH of
+    the request's INSERT) where the ORM's flush sends two; afterwards the
+    objects are in the Session as if flushed."""
+    held: dict[int, ResourceData] = {}
+    for resource_id in request.granted or []:
+        resource = db.identity_map[identity_key(ResourceData, resource_id)]
+        held.update((m.id, m) for m in resource.family() if m.OWNABLE)
+    request.session_id = request.session.id
+    values = {column: getattr(request, column) for column in REQUEST_COLUMNS}
+    requests = LockRequest.__table__
+    statement = insert(requests).values(values).returning(requests.c.id)
+    if held:  # none when all it took is shared (not ownable)
+        first, table = next(iter(held.values())), ResourceData.__table__
+        statement = statement.add_cte(
+            update(table).where(table.c.id.in_(list(held)))
+            .values({column: getattr(first, column) for column in HOLDER_COLUMNS})
+            .returning(table.c.id).cte("held"))
+    with db.no_autoflush:  # the resources' changes are this statement's
+        request.id = db.execute(statement).scalar_one()
+    for member in held.values():
+        for column in HOLDER_COLUMNS:
+            set_committed_value(member, column, getattr(member, column))
+    make_transient_to_detached(request)
+    db.add(request)
 
 
 def finish(db: Session, request: LockRequest, state: str, message: str) -> None:
