@@ -115,12 +115,16 @@ class PostgresNotifier(Notifier):
         self._closed = threading.Event()
         self._listening = threading.Event()
 
-    def announce(self, db: Session, requests: set[Any]) -> None:
+    def payload(self, requests: set[Any]) -> str:
+        """The NOTIFY payload that names ``requests`` (or wakes everyone)."""
         payload = ",".join(sorted(str(i) for i in requests))
         if EVERYONE in requests or len(payload) > self.MAX_PAYLOAD:
             payload = EVERYONE
+        return payload
+
+    def announce(self, db: Session, requests: set[Any]) -> None:
         db.execute(text("SELECT pg_notify(:channel, :payload)"),
-                   {"channel": CHANNEL, "payload": payload})
+                   {"channel": CHANNEL, "payload": self.payload(requests)})
 
     def mark(self, request_id: int) -> object:
         # Listen before the caller checks its state, or a grant committed in

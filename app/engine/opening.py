@@ -56,7 +56,7 @@ def open_postgres(db: Session, now: datetime, token_hash: str | None,
                   check: SessionCheck | None) -> Opened:
     """Send the opening message on the Session's connection; returns what it
     found. The transaction is open afterwards, holding the engine's lock."""
-    from psycopg import errors, generators, pq
+    from psycopg import pq
     from psycopg.adapt import Transformer
     raw = db.connection().connection.driver_connection
     quote = _quoter(raw)
@@ -71,12 +71,7 @@ def open_postgres(db: Session, now: datetime, token_hash: str | None,
         and 0 < len(check.session_id) <= 36 and "\x00" not in check.session_id
     if valid:
         parts.append(_session_statement(check, now, quote))
-    with raw.lock:
-        raw.pgconn.send_query("; ".join(parts).encode())
-        results = raw.wait(generators.execute(raw.pgconn))
-    for result in results:
-        if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
-            raise errors.error_from_result(result, encoding=raw.info.encoding)
+    results = _send(raw, [part.replace("{", "{{").replace("}", "}}") for part in parts])
     loader = Transformer(raw)
     head = _rows(loader, results[len(parts) - (2 if valid else 1)])[0]
     opened = Opened(expired=bool(head[1]), token_ok=bool(head[2]))
@@ -86,6 +81,30 @@ def open_postgres(db: Session, now: datetime, token_hash: str | None,
             opened.session = _attach(db, rows[0][:len(SESSION_COLUMNS)])
             opened.waiting = bool(rows[0][-1])
     return opened
+
+
+def commit_notifying(db: Session, channel: str, payload: str) -> None:
+    """NOTIFY and COMMIT in one round trip (the waiters hear of it only once
+    it is committed, as with any NOTIFY). The Session's own commit then has
+    nothing left to send."""
+    _send(db.connection().connection.driver_connection,
+          [f"SELECT pg_notify({{channel}}, {{payload}})", "COMMIT"],
+          channel=channel, payload=payload)
+
+
+def _send(raw: Any, parts: list[str], **values: Any) -> list[Any]:
+    """Send ``parts`` (``{name}`` fields filled with ``values``, quoted) as one
+    message; their results, or the first error raised."""
+    from psycopg import errors, generators, pq
+    quote = _quoter(raw)
+    text = "; ".join(parts).format(**{name: quote(v) for name, v in values.items()})
+    with raw.lock:
+        raw.pgconn.send_query(text.encode())
+        results = raw.wait(generators.execute(raw.pgconn))
+    for result in results:
+        if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+            raise errors.error_from_result(result, encoding=raw.info.encoding)
+    return results
 
 
 def _session_statement(check: SessionCheck, now: datetime, quote: Any) -> str:

@@ -230,13 +230,40 @@ class Room:
 
     def __init__(self, db: Session, scope: Scope) -> None:
         self.db, self.scope = db, scope
-        self.ids: list[int] = []
-        self.exact = False
+        self._ids: list[int] = []
+        self._exact = False
+        self._pending: Sequence[Want] | None = None
 
     def refresh(self, blockers: Sequence[Want]) -> None:
-        """Read the room again (after a grant, or when it ran empty)."""
+        """Read the room again (after a grant, or when it ran empty), when it
+        is next looked at: a pass that ends first (no waiter left) reads
+        nothing. ``blockers`` is read then too; the caller adds to it only
+        after looking."""
+        self._pending = blockers
+
+    @property
+    def ids(self) -> list[int]:
+        self._settle()
+        return self._ids
+
+    @ids.setter
+    def ids(self, ids: list[int]) -> None:
+        self._settle()
+        self._ids = ids
+
+    @property
+    def exact(self) -> bool:
+        self._settle()
+        return self._exact
+
+    def _settle(self) -> None:
+        if self._pending is not None:
+            blockers, self._pending = self._pending, None
+            self._read(blockers)
+
+    def _read(self, blockers: Sequence[Want]) -> None:
         if self.scope.everywhere:
-            self.ids, self.exact = [], False
+            self._ids, self._exact = [], False
             return
         found: set[int] = set()
         areas = [(kind, kind.id.in_(ids)) for kind, ids in self.scope.ids.items()]
@@ -247,7 +274,7 @@ class Room:
                 .limit(self.SAMPLE + 1 - len(found))))
             if len(found) > self.SAMPLE:
                 break
-        self.ids, self.exact = sorted(found), len(found) <= self.SAMPLE
+        self._ids, self._exact = sorted(found), len(found) <= self.SAMPLE
 
     @property
     def empty(self) -> bool:

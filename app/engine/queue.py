@@ -24,7 +24,8 @@ from datetime import datetime
 from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Text, cast, exists, func, insert, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
+from sqlalchemy.orm import (Session, joinedload, make_transient_to_detached,
+                            selectinload)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -102,7 +103,9 @@ def serve(db: Session, now: datetime | None = None, scope: Scope | None = None,
         else:
             chosen = _try(db, wants, blockers, scope, room)
         if chosen is not None:
-            request = db.get(LockRequest, waiter.id)
+            # With its session (the holder): one query.
+            request = db.get(LockRequest, waiter.id,
+                             options=[joinedload(LockRequest.session)])
             grant(db, request, chosen, now)
             granted.append(request)
             scope.widen(wants)  # what it blocked is open to later ones now
@@ -172,6 +175,13 @@ def waiters(db: Session, *where: Any) -> Iterator[Waiter]:
 
 
 def _load_users(db: Session, users: dict[int, User], ids: set[int]) -> None:
+    for user_id in list(ids):
+        # Most often the acting user, or one a CI account's jobs share:
+        # already in the Session with its groups.
+        known = db.identity_map.get(identity_key(User, user_id))
+        if known is not None and "groups" in known.__dict__ and "username" in known.__dict__:
+            users[user_id] = known
+            ids.discard(user_id)
     if ids:
         users.update((user.id, user) for user in db.scalars(
             select(User).where(User.id.in_(ids)).options(selectinload(User.groups))))

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, scoped_session
 
 from ..models import utcnow
 from .errors import EngineError, Unauthorized
-from .notify import EVERYONE, notifier_for
-from .opening import ADVISORY_KEY, Opened, SessionCheck, open_postgres
+from .notify import CHANNEL, EVERYONE, PostgresNotifier, notifier_for
+from .opening import ADVISORY_KEY, Opened, SessionCheck, commit_notifying, open_postgres
 
 __all__ = ["ADVISORY_KEY", "changed", "forget_changes", "serialized", "SessionCheck"]
 
@@ -127,7 +127,10 @@ def _gate(engine: Engine):
 def _commit(db: Session) -> None:
     notifier = notifier_for(db.get_bind())
     changed = db.info.pop("rotest_changed", None)
-    if changed:
+    if changed and isinstance(notifier, PostgresNotifier):
+        db.flush()
+        commit_notifying(db, CHANNEL, notifier.payload(changed))  # one round trip
+    elif changed:
         notifier.announce(db, changed)
     db.commit()
     if changed:
