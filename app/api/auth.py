@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import joinedload, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import joinedload
 
 from ..engine.errors import Unauthorized
 from ..engine.transaction import TOKEN_TO_CHECK
-from ..models import ApiToken, Group, User, db, hash_token, utcnow
+from ..engine.users import UserSnapshot
+from ..models import ApiToken, User, db, hash_token, utcnow
 
 __all__ = ["Unauthorized", "authenticate", "current_user"]
 
@@ -38,51 +37,19 @@ CHECKED_BY_ENGINE = frozenset({"api.request_lock", "api.release"})
 EXTENSION = "rotest_token_users"
 
 
-@dataclass(frozen=True)
-class _Known:
-    """A user as read for a token: plain values, shared by threads."""
-
-    user_id: int
-    username: str
-    is_admin: bool
-    created: datetime
-    session_version: int
-    groups: tuple[tuple[int, str], ...]
-    until: float
-
-    def user(self) -> User:
-        """A User in the request's Session, as if loaded, without a query."""
-        groups = []
-        for group_id, name in self.groups:
-            group = Group(id=group_id, name=name)
-            make_transient_to_detached(group)
-            groups.append(group)
-        user = User(id=self.user_id, username=self.username, is_admin=self.is_admin,
-                    is_active=True, created=self.created,
-                    session_version=self.session_version)
-        make_transient_to_detached(user)
-        # As loaded: no event, so nothing for a flush to write.
-        set_committed_value(user, "groups", groups)
-        db.session.add(user)
-        return user
-
-
 class _TokenUsers:
     """The users this process read for tokens lately, by token hash."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._known: dict[str, _Known] = {}
+        self._known: dict[str, UserSnapshot] = {}
 
-    def get(self, token_hash: str) -> _Known | None:
+    def get(self, token_hash: str) -> UserSnapshot | None:
         known = self._known.get(token_hash)
-        return known if known is not None and known.until > time.monotonic() else None
+        return known if known is not None and known.fresh else None
 
     def keep(self, token_hash: str, user: User) -> None:
-        known = _Known(user.id, user.username, user.is_admin, user.created,
-                       user.session_version,
-                       tuple((group.id, group.name) for group in user.groups),
-                       time.monotonic() + USER_CACHE_SECONDS)
+        known = UserSnapshot.of(user, USER_CACHE_SECONDS)
         with self._lock:
             if len(self._known) > 10_000:  # tokens seen once: drop the stale
                 now = time.monotonic()
@@ -112,7 +79,7 @@ def authenticate() -> None:
     if users is not None and request.endpoint in CHECKED_BY_ENGINE:
         known = users.get(token_hash)
         if known is not None:
-            g.user = known.user()
+            g.user = known.attach(db.session())
             db.session.info[TOKEN_TO_CHECK] = token_hash
             return
     # The user's groups in the same query: every lock and release reads them.

@@ -88,7 +88,7 @@ def commit_notifying(db: Session, channel: str, payload: str) -> None:
     it is committed, as with any NOTIFY). The Session's own commit then has
     nothing left to send."""
     _send(db.connection().connection.driver_connection,
-          [f"SELECT pg_notify({{channel}}, {{payload}})", "COMMIT"],
+          ["SELECT pg_notify({channel}, {payload})", "COMMIT"],
           channel=channel, payload=payload)
 
 

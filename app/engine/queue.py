@@ -24,8 +24,7 @@ from datetime import datetime
 from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Text, cast, exists, func, insert, select, update
-from sqlalchemy.orm import (Session, joinedload, make_transient_to_detached,
-                            selectinload)
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 

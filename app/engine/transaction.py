@@ -22,7 +22,7 @@ from .errors import EngineError, Unauthorized
 from .notify import CHANNEL, EVERYONE, PostgresNotifier, notifier_for
 from .opening import ADVISORY_KEY, Opened, SessionCheck, commit_notifying, open_postgres
 
-__all__ = ["ADVISORY_KEY", "changed", "forget_changes", "serialized", "SessionCheck"]
+__all__ = ["ADVISORY_KEY", "SessionCheck", "changed", "forget_changes", "serialized"]
 
 #: Set by the API in ``Session.info`` when it took the user from its cache:
 #: the token's hash, checked by the operation's first statement.

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app import engine as lock_engine
 from app.engine import liveness
 from app.engine.transaction import serialized
+from app.engine.users import UserSnapshot
 from app.models import User
 
 from .errors import error_for
@@ -31,6 +32,9 @@ LIVENESS_CHECK = 0.25
 #: A local session's lease: a process frozen (SIGSTOP, a debugger) loses its
 #: locks this long after its last heartbeat. One that dies loses them at once.
 EMBEDDED_LEASE = 10.0
+#: Seconds a client reuses what it read of its local user (name, rights,
+#: groups) instead of reading it for every call.
+USER_SECONDS = 2.0
 
 
 def local_user(db: Session, username: str | None = None) -> User:
@@ -53,6 +57,7 @@ class EmbeddedLockClient(LockClient):
 
     DEFAULT_LEASE = EMBEDDED_LEASE
     _presence: liveness.Presence | None = None
+    _known_user: UserSnapshot | None = None
 
     def __init__(self, database_url: str, username: str | None = None, *,
                  lease_seconds: float | None = None) -> None:
@@ -64,11 +69,21 @@ class EmbeddedLockClient(LockClient):
     def _call(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run an engine operation in a short-lived Session of this thread."""
         with Session(self.engine) as db:
-            user = local_user(db, self.username)
+            user = self._user(db)
             try:
                 return operation(db, user, *args, **kwargs)
             except lock_engine.EngineError as error:
                 raise error_for(error.code, error.message, error.details) from None
+
+    def _user(self, db: Session) -> User:
+        """The local user in ``db``: read (or made) at most every
+        :data:`USER_SECONDS`, else put back from what was read."""
+        known = self._known_user
+        if known is not None and known.fresh:
+            return known.attach(db)
+        user = local_user(db, self.username)
+        self._known_user = UserSnapshot.of(user, USER_SECONDS)
+        return user
 
     def _open_session(self, lease_seconds: float | None, description: str
                       ) -> dict[str, Any]:
