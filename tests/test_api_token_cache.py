@@ -5,7 +5,7 @@ cached user must be the real one (its rights, its locks)."""
 from __future__ import annotations
 
 from api_helpers import descriptor, lab  # noqa: F401
-from app.models import ApiToken, User, db
+from rotest_app.models import ApiToken, User, db
 
 DEV2 = descriptor("DeviceData", name="dev2")
 

@@ -2,7 +2,7 @@
 
 Every request's token is checked against the database. A lock or a release
 (the calls a test run makes most) checks it inside the engine operation's
-first statement (:mod:`app.engine.opening`), not in a query of its own: the
+first statement (:mod:`rotest_app.engine.opening`), not in a query of its own: the
 API then takes the user (name, admin flag, groups) from what this process read
 of that token less than :data:`USER_CACHE_SECONDS` ago. A revoked token or a
 deactivated account is refused at its next request all the same; a change of

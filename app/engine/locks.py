@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.util import identity_key
 
-from .. import lifecycle
+from rotest_app.engine import lifecycle
 from ..models import LockRequest, LockSession, ResourceData, User, utcnow
 from . import queue, sessions
 from .descriptors import parse_all

@@ -1,6 +1,6 @@
 """A user as plain values, to be put back in a Session without a query.
 
-The API keeps one per token for a short while (:mod:`app.api.auth`), the
+The API keeps one per token for a short while (:mod:`rotest_app.api.auth`), the
 embedded client one for its local user: a lock or release then reads no user
 row. Plain values, so threads may share one; each Session gets its own
 objects.
