@@ -55,6 +55,8 @@ setup(
     },
     entry_points={
         "console_scripts": ["rotest = rotest_core.cli:main"],
+        # Plain pytest tests lock resources too; -p no:rotest turns it off.
+        "pytest11": ["rotest = rotest_core.pytest_plugin"],
         "rotest.result_handlers": [
             "dots = rotest_core.console:DotsHandler",
             "tree = rotest_core.console:TreeHandler",
