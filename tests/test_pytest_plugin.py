@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from rotest_core.resources import EmbeddedLockClient, RemoteLockClient, ResourceUnavailableError
+from rotest_core.resources import EmbeddedLockClient, RemoteLockClient
 
 from runtime_samples.fixtures import cli_env, lab, sample_dir, server, workdir  # noqa: F401
 
@@ -89,10 +89,13 @@ def held(lab) -> set[str]:
     return {name for name, session in lab.holders().items() if session is not None}
 
 
-def lock_soon(lab, name: str, within: float = 20.0) -> float:
+def lock_soon(lab, name: str, mode: list[str] = (), within: float = 20.0) -> float:
     """Lock ``name`` in this process (waiting up to ``within`` s), release it;
-    the seconds it took."""
-    client = EmbeddedLockClient(lab.url)
+    the seconds it took. ``mode``: the plugin's options for a server, if any."""
+    options = dict(zip(mode[::2], mode[1::2]))
+    client = (RemoteLockClient(f"http://127.0.0.1:{options['--rotest-port']}",
+                               options["--rotest-token"]) if options
+              else EmbeddedLockClient(lab.url))
     started = time.monotonic()
     try:
         client.open()
@@ -239,9 +242,9 @@ HOLDS = ("import time, pathlib, os\n"
          "    time.sleep(60)\n")
 
 
-def start_holding(tmp_path, workdir, sample_dir) -> subprocess.Popen:
+def start_holding(tmp_path, workdir, sample_dir, mode) -> subprocess.Popen:
     suite = write_suite(tmp_path, {"test_hold.py": HOLDS})
-    process = subprocess.Popen(pytest_command(suite), cwd=tmp_path,
+    process = subprocess.Popen(pytest_command(suite, *mode), cwd=tmp_path,
                                env=cli_env(workdir, sample_dir), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
@@ -252,8 +255,8 @@ def start_holding(tmp_path, workdir, sample_dir) -> subprocess.Popen:
     return process
 
 
-def test_ctrl_c_releases_the_resources_dirty(tmp_path, workdir, sample_dir, lab):
-    process = start_holding(tmp_path, workdir, sample_dir)
+def test_ctrl_c_releases_the_resources_dirty(tmp_path, workdir, sample_dir, lab, mode):
+    process = start_holding(tmp_path, workdir, sample_dir, mode)
     assert held(lab) == {"dev1"}
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
@@ -264,12 +267,12 @@ def test_ctrl_c_releases_the_resources_dirty(tmp_path, workdir, sample_dir, lab)
     assert steps(sample_dir)[-1] == "finalize dev1"
 
 
-def test_a_killed_pytest_leaves_nothing_locked(tmp_path, workdir, sample_dir, lab):
-    process = start_holding(tmp_path, workdir, sample_dir)
+def test_a_killed_pytest_leaves_nothing_locked(tmp_path, workdir, sample_dir, lab, mode):
+    process = start_holding(tmp_path, workdir, sample_dir, mode)
     process.kill()
     process.communicate(timeout=30)
     # The dead process's session ends (its presence is gone): dev1 is free.
-    assert lock_soon(lab, "dev1") < 15
+    assert lock_soon(lab, "dev1", mode) < 15
     assert lab.row("dev1")["dirty"] is True
 
 
@@ -301,10 +304,9 @@ def test_two_xdist_workers_share_the_lab_without_overlap(tmp_path, workdir, samp
     ordered = sorted((float(start), float(end)) for _, start, end in spans)
     # dev1 was held by one worker at a time.
     assert all(end <= next_start for (_, end), (next_start, _) in zip(ordered, ordered[1:]))
-    # The dead worker's dev2 is free again.
-    if not mode:
-        assert lock_soon(lab, "dev2") < 15
-    assert held(lab) <= {"dev2"}
+    # The dead worker's dev2 is free again, and dirty.
+    assert lock_soon(lab, "dev2", mode) < 15
+    assert held(lab) == set() and lab.row("dev2")["dirty"] is True
     runs = list((workdir / "runs").iterdir())
     assert len(runs) == 1  # one run directory for both workers
     cases = ElementTree.parse(runs[0] / "junit.xml").getroot().iter("testcase")
@@ -347,7 +349,14 @@ def test_the_reports_of_a_run(tmp_path, workdir, sample_dir, lab):
         ("suite.test_rep.test_rep", "test_skips"): "skipped",
         ("suite.test_rep.test_rep", "test_errs"): "error"}, found
     assert "hello from the test" in (run / "junit.xml").read_text()
-    assert "dev1" in (run / "report.html").read_text()
+    page = (run / "report.html").read_text()
+    assert '"resources":{"dev1":"dev1"}' in page and '"tags":["slow"]' in page
+    assert "for the resources\\u0027 locks" in page  # the lock wait, as an info
+    # A report that does not exist is a usage error, before any test runs.
+    done = run_pytest(tmp_path, workdir, sample_dir, {"test_rep.py": REPORTED},
+                      "--rotest-report", "junit,nope")
+    assert done.returncode == 4 and "unknown output handler 'nope'" in done.stderr
+    assert "passed" not in done.stdout
     with sqlite3.connect(workdir / "rotest.db") as db:  # the embedded history
         name, counts = db.execute("SELECT name, counts FROM history_run").fetchone()
     assert name == "nightly"

@@ -167,6 +167,8 @@ def _resource_fixture(spec: FixtureSpec, request: pytest.FixtureRequest) -> Iter
     held = state.pending.pop(key, None)
     if held is None:
         held = _lock_batch(state, spec, request)
+    elif spec.scope != "function":  # locked with a sibling: ended early as its own
+        held.finish = _finisher(request)
     try:
         yield held.value
     finally:

@@ -150,10 +150,18 @@ class ReportBridge:
                                                    for key, resource in value.items()})
             elif name == "rotest_lock_wait" and report.when in ("setup", "call"):
                 self.result.addInfo(test, f"waited {value:.2f} s for the resources' locks")
-            elif name == "rotest_tags":
-                test.TAGS = list(value)
+            elif name == "rotest_tags" and report.when == "setup":
+                self._tag(test, list(value))
         if report.when == "???":  # pytest-xdist: the worker died in this test
             self.pytest_runtest_logfinish(report.nodeid, report.location)
+
+    def _tag(self, test: PytestCase, tags: list[str]) -> None:
+        """The test's markers, known from its first report (a worker's): the
+        records made at its start take them too."""
+        test.TAGS = tags
+        for handler in self.result.handlers:
+            if callable(getattr(handler, "record_of", None)):
+                handler.record_of(test).tags = list(tags)
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple) -> None:
         test = self._tests.pop(nodeid, None)
