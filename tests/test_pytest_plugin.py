@@ -19,8 +19,13 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+import requests
 
+from api_helpers import add_user
+from engine_helpers import Lab
+from lab_plugin import DeviceData
 from rotest_core.resources import EmbeddedLockClient, RemoteLockClient
+from server_process import ROOT, GunicornServer, server_env
 
 from runtime_samples.fixtures import cli_env, lab, sample_dir, server, workdir  # noqa: F401
 
@@ -209,8 +214,8 @@ def test_markers_select_tests_by_their_resources(tmp_path, workdir, sample_dir, 
         return [line.split("::")[1] for line in done.stdout.splitlines() if "::" in line]
 
     assert selected("-m", "dev2") == ["test_two"]
-    assert selected("-m", "rotest and not pair") == ["test_one", "test_two"]
-    assert selected("-k", "DeviceData and not dev1") == ["test_two", "test_pair"]
+    assert selected("-m", "rotest and not pair", "-k", "DeviceData and not dev1") == [
+        "test_two"]
     assert selected("-m", "not rotest") == ["test_none"]
 
 
@@ -362,3 +367,53 @@ def test_the_reports_of_a_run(tmp_path, workdir, sample_dir, lab):
     assert name == "nightly"
     assert {k: v for k, v in json.loads(counts).items() if v} == {
         "success": 1, "failure": 1, "error": 1, "skip": 1}
+
+
+# ---------------------------------------------------------------------------
+# gunicorn on PostgreSQL: two workers, and the run in the server's history
+# ---------------------------------------------------------------------------
+
+GUNICORN = ("import time\n"
+            "import pytest\n"
+            "@pytest.mark.parametrize('n', range(4))\n"
+            "def test_dev1(dev1, n):\n"
+            "    time.sleep(0.1)\n"
+            "def test_fails(pair):\n"
+            "    assert pair.a.name == pair.b.name\n")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_xdist_against_gunicorn_on_postgresql_with_the_history(
+        app, database_url, tmp_path, workdir, sample_dir):
+    token = add_user(app, "tester")
+    lab = Lab(database_url, create=False)
+    lab.add(DeviceData, "dev1")
+    lab.add(DeviceData, "dev2")
+    server = GunicornServer(server_env(database_url, tmp_path / "server"), workers=2,
+                            threads=8, log=tmp_path / "gunicorn.log", cwd=ROOT)
+    try:
+        server.start()
+        done = run_pytest(tmp_path, workdir, sample_dir, {"test_g.py": GUNICORN}, "-n", "2",
+                          "--rotest-host", "127.0.0.1", "--rotest-port", str(server.port),
+                          "--rotest-token", token, "--rotest-timeout", "60",
+                          "--rotest-report", "history")
+        assert "1 failed, 4 passed" in done.stdout, done.stdout + done.stderr
+        assert held(lab) == set()
+        assert lab.row("dev1")["dirty"] is True  # the pair's test failed with both
+        api = requests.Session()
+        api.headers["Authorization"] = f"Bearer {token}"
+        (summary,) = api.get(f"{server.url}/api/v1/runs?name=pytest", timeout=10
+                             ).json()["runs"]
+        run = api.get(f"{server.url}/api/v1/runs/{summary['id']}", timeout=10).json()
+        stack, leaves = list(run["records"]), {}
+        while stack:
+            node = stack.pop()
+            stack.extend(node["children"])
+            if node["kind"] == "case":
+                leaves[node["name"]] = node["outcome"]
+        # A function's name in the history is its module's and its own.
+        assert leaves == {**{f"test_g.test_dev1[{n}]": "success" for n in range(4)},
+                          "test_g.test_fails": "failure"}
+    finally:
+        server.stop()
+        lab.dispose()
