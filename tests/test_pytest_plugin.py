@@ -9,7 +9,6 @@ matters, against the lock server over HTTP.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -72,17 +71,28 @@ def write_suite(tmp_path: Path, files: dict[str, str], conftest: str = CONFTEST)
     return suite
 
 
-def pytest_command(suite: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
-            str(suite), *args]
+def pytest_command(suite: Path, *args: str, autoload: bool = False) -> list[str]:
+    """pytest on ``suite``; with only the rotest and xdist plugins unless
+    ``autoload`` (the others installed here take seconds to import)."""
+    plugins = [] if autoload else ["-p", "rotest", "-p", "xdist"]
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *plugins, "-q",
+            "-rA", str(suite), *args]
+
+
+def pytest_env(workdir: Path, sample_dir: Path, autoload: bool = False) -> dict[str, str]:
+    env = cli_env(workdir, sample_dir)
+    if not autoload:  # -p names the plugins (rotest by its entry point's name)
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
 
 
 def run_pytest(tmp_path: Path, workdir: Path, sample_dir: Path, files: dict[str, str],
-               *args: str, conftest: str = CONFTEST) -> subprocess.CompletedProcess:
+               *args: str, conftest: str = CONFTEST, autoload: bool = False
+               ) -> subprocess.CompletedProcess:
     suite = write_suite(tmp_path, files, conftest)
-    return subprocess.run(pytest_command(suite, *args), cwd=tmp_path,
-                          env=cli_env(workdir, sample_dir), capture_output=True, text=True,
-                          timeout=180)
+    return subprocess.run(pytest_command(suite, *args, autoload=autoload), cwd=tmp_path,
+                          env=pytest_env(workdir, sample_dir, autoload), capture_output=True,
+                          text=True, timeout=180)
 
 
 def steps(sample_dir: Path) -> list[str]:
@@ -222,17 +232,22 @@ def test_markers_select_tests_by_their_resources(tmp_path, workdir, sample_dir, 
 def test_the_plugin_is_inert_until_a_test_uses_it(tmp_path, workdir, sample_dir):
     conftest = ("import sys\n"
                 "def pytest_sessionfinish(session):\n"
-                "    heavy = [m for m in ('sqlalchemy', 'flask', 'reports', 'rotest_core.resources.manager')\n"
-                "             if m in sys.modules]\n"
-                "    print('HEAVY', heavy)\n")
+                "    heavy = [m for m in ('sqlalchemy', 'flask', 'reports',\n"
+                "                         'rotest_core.resources.manager') if m in sys.modules]\n"
+                "    print('HEAVY', heavy)\n"
+                "    print('LOADED', session.config.pluginmanager.has_plugin('rotest'))\n")
     files = {"test_plain.py": "def test_plain():\n    pass\n"}
-    done = run_pytest(tmp_path, workdir, sample_dir, files, "-s", conftest=conftest)
+    # Installed, the plugin loads itself (the pytest11 entry point).
+    done = run_pytest(tmp_path, workdir, sample_dir, files, "-s", conftest=conftest,
+                      autoload=True)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "LOADED True" in done.stdout
     assert "HEAVY []" in done.stdout  # no database, client or report was loaded
     assert not workdir.exists()  # no run directory, no database
     # -p no:rotest turns it off: its fixtures say so instead of locking.
     files = {"test_off.py": "def test_off(dev1):\n    pass\n"}
-    done = run_pytest(tmp_path, workdir, sample_dir, files, "-p", "no:rotest")
+    done = run_pytest(tmp_path, workdir, sample_dir, files, "-p", "no:rotest",
+                      autoload=True)
     assert "the rotest pytest plugin is off" in done.stdout
     assert not workdir.exists()
 
@@ -250,7 +265,7 @@ HOLDS = ("import time, pathlib, os\n"
 def start_holding(tmp_path, workdir, sample_dir, mode) -> subprocess.Popen:
     suite = write_suite(tmp_path, {"test_hold.py": HOLDS})
     process = subprocess.Popen(pytest_command(suite, *mode), cwd=tmp_path,
-                               env=cli_env(workdir, sample_dir), stdout=subprocess.PIPE,
+                               env=pytest_env(workdir, sample_dir), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while not (sample_dir / "holding").exists():
@@ -386,25 +401,25 @@ GUNICORN = ("import time\n"
 def test_xdist_against_gunicorn_on_postgresql_with_the_history(
         app, database_url, tmp_path, workdir, sample_dir):
     token = add_user(app, "tester")
-    lab = Lab(database_url, create=False)
-    lab.add(DeviceData, "dev1")
-    lab.add(DeviceData, "dev2")
-    server = GunicornServer(server_env(database_url, tmp_path / "server"), workers=2,
+    pg_lab = Lab(database_url, create=False)
+    pg_lab.add(DeviceData, "dev1")
+    pg_lab.add(DeviceData, "dev2")
+    gunicorn = GunicornServer(server_env(database_url, tmp_path / "server"), workers=2,
                             threads=8, log=tmp_path / "gunicorn.log", cwd=ROOT)
     try:
-        server.start()
+        gunicorn.start()
         done = run_pytest(tmp_path, workdir, sample_dir, {"test_g.py": GUNICORN}, "-n", "2",
-                          "--rotest-host", "127.0.0.1", "--rotest-port", str(server.port),
+                          "--rotest-host", "127.0.0.1", "--rotest-port", str(gunicorn.port),
                           "--rotest-token", token, "--rotest-timeout", "60",
                           "--rotest-report", "history")
         assert "1 failed, 4 passed" in done.stdout, done.stdout + done.stderr
-        assert held(lab) == set()
-        assert lab.row("dev1")["dirty"] is True  # the pair's test failed with both
+        assert held(pg_lab) == set()
+        assert pg_lab.row("dev1")["dirty"] is True  # the pair's test failed with both
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {token}"
-        (summary,) = api.get(f"{server.url}/api/v1/runs?name=pytest", timeout=10
+        (summary,) = api.get(f"{gunicorn.url}/api/v1/runs?name=pytest", timeout=10
                              ).json()["runs"]
-        run = api.get(f"{server.url}/api/v1/runs/{summary['id']}", timeout=10).json()
+        run = api.get(f"{gunicorn.url}/api/v1/runs/{summary['id']}", timeout=10).json()
         stack, leaves = list(run["records"]), {}
         while stack:
             node = stack.pop()
@@ -415,5 +430,5 @@ def test_xdist_against_gunicorn_on_postgresql_with_the_history(
         assert leaves == {**{f"test_g.test_dev1[{n}]": "success" for n in range(4)},
                           "test_g.test_fails": "failure"}
     finally:
-        server.stop()
-        lab.dispose()
+        gunicorn.stop()
+        pg_lab.dispose()
