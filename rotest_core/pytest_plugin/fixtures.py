@@ -189,7 +189,7 @@ def _lock_batch(state: ProcessState, spec: FixtureSpec,
     for fixture, sibling in fixtures.items():
         names = {r.name for r in sibling.named(fixture)}
         held = Held(sibling.value(fixture, got), {n: got[n] for n in names}, spec.scope,
-                    wait=wait, setup=setup, locked_for=nodeid)
+                    fixture=fixture, wait=wait, setup=setup, locked_for=nodeid)
         state.add(held)
         if fixture == request.fixturename:
             held.finish, mine = finish, held
@@ -234,8 +234,13 @@ def _manager_fixture(spec: FixtureSpec, request: pytest.FixtureRequest) -> Itera
     import time
     state = process_state(request.config)
     started = time.monotonic()
-    value = spec.manager.getResource()
+    carried = state.carried.pop(id(spec.manager), None)
+    # Restarted after a test dirtied it: reset (its _reset, cheaper than a
+    # clean and a make where the manager says so); else made or shared.
+    value = (spec.manager.reset(carried[1]) if carried is not None
+             else spec.manager.getResource())
     held = state.add(Held(value, {}, spec.scope, manager=spec.manager,
+                          fixture=request.fixturename,
                           setup=time.monotonic() - started, locked_for=_test_id(request),
                           finish=_finisher(request) if spec.scope != "function" else None))
     try:

@@ -149,15 +149,18 @@ class StateHooks:
         try:
             return (yield)
         finally:
-            self._after(item)
+            self._after(item, nextitem)
 
-    def _after(self, item: pytest.Item) -> None:
+    def _after(self, item: pytest.Item, nextitem: Any) -> None:
         """A wider-scoped holding a failed test dirtied is ended now (released
-        dirty); the next test of its scope locks and sets it up afresh.
-        Batch locks no fixture of this test took are released."""
+        dirty); the next test of its scope locks and sets it up afresh (a
+        manager's resource is reset for it). Batch locks no fixture of this
+        test took are released."""
         errors = []
+        wanted = set(getattr(nextitem, "fixturenames", ()))
         for held in item.stash.get(USED, []):
             if held.finish is not None and not held.released and held.is_dirty():
+                held.restart = held.fixture in wanted
                 try:
                     held.finish()
                 except Exception as error:  # noqa: BLE001 - the others still go back

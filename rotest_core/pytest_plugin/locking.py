@@ -44,6 +44,8 @@ class Held:
     scope: str
     finish: Callable[[], None] | None = None
     manager: Any = None
+    #: The fixture's name (None for a factory's locks).
+    fixture: str | None = None
     #: Seconds waited for the lock, and spent setting the resources up.
     wait: float = 0.0
     setup: float = 0.0
@@ -51,6 +53,9 @@ class Held:
     locked_for: str = ""
     dirty: bool = False
     released: bool = False
+    #: Ended early for the next test, which wants it too: a manager keeps its
+    #: use, so that the next test's fixture resets it (testresources' rule).
+    restart: bool = False
 
     def is_dirty(self) -> bool:
         """A test failed with it, or (a manager's) it was dirtied."""
@@ -77,6 +82,9 @@ class ProcessState:
     #: Locked with a sibling fixture (all or nothing), not yet taken by its own:
     #: (fixture name, scope node id) -> Held.
     pending: dict[tuple[str, str], Held] = field(default_factory=dict)
+    #: Managers' resources kept over a restart: id() of the manager ->
+    #: (the manager, its resource).
+    carried: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     interrupted: bool = False
     counts: Counter = field(default_factory=Counter)
     _context: "RunContext | None" = None
@@ -140,7 +148,10 @@ class ProcessState:
         if held.manager is not None:
             if dirty:
                 held.manager.dirtied(held.value)
-            held.manager.finishedWith(held.value)
+            if held.restart and not self.interrupted:
+                self.carried[id(held.manager)] = (held.manager, held.value)
+            else:
+                held.manager.finishedWith(held.value)
         elif held.resources:
             self.context.manager.release_resources(held.resources, dirty=dirty,
                                                    force_release=True)
@@ -169,6 +180,9 @@ class ProcessState:
             held.dirty = True
             self.release(held)
         self.pending.clear()
+        for manager, value in self.carried.values():  # no later test wanted it
+            manager.finishedWith(value)
+        self.carried.clear()
         context, self._context = self._context, None
         if context is not None:
             context.close()
