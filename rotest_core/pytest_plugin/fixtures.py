@@ -152,7 +152,7 @@ def process_state(config: pytest.Config) -> ProcessState:
     tests' outcomes) on first use."""
     state = config.stash.get(STATE, None)
     if state is None:
-        if not config.pluginmanager.has_plugin("rotest"):
+        if not hasattr(config.option, "rotest_skip_init"):  # its options: not loaded
             pytest.fail("the rotest pytest plugin is off (-p no:rotest): resource "
                         "fixtures cannot lock anything", pytrace=False)
         from .hooks import StateHooks
@@ -187,7 +187,7 @@ def _lock_batch(state: ProcessState, spec: FixtureSpec,
     finish = _finisher(request) if spec.scope != "function" else None
     mine = None
     for fixture, sibling in fixtures.items():
-        names = {r.name for r in sibling.named(fixture)}
+        names = [r.name for r in sibling.named(fixture)]
         held = Held(sibling.value(fixture, got), {n: got[n] for n in names}, spec.scope,
                     fixture=fixture, wait=wait, setup=setup, locked_for=nodeid)
         state.add(held)
