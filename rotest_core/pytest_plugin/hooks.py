@@ -107,7 +107,9 @@ class StateHooks:
     def _used(self, item: pytest.Item) -> list[Held]:
         live = self.state.live
         values = (getattr(item, "funcargs", None) or {}).values()
-        return [live[id(value)] for value in values if id(value) in live]
+        # One holding once, if another fixture hands the same resource on.
+        found = {id(value): live[id(value)] for value in values if id(value) in live}
+        return list(found.values())
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item,

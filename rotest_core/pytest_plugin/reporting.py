@@ -85,7 +85,6 @@ class ReportBridge:
         self.rotest_config = rotest_config
         self.run_dir = run_dir
         self.root = PytestRun(config.getoption("rotest_run_name"), outputs, run_dir)
-        self.root.work_dir = run_dir
         self.handler_classes = handler_classes
         self.result: Any = None
         self.interrupted = False
