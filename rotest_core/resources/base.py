@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import unittest
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -41,6 +42,7 @@ class BaseResource:
     def __init__(self, data: Any = None, *, config: Any = None,
                  base_work_dir: str | Path | None = None, parent: "BaseResource | None" = None,
                  **kwargs: Any) -> None:
+        data_given = data
         if data is None:
             fields = {"name": f"{type(self).__name__}-{id(self)}", **kwargs}
             data = ResourceView({"type": type(self).__name__, **fields})
@@ -58,7 +60,23 @@ class BaseResource:
         self.work_dir: Path | None = None
         if base_work_dir is not None:
             self.set_work_dir(base_work_dir)
-        self._sub_resources = tuple(self.create_sub_resources())
+        #: Made bare (no data, parent, config or work directory): in a class
+        #: body this is Rotest's ``calc = Calculator()``, a request.
+        self._bare = data_given is None and config is None and parent is None \
+            and base_work_dir is None
+        # A bare lockable resource was never locked: it has no sub-resources
+        # (they come with the lock), and its data has no field to point at.
+        self._sub_resources = (() if self._bare and self.DATA_CLASS is not None
+                               else tuple(self.create_sub_resources()))
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        """Rotest's declaration form ``calc = Calculator(name="calc1")`` in the
+        body of a test (case, block, flow) or a resource: replaced by
+        ``Calculator.request(name="calc1")``, its keyword arguments being the
+        filters (or a service's parameters)."""
+        if self._bare and issubclass(owner, _DECLARING_CLASSES):
+            request = ResourceRequest(name, type(self), **self.kwargs)
+            setattr(owner, name, request)
 
     @classmethod
     def request(cls, **kwargs: Any) -> ResourceRequest:
@@ -220,6 +238,10 @@ class BaseResource:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+#: Classes whose bodies may declare resources (Rotest's tutorial form).
+_DECLARING_CLASSES = (unittest.TestCase, unittest.TestSuite, BaseResource)
 
 
 def _made(folder: Path) -> Path:
