@@ -31,7 +31,7 @@ from .case import TEST_LOG, RunContext, TestCase, unique_dir
 from .flow_component import (MODE_CRITICAL, MODE_FINALLY, MODE_NAMES, MODE_OPTIONAL,
                              OWN_PARAMETERS, PREVIOUS_FAILED_MESSAGE, BlockInput,
                              BlockOutput, FlowComponent, FlowDefinitionError, Pipe)
-from .resources.request import ResourceRequest, class_requests
+from .resources.request import ResourceRequest, class_requests, unpacked
 from .suite import TestSuite
 
 __all__ = ["BlockInput", "BlockOutput", "FlowDefinitionError", "MODE_CRITICAL",
@@ -166,15 +166,15 @@ class TestFlow(FlowComponent, TestSuite):
         of every component under it (a block locks for its siblings with
         ``self.parent.request_resources(...)``)."""
         overrides = self.context.resource_overrides
-        requests = [ResourceRequest(r.name, r.type, **{**r.kwargs, **overrides[r.name]})
-                    if overrides.get(r.name) else r for r in requests]
+        requests = [r.with_filters(overrides[r.name]) if overrides.get(r.name) else r
+                    for r in requests]
         if not requests:
             return {}
         got = self.context.manager.request_resources(
             requests, skip_init=self.context.skip_init, use_previous=use_previous,
             base_work_dir=self.work_dir, timeout=self.context.config.resource_request_timeout)
         self.locked_resources.update(got)
-        self._set_parameters(**got)
+        self._set_parameters(**got, **unpacked(requests, got))
         _notify(self.result, "updateResources", self, got)
         return got
 

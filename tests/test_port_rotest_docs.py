@@ -16,18 +16,18 @@ from engine_helpers import Lab
 from lab_plugin import DeviceData, PortData
 from rotest_core.config import load_config
 from rotest_core.embedded_db import prepare_database
-from rotest_core.resources import ResourceRequest
+from rotest_core.resources import ResourceRequest, ResourceView
 from rotest_core.result import describe
 from rotest_core.runner import RunOptions, run
 from rotest_core.suite import iter_cases
 from runtime_samples.fixtures import workdir  # noqa: F401 - fixtures
-from runtime_samples.lab import count
+from runtime_samples.lab import STEPS, count
 
 
-def run_classes(*classes, config=None, **options):
+def run_classes(*classes, config=None, outputs=("full",), **options):
     """Run the classes; returns (report, {test name: outcome}, output)."""
     stream = io.StringIO()
-    report = run(classes, config or load_config(), RunOptions(outputs=["full"], **options),
+    report = run(classes, config or load_config(), RunOptions(outputs=list(outputs), **options),
                  stream=stream)
     result = report.result
     found = {describe(test): "success" for test in iter_cases(report.main_test)}
@@ -92,3 +92,56 @@ def test_a_resource_made_outside_a_class_body_stays_a_resource():
     class Holder:  # not a test nor a resource: left as it is
         calc = tutorial.Calculator()
     assert isinstance(Holder.calc, tutorial.Calculator)
+
+
+# ---------------------------------------------------------------------------
+# issue 20: the rest of Rotest's documented API
+# ---------------------------------------------------------------------------
+
+def test_add_success_is_a_success_message(workdir):
+    from runtime_samples import rotest_docs_api as docs
+    report, outcomes, output = run_classes(docs.SuccessTest)
+    assert outcomes == {"SuccessTest.test_add": "success"}, output
+    (test,) = iter_cases(report.main_test)
+    assert test.success_messages == ["1 + 1 is 2", "2 + 2 is 4", "3 + 3 is 6"]
+
+
+def test_data_pointers_plain_and_chained_for_resources_and_services(calculators):
+    from runtime_samples import rotest_docs_api as docs
+    report, outcomes, output = run_classes(docs.PointerTest)
+    assert outcomes == {"PointerTest.test_pointers": "success"}, output
+    assert ("ping", "10.0.0.1") in STEPS and ("probe", "1") in STEPS
+    assert ("shell", "7") in STEPS
+    assert held(calculators) == set()
+
+
+def test_data_pointer_is_exported_where_rotest_has_it():
+    from rotest_core.resources import DataPointer
+    pointer = DataPointer("sub_process").port.number
+    assert repr(pointer) == "DataPointer('sub_process').port.number"
+    assert pointer == DataPointer("sub_process").port.number
+    assert pointer.resolve(ResourceView({"sub_process": {
+        "type": "SubProcessData", "name": "sub1",
+        "port": {"type": "PortData", "name": "port1", "number": 3}}})) == 3
+
+
+def test_unpack_makes_sub_resources_attributes_of_the_test(calculators):
+    from runtime_samples import rotest_docs_api as docs
+    report, outcomes, output = run_classes(docs.UnpackTest, docs.UnpackFlow)
+    assert report.exit_code == 0, output
+    assert set(outcomes.values()) == {"success"}, outcomes
+    assert held(calculators) == set()
+
+
+def test_monitor_decorators_choose_the_tests(calculators):
+    from runtime_samples import rotest_docs_api as docs
+    docs.KindsHandler.calls = []
+    report, outcomes, output = run_classes(docs.MonitoredCase, docs.MonitoredFlow,
+                                           outputs=["full", docs.KindsHandler])
+    assert report.exit_code == 0, output
+    calls = docs.KindsHandler.calls
+    assert [c for c in calls if c[0] == "not a case"] == [("not a case", "MonitoredBlock")]
+    assert [c for c in calls if c[0] == "not a block"] == [("not a block", "MonitoredCase")]
+    assert [c for c in calls if c[0] == "not a flow"] == [("not a flow", "AllTests")]
+    assert [c for c in calls if c[0] == "main"] == [("main", "AllTests")]
+    assert [c for c in calls if c[0] == "has calc"] == [("has calc", "MonitoredCase")]

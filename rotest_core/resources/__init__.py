@@ -10,7 +10,7 @@ from ..lazy import lazy_attributes
 from .errors import (LockClientError, ResourceDoesNotExistError, ResourcePermissionError,
                      ResourceRequestError, ResourcesLostError, ResourceUnavailableError,
                      ServerError, SessionLostError)
-from .request import ResourceRequest
+from .request import DataPointer, ResourceRequest
 
 if TYPE_CHECKING:
     from .base import BaseResource, ResourceLifecycleError
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .remote import RemoteLockClient
 
 __all__ = [
-    "BaseResource", "EmbeddedLockClient", "LockClient", "LockClientError",
+    "BaseResource", "DataPointer", "EmbeddedLockClient", "LockClient", "LockClientError",
     "RemoteLockClient", "ResourceDoesNotExistError", "ResourceLifecycleError",
     "ResourceManager", "ResourcePermissionError", "ResourceRequest",
     "ResourceRequestError", "ResourceUnavailableError", "ResourceView",
