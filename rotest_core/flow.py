@@ -85,6 +85,12 @@ class TestFlow(FlowComponent, TestSuite):
     def name(self) -> str:
         return self._name
 
+    @property
+    def config(self) -> Any:
+        """The run's settings and run configuration (Rotest's ``self.config``);
+        None before it runs."""
+        return self.context.config if self.context is not None else None
+
     @name.setter
     def name(self, value: str) -> None:
         self._name = value

@@ -205,7 +205,7 @@ def test_a_broken_config_file_names_the_file_and_the_key(rotest, tmp_path):
     assert_one_line_error(rotest(CALC), "bad configuration", str(config), "'port'")
     other = tmp_path / "other.yml"
     other.write_text("rotest:\n  smart_client: sometimes\n")
-    assert_one_line_error(rotest(CALC, "-c", str(other)), str(other), "'smart_client'")
+    assert_one_line_error(rotest(CALC, "--settings", str(other)), str(other), "'smart_client'")
 
 
 def test_a_test_file_that_cannot_be_imported_is_named(rotest):

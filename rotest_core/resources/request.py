@@ -26,11 +26,41 @@ class ResourceRequest:
     unpack_depth = 0
 
     # Positional-only, so that ``Device.request(name="dev1")`` filters by name.
-    def __init__(self, name: str | None, resource_class: type["BaseResource"], /,
+    # Both may be left out by an adapter, which chooses its class per run.
+    def __init__(self, name: str | None = None,
+                 resource_class: type["BaseResource"] | None = None, /,
                  **kwargs: Any) -> None:
         self.name = name
         self.type = resource_class
         self.kwargs = kwargs
+
+    def get_type(self, config: Any) -> type["BaseResource"]:
+        """The resource class to lock for a run with ``config`` (its settings
+        and run configuration). A resource adapter (Rotest's) overrides it to
+        choose by the run::
+
+            class CalculatorAdapter(ResourceRequest):
+                def get_type(self, config):
+                    return Calculator if config.project == "A" else OtherCalculator
+        """
+        if self.type is None:
+            raise TypeError(f"request {self.name!r} names no resource class: give one, "
+                            f"or override get_type(self, config) (a resource adapter)")
+        return self.type
+
+    @property
+    def is_adapter(self) -> bool:
+        """Whether the class is chosen per run (``get_type`` is overridden)."""
+        return type(self).get_type is not ResourceRequest.get_type
+
+    def adapt(self, config: Any) -> None:
+        """Fix the resource class for this run: an adapter's choice."""
+        if self.is_adapter:
+            chosen = self.get_type(config)
+            if not (isinstance(chosen, type) and hasattr(chosen, "DATA_CLASS")):
+                raise TypeError(f"{type(self).__name__}.get_type gave {chosen!r} for "
+                                f"{self.name!r}: it must return a BaseResource subclass")
+            self.type = chosen
 
     def unpack(self, recursive: bool = False) -> "ResourceRequest":
         """Rotest's ``Calculator.request().unpack()``: the sub-resources (and
