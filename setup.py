@@ -47,6 +47,7 @@ setup(
             "playwright>=1.40",
             "openapi-spec-validator>=0.7",
             "testresources>=2.0",
+            "testtools>=2.5",  # testresources' own tests (tests/testresources_upstream)
             "fixtures>=4.0",
             "hypothesis>=6.90",
             "schemathesis>=4.0",

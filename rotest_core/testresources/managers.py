@@ -304,3 +304,8 @@ def _release(resources: Resources, acquired: dict[str, Any], result: Any) -> Non
                 failure = failure or error
     if failure is not None:
         raise failure
+
+
+# Their public home, as in ``id()``: ``rotest_core.testresources.GenericResource``.
+for _public in (TestResourceManager, GenericResource, FixtureResource):
+    _public.__module__ = "rotest_core.testresources"
