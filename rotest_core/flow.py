@@ -321,11 +321,24 @@ def _declares(component: Any) -> set[str]:
     # What it reads or writes: inputs, outputs, resources and the sources of its pipes.
     names = (set(component.get_inputs()) | set(component.get_outputs())
              | {request.name for request in component.get_resource_requests()}
-             | {pipe.parameter_name for pipe in component._pipes.values()})
+             | {pipe.parameter_name for pipe in component._pipes.values()}
+             | _fields(type(component)))
     if isinstance(component, TestFlow):
         for child in component:
             names |= _declares(child)
     return names
+
+
+def _fields(cls: type) -> set[str]:
+    """The user's class fields with a value (Rotest's ``optional3 = 0``, which
+    ``params(optional3=5)`` overrides), not the framework's nor methods."""
+    return {name for klass in cls.__mro__
+            if not klass.__module__.startswith(("rotest_core.", "unittest", "builtins"))
+            for name, value in vars(klass).items()
+            if not name.startswith("_") and not callable(value)
+            and not isinstance(value, (classmethod, staticmethod, property))
+            and name not in ("blocks", "common", "components", "resources", "TAGS",
+                             "inputs", "outputs")}
 
 
 #: Attributes the framework sets on a component: no input or output may use one.

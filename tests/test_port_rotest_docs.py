@@ -145,3 +145,40 @@ def test_monitor_decorators_choose_the_tests(calculators):
     assert [c for c in calls if c[0] == "not a flow"] == [("not a flow", "AllTests")]
     assert [c for c in calls if c[0] == "main"] == [("main", "AllTests")]
     assert [c for c in calls if c[0] == "has calc"] == [("has calc", "MonitoredCase")]
+
+
+# ---------------------------------------------------------------------------
+# issue 18.5: the blocks page (flows, blocks, modes, pipes, create_flow...)
+# ---------------------------------------------------------------------------
+
+def test_the_blocks_page_demo_flow(workdir):
+    from runtime_samples import rotest_blocks_docs as docs
+    report, outcomes, output = run_classes(docs.DemoFlow)
+    assert report.exit_code == 0, output
+    assert [s for s in STEPS if s[0] in ("demo1", "do_something")] == [
+        ("demo1", "critical"), ("demo1", "critical"), ("do_something", "2:5"),
+        ("do_something", "2:0"), ("demo1", "finally")]
+
+
+def test_create_flow_and_optional_sub_flows_go_on_after_a_failure(workdir):
+    from runtime_samples import rotest_blocks_docs as docs
+    report, outcomes, output = run_classes(docs.CreatedFlows, docs.SubFlowsFlow)
+    assert report.exit_code == 1, output  # the failing blocks fail their flows
+    # FailingBlock fails in both flows; the block after it in its flow is skipped.
+    failed = [describe(test) for test, _ in report.result.failures]
+    skipped = [describe(test) for test, _ in report.result.skipped]
+    assert failed == ["FailingBlock", "FailingBlock"], output
+    assert skipped == ["DoSomethingBlock", "DemoBlock1"], output
+    assert ("do_something", "value2:0") in STEPS and ("do_something", "value2:5") in STEPS
+    assert ("do_something", "value1:5") not in STEPS  # after the failure in its sub-flow
+    # SubFlow1's second block is skipped after the first failed; SubFlow2 runs.
+    assert STEPS.count(("demo1", "critical")) == 2
+    assert ("demo1", "optional") in STEPS and ("demo1", "finally") in STEPS
+
+
+def test_optional_inputs_params_and_pipes(workdir):
+    from runtime_samples import rotest_blocks_docs as docs
+    report, outcomes, output = run_classes(docs.ArgumentsFlow)
+    assert report.exit_code == 0, output
+    assert [s[1] for s in STEPS if s[0] == "arguments"] == ["5,0,1", "5,3,1", "5,0,4", "5,3,6"]
+    assert [s[1] for s in STEPS if s[0] == "value"] == ["3", "31"]
