@@ -491,6 +491,10 @@ class TestCase(unittest.TestCase):
         self.logger.info("success: %s", msg)
         self._notify("addInfo", self, msg)
 
+    def skip(self, reason: str) -> None:
+        """Rotest's ``self.skip(msg)``: unittest's ``skipTest``."""
+        self.skipTest(reason)
+
     def addSuccess(self, msg: str) -> None:
         """Rotest's other name of :meth:`success` (a message, not a test:
         unittest's result has the ``addSuccess(test)``)."""

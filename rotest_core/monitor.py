@@ -247,9 +247,10 @@ skip_if_case = _skip_when(lambda test: _kind(test) == "case", "for test cases")
 skip_if_flow = _skip_when(lambda test: _kind(test) == "flow", "for flows")
 #: Skip the method for blocks.
 skip_if_block = _skip_when(lambda test: _kind(test) == "block", "for blocks")
-#: Run the method for the main test only: the run's root (what has no parent).
-skip_if_not_main = _skip_when(lambda test: getattr(test, "parent", None) is not None,
-                              "but for the main test")
+#: Run the method for main tests only: test cases and the flows no flow holds
+#: (not blocks, sub-flows or suites), the tests a monitor's thread watches.
+skip_if_not_main = _skip_when(lambda test: not is_top_level(test),
+                              "but for main tests (cases, top-level flows)")
 
 
 def require_attr(name: str) -> Callable[[Method], Method]:

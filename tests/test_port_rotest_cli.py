@@ -190,3 +190,17 @@ def test_cli_plugins_add_options_and_act_before_the_run(rotest, plugin_site):
     process = rotest(PLAIN, "-f", "test_add", PYTHONPATH=path)  # Rotest's form too
     assert process.returncode == 0 and "baz:" not in process.stdout
     assert "No such option '--baz'" in rotest("run", PLAIN, "--baz").stderr  # not installed
+
+
+def test_an_output_handler_and_a_monitor_by_entry_point(rotest, plugin_site):
+    path = os.pathsep.join([str(plugin_site), cli_env(Path("."))["PYTHONPATH"]])
+    process = rotest(PLAIN, "-f", "test_add or test_subtract", "-o", "dots,baz_counter",
+                     PYTHONPATH=path)
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert "baz_counter: 2 passed" in process.stdout
+    # Monitors watch Rotest's tests (plain unittest ones have no set-up event).
+    process = rotest(str(SAMPLES / "rotest_docs_api.py"), "-f", "SuccessTest",
+                     "-o", "tree,baz_watch", PYTHONPATH=path)
+    assert process.returncode == 1, process.stdout + process.stderr
+    assert "baz_watch: watching" in process.stdout
+    assert "monitor baz_watch: the watch saw something" in process.stdout

@@ -106,6 +106,18 @@ def test_add_success_is_a_success_message(workdir):
     assert test.success_messages == ["1 + 1 is 2", "2 + 2 is 4", "3 + 3 is 6"]
 
 
+def test_the_more_on_testing_page(calculators):
+    from runtime_samples import rotest_docs_api as docs
+    report, outcomes, output = run_classes(docs.MoreOnTestingTest)
+    assert outcomes == {"MoreOnTestingTest.test_add": "success",
+                        "MoreOnTestingTest.test_skipped": "skip"}, output
+    test = next(t for t in iter_cases(report.main_test) if t._testMethodName == "test_add")
+    assert test.success_messages == ["One way to register success",
+                                     "Another way to register success",
+                                     "Value is 2, as expected", "Value is 2, as expected"]
+    assert "no calculator today" in output
+
+
 def test_data_pointers_plain_and_chained_for_resources_and_services(calculators):
     from runtime_samples import rotest_docs_api as docs
     report, outcomes, output = run_classes(docs.PointerTest)
@@ -143,7 +155,8 @@ def test_monitor_decorators_choose_the_tests(calculators):
     assert [c for c in calls if c[0] == "not a case"] == [("not a case", "MonitoredBlock")]
     assert [c for c in calls if c[0] == "not a block"] == [("not a block", "MonitoredCase")]
     assert [c for c in calls if c[0] == "not a flow"] == [("not a flow", "AllTests")]
-    assert [c for c in calls if c[0] == "main"] == [("main", "AllTests")]
+    assert [c for c in calls if c[0] == "main"] == [("main", "MonitoredCase"),
+                                                    ("main", "MonitoredFlow")]
     assert [c for c in calls if c[0] == "has calc"] == [("has calc", "MonitoredCase")]
 
 

@@ -51,6 +51,29 @@ class Calculator(BaseResource):
     probe = PortProbe.request(number=DataPointer("port").number)
 
 
+class MoreOnTestingTest(TestCase):
+    """The page's test event methods, on the tutorial's calculator."""
+
+    calc = Calculator(name="calc1")
+
+    def test_add(self):
+        self.success("One way to register success")
+        # Or
+        self.addSuccess("Another way to register success")
+
+        value = int(self.calc.data.ip_address.split(".")[-1]) + 1  # the calculator's 1 + 1
+        self.expectEqual(value, 2,
+                         msg="Expected value 2, got %r" % value,
+                         success_msg="Value is %r, as expected" % value)
+        # Or
+        self.assertEqual(value, 2,
+                         msg="Expected value 2, got %r" % value,
+                         success_msg="Value is %r, as expected" % value)
+
+    def test_skipped(self):
+        self.skip("no calculator today")
+
+
 class Shell(BaseResource):
     def connect(self):
         super().connect()
@@ -124,6 +147,10 @@ class KindsHandler(AbstractResultHandler):
     @skip_if_flow
     def start_composite(self, test):
         KindsHandler.calls.append(("not a flow", type(test).__name__))
+
+    @skip_if_not_main
+    def start_teardown(self, test):
+        KindsHandler.calls.append(("main", type(test).__name__))
 
     @skip_if_not_main
     def stop_composite(self, test):
