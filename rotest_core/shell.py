@@ -80,10 +80,12 @@ class ShellSession:
 
     # --- tests ---------------------------------------------------------------
 
-    def run_test(self, test: type, **parameters: Any) -> unittest.TestResult:
+    def run_test(self, test: type, debug: bool = False, **parameters: Any
+                 ) -> unittest.TestResult:
         """Run a TestCase, TestBlock or TestFlow class with ``shared_data``
         and ``parameters`` (these win); a block's or flow's outputs go into
-        ``shared_data``. Returns the result (``.wasSuccessful()``)."""
+        ``shared_data``. ``debug``: the debugger on failures and errors, as
+        ``-D`` does. Returns the result (``.wasSuccessful()``)."""
         from .block import TestBlock
         from .flow import TestFlow
         from .result import Result
@@ -103,7 +105,7 @@ class ShellSession:
         handlers = _make_handlers([handler_class(name) for name in self.outputs], root,
                                   stream=self.stream, config=self.config,
                                   work_dir=root.work_dir)
-        result = Result(handlers, context=self.context)
+        result = Result(handlers, context=self.context, debug=debug)
         result.startTestRun()
         try:
             root.run(result)

@@ -204,3 +204,22 @@ def test_an_output_handler_and_a_monitor_by_entry_point(rotest, plugin_site):
     assert process.returncode == 1, process.stdout + process.stderr
     assert "baz_watch: watching" in process.stdout
     assert "monitor baz_watch: the watch saw something" in process.stdout
+
+
+def test_the_shell_examples_of_more_on_testing(rotest, tmp_path, lab):
+    (tmp_path / "config.json").write_text(json.dumps({"project": "A"}))
+    commands = "\n".join([
+        "resource1 = Device.lock(skip_init=True, name='dev1')",
+        "resource2 = Device.lock(name='dev2', config='config.json')",
+        "print('config', resource2.config.project)",
+        "shared_data['resource'] = resource1",
+        "run_test(ResourceBlock, parameter=5)",
+        "run_test(ResourceBlock.params(parameter=6), resource=resource2)",
+        "run_test(SomeTestCase, debug=True)", ""])
+    process = rotest("shell", "--plain", "-m", "runtime_samples.lab",
+                     "-m", "runtime_samples.rotest_docs_api", input=commands)
+    assert process.returncode == 0, process.stderr
+    out = process.stdout
+    assert "config A" in out and "block: dev1 5" in out and "block: dev2 6" in out, \
+        out + process.stderr
+    assert "some test case ran" in out and "Traceback" not in process.stderr

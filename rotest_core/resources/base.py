@@ -223,13 +223,21 @@ class BaseResource:
     # --- scripts and the shell ---------------------------------------------
 
     @classmethod
-    def lock(cls, skip_init: bool = False, timeout: float = 0.0,
+    def lock(cls, skip_init: bool = False, timeout: float = 0.0, config: Any = None,
              **filters: Any) -> "BaseResource":
         """Lock, build and set up one of these outside a test (scripts, the
-        shell). Give it back with :meth:`release`."""
+        shell). ``config``: a run configuration (Rotest's, a JSON file's path
+        or a dict) the resource gets as its ``config``. Give it back with
+        :meth:`release`."""
         from .manager import shell_manager
-        return shell_manager().lock_one(cls.request(**filters), skip_init=skip_init,
-                                        timeout=timeout)
+        manager = shell_manager()
+        run_config = None
+        if config is not None:
+            from ..config import load_config, read_run_config
+            document = config if isinstance(config, dict) else read_run_config(config)
+            run_config = load_config(run_config=document)
+        return manager.lock_one(cls.request(**filters), skip_init=skip_init,
+                                timeout=timeout, config=run_config)
 
     def release(self, dirty: bool = False) -> None:
         """Finalize and release a resource taken with :meth:`lock`."""

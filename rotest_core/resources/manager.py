@@ -239,12 +239,20 @@ class ResourceManager:
     # --- one resource at a time, for BaseResource.lock() -------------------
 
     def lock_one(self, request: ResourceRequest, *, skip_init: bool = False,
-                 timeout: float = 0.0) -> BaseResource:
-        """Lock, build and set up one resource outside of a test."""
+                 timeout: float = 0.0, config: Any = None) -> BaseResource:
+        """Lock, build and set up one resource outside of a test; ``config``
+        (a run configuration) replaces the manager's for this resource."""
         request = ResourceRequest(f"{request.type.__name__}-{id(request)}", request.type,
                                   **request.kwargs)
-        return self.request_resources([request], skip_init=skip_init, use_previous=False,
-                                      timeout=timeout)[request.name]
+        previous = self.config
+        if config is not None:
+            self.config = config  # read by _construct: the shell locks one at a time
+        try:
+            return self.request_resources([request], skip_init=skip_init,
+                                          use_previous=False,
+                                          timeout=timeout)[request.name]
+        finally:
+            self.config = previous
 
     def release_one(self, resource: BaseResource, *, dirty: bool = False) -> None:
         """Finalize and release a resource from :meth:`lock_one`."""

@@ -5,7 +5,8 @@ ported by changing the imports only:
     rotest.core.result.monitor -> rotest_core.monitor
 """
 from lab_plugin import DeviceData, PortData
-from rotest_core import AbstractResultHandler, BaseResource, TestBlock, TestCase, TestFlow
+from rotest_core import (AbstractResultHandler, BaseResource, BlockInput, TestBlock, TestCase,
+                         TestFlow)
 from rotest_core.monitor import (require_attr, skip_if_block, skip_if_case, skip_if_flow,
                                  skip_if_not_main)
 from rotest_core.resources import DataPointer
@@ -175,3 +176,18 @@ class MonitoredCase(TestCase):
 
     def test_it(self):
         pass
+
+
+# --- more on testing: the shell's examples ------------------------------------
+
+class ResourceBlock(TestBlock):
+    resource = BlockInput()
+    parameter = BlockInput()
+
+    def test_method(self):
+        print(f"block: {self.resource.name} {self.parameter}")
+
+
+class SomeTestCase(TestCase):
+    def test_it(self):
+        print("some test case ran")
