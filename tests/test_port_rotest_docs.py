@@ -195,3 +195,12 @@ def test_optional_inputs_params_and_pipes(workdir):
     assert report.exit_code == 0, output
     assert [s[1] for s in STEPS if s[0] == "arguments"] == ["5,0,1", "5,3,1", "5,0,4", "5,3,6"]
     assert [s[1] for s in STEPS if s[0] == "value"] == ["3", "31"]
+
+
+def test_a_positional_argument_names_the_keyword_forms():
+    from rotest_core import TestCase
+    from runtime_samples import rotest_tutorial as tutorial
+    with pytest.raises(TypeError, match=r"Calculator\(name='calc1'\) or "
+                                        r"Calculator.request\(name='calc1'\)"):
+        class Wrong(TestCase):  # noqa: F841 - the declaration is the test
+            calc = tutorial.Calculator("calc1")

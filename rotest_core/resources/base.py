@@ -12,7 +12,7 @@ import re
 import threading
 import unittest
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from .data import ResourceView
 from .request import ResourceRequest, class_requests
@@ -47,6 +47,12 @@ class BaseResource:
             fields = {"name": f"{type(self).__name__}-{id(self)}", **kwargs}
             data = ResourceView({"type": type(self).__name__, **fields})
         elif not isinstance(data, ResourceView):
+            if not isinstance(data, Mapping):
+                raise TypeError(
+                    f"{type(self).__name__}({data!r}): a resource takes keyword arguments "
+                    f"only (Rotest refuses positional ones too): request one with "
+                    f"{type(self).__name__}(name={data!r}) or "
+                    f"{type(self).__name__}.request(name={data!r})")
             data = ResourceView(data)
         self.data = data
         self.name: str = data.name
