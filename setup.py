@@ -14,7 +14,7 @@ setup(
     include_package_data=True,
     package_data={
         "app": ["templates/**/*", "static/**/*"],
-        "app.api": ["openapi.json"],
+        "rotest_app.api": ["openapi.json"],
         "migrations": ["*.ini", "*.mako", "versions/*.py"],
     },
     install_requires=[

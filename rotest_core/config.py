@@ -16,8 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Mapping
 
-from app.config import (SERVER_OPTIONS, ConfigError, Option, as_bool, as_list,
-                        as_optional_str, default_database_url, load_settings)
+from rotest_app.engine.settings import SERVER_OPTIONS, ConfigError, Option, as_bool, as_list, as_optional_str, default_database_url, load_settings
 
 __all__ = ["ConfigError", "RunConfig", "load_config", "lock_client_for"]
 

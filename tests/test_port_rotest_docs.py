@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from app.config import default_database_url
+from rotest_app.engine.settings import default_database_url
 from engine_helpers import Lab
 from lab_plugin import DeviceData, PortData
 from rotest_core.config import load_config
