@@ -3,7 +3,7 @@ users, API tokens and the server.
 
 They need only the ``app`` package; :mod:`rotest_core.cli` gathers them under
 ``rotest``, importing this module only when one of them is asked for. Each
-builds the app with :func:`app.create_app`, so settings come from rotest.yml
+builds the app with :func:`rotest_app.create_app`, so settings come from rotest.yml
 (or ``--config`` / ``ROTEST_CONFIG``) and ``ROTEST_*`` variables.
 """
 from __future__ import annotations
@@ -264,7 +264,7 @@ def server(bind: str, workers: int, threads: int, dev: bool, debug: bool) -> Non
 
     \b
     To run gunicorn yourself (upgrade first with `rotest db upgrade`):
-        gunicorn -c python:app.gunicorn_conf wsgi:app --bind 0.0.0.0:8000
+        gunicorn -c python:rotest_app.gunicorn_conf 'rotest_app:create_app()' --bind 0.0.0.0:8000
     """
     from .migrate import upgrade_database
     from .models import db

@@ -1,9 +1,9 @@
 """The run history's operations: plain SQLAlchemy, for both doors.
 
-The JSON API (:mod:`app.api.history`) and the embedded client
+The JSON API (:mod:`rotest_app.api.history`) and the embedded client
 (:mod:`rotest_core.history`) call these with a ``Session`` and the acting
-:class:`~app.models.User`; each returns JSON-ready dicts and raises the
-engine's errors (:class:`~app.engine.InvalidRequest`, ...) on bad input.
+:class:`~rotest_app.models.User`; each returns JSON-ready dicts and raises the
+engine's errors (:class:`~rotest_app.engine.InvalidRequest`, ...) on bad input.
 
 A run is started, gets its records in batches as its top-level tests end (a
 record sent again, by its ``path``, replaces the stored one: a ``--delta``

@@ -1,8 +1,8 @@
 """Schema migrations: Flask-Migrate (Alembic) for the core tables and the plugins.
 
-The core revisions live in the installed ``migrations`` package, on the branch
+The core revisions live in the installed ``rotest_app.migrations`` package, on the branch
 labelled ``rotest``. A plugin keeps its revisions in its own versions directory
-(:func:`app.plugins.migrations_dir`), on a branch labelled with the plugin's
+(:func:`rotest_app.plugins.migrations_dir`), on a branch labelled with the plugin's
 name that depends on the core, so upgrading to ``heads`` brings everything up.
 A plugin that ships no revisions gets its tables created directly, with a
 warning that suggests ``rotest db migrate --plugin NAME``.
@@ -28,7 +28,7 @@ from flask import Flask, current_app
 from flask_migrate import Migrate
 from sqlalchemy import Engine, Table, inspect, text
 
-import migrations
+from rotest_app import migrations
 
 from .models import db
 from .plugins import migrations_dir
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 CORE_VERSIONS_DIR = MIGRATIONS_DIR / "versions"
 CORE_BRANCH = "rotest"
-CORE_PACKAGE = "app"
+CORE_PACKAGE = "rotest_app"
 #: Any fixed number would do, as long as every rotest process uses the same one.
 PG_LOCK_KEY = 0x726F74657374  # "rotest"
 _SCOPE = "rotest.autogenerate_scope"

@@ -279,7 +279,7 @@ def _past_durations(config: Any, run_name: str | None) -> dict[str, float]:
     when it is installed and reachable; {} otherwise (the estimate then uses
     this run's mean)."""
     try:
-        from reports.history import past_durations
+        from rotest_reports.history import past_durations
     except ImportError:
         return {}
     try:

@@ -4,7 +4,7 @@ run pages read.
 
 With no ``host`` configured the run goes into the embedded database;
 otherwise to the server over the API, with the run's token. Nothing is sent
-that is not first in the run's journal (:mod:`reports.journal`), and what is
+that is not first in the run's journal (:mod:`rotest_reports.journal`), and what is
 sent is read back from it: a :class:`rotest_core.outbox.JournalSender` sends it from
 where the history last acknowledged it, so a server that is away loses
 nothing. What could not be sent is sent between tests (backing off while the

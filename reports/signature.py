@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import re2
 
-from app.models.signatures import MAX_PATTERN, PatternError, compile_pattern
+from rotest_app.models.signatures import MAX_PATTERN, PatternError, compile_pattern
 from rotest_core.result import AbstractResultHandler, describe
 
 from .text import clean
@@ -217,7 +217,7 @@ class EmbeddedStore(Store):
     """The embedded database (``database_url``, or the workdir's SQLite file)."""
 
     def __init__(self, database_url: str, plugins: list[str]) -> None:
-        from app.engine import open_engine
+        from rotest_app.engine import open_engine
         from rotest_core.embedded_db import prepare_database
         prepare_database(database_url, plugins)
         self.engine = open_engine(database_url)
@@ -227,17 +227,17 @@ class EmbeddedStore(Store):
         return Session(self.engine)
 
     def load(self) -> list[dict[str, Any]]:
-        from app.models.signatures import all_signatures
+        from rotest_app.models.signatures import all_signatures
         with self._session() as session:
             return all_signatures(session)
 
     def add(self, name: str, pattern: str) -> dict[str, Any]:
-        from app.models.signatures import record_signature
+        from rotest_app.models.signatures import record_signature
         with self._session() as session:
             return record_signature(session, name=name, pattern=pattern)[0]
 
     def hit(self, signature_id: int) -> None:
-        from app.models.signatures import count_hit
+        from rotest_app.models.signatures import count_hit
         with self._session() as session:
             count_hit(session, signature_id)
 

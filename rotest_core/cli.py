@@ -3,7 +3,7 @@
 ``rotest run`` runs tests with Rotest's options, ``rotest resources`` keeps
 the lab's inventory and ``rotest shell`` locks resources and runs tests
 interactively; the server's commands (db, users, tokens, server) come
-from :mod:`app.cli`.
+from :mod:`rotest_app.cli`.
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import click
 
-from app.cli_base import CliError, config_option
-from app.config import ConfigError
-from app.plugins import PluginError
+from rotest_app.cli_base import CliError, config_option
+from rotest_app.config import ConfigError
+from rotest_app.plugins import PluginError
 
 import rotest_core
 from .resources.errors import LockClientError
@@ -62,11 +62,11 @@ def _print_version(ctx: click.Context, wanted: bool) -> None:
 @click.group(name="rotest", cls=LazyGroup,
              lazy_commands={"resources": "rotest_core.inventory:resources",
                             "shell": "rotest_core.shell:shell",
-                            # the reports' (reports.cli)
-                            "report": "reports.cli:report", "history": "reports.cli:history",
-                            # the server's (app.cli)
-                            "db": "app.cli:db_group", "users": "app.cli:users",
-                            "tokens": "app.cli:tokens", "server": "app.cli:server"},
+                            # the reports' (rotest_reports.cli)
+                            "report": "rotest_reports.cli:report", "history": "rotest_reports.cli:history",
+                            # the server's (rotest_app.cli)
+                            "db": "rotest_app.cli:db_group", "users": "rotest_app.cli:users",
+                            "tokens": "rotest_app.cli:tokens", "server": "rotest_app.cli:server"},
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True,
               callback=lambda ctx, _param, value: _print_version(ctx, value),

@@ -2,7 +2,7 @@
 
 Rotest's keys where it has them (host, port, workdir, resource_request_timeout,
 smart_client, artifacts_dir, discoverer_blacklist, outputs), plus token,
-database_url and plugins, shared with the server (:mod:`app.config`).
+database_url and plugins, shared with the server (:mod:`rotest_app.config`).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Mapping
 
-from app.config import (SERVER_OPTIONS, ConfigError, Option, as_bool, as_list,
+from rotest_app.config import (SERVER_OPTIONS, ConfigError, Option, as_bool, as_list,
                         as_optional_str, default_database_url, load_settings)
 
 __all__ = ["ConfigError", "RunConfig", "load_config", "lock_client_for"]

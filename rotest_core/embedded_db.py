@@ -11,8 +11,8 @@ def prepare_database(database_url: str, plugins: Iterable[str] = ()) -> None:
     key = (database_url, tuple(plugins))
     if key in _prepared:
         return
-    from app import create_app
-    from app.migrate import upgrade_database
+    from rotest_app import create_app
+    from rotest_app.migrate import upgrade_database
     app = create_app({"database_url": database_url, "plugins": list(plugins)})
     with app.app_context():
         upgrade_database(app)

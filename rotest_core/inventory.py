@@ -31,9 +31,9 @@ import click
 import yaml
 from sqlalchemy.exc import DBAPIError
 
-from app.cli_base import CliError
-from app.config import ConfigError
-from app.plugins import PluginError, load_plugins
+from rotest_app.cli_base import CliError
+from rotest_app.config import ConfigError
+from rotest_app.plugins import PluginError, load_plugins
 
 from .config import RunConfig, load_config, lock_client_for
 from .exporter import export_file
@@ -234,7 +234,7 @@ def export_command(type_name: str, output: Path | None) -> None:
 
 
 def _model_named(type_name: str) -> type:
-    from app.models import resource_models
+    from rotest_app.models import resource_models
     models = resource_models()
     if type_name not in models:
         known = ", ".join(sorted(models)) or "none"

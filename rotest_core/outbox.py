@@ -1,7 +1,7 @@
 """Journals the run history has not taken yet.
 
 A run writes its journal (``journal.jsonl`` in its run directory, see
-:mod:`reports.journal`) as its tests end. The history is sent from it by a
+:mod:`rotest_reports.journal`) as its tests end. The history is sent from it by a
 :class:`JournalSender`, which keeps what the history acknowledged beside the
 journal (``journal.sent``), so that any process can go on where another
 stopped. A run that sends its history lists its journal in the work

@@ -32,20 +32,20 @@ BUILTIN_HANDLERS = {
     "dots": "rotest_core.console:DotsHandler",
     "tree": "rotest_core.console:TreeHandler",
     "full": "rotest_core.console:FullHandler",
-    "loginfo": "reports.console:LogInfoHandler",
-    "logdebug": "reports.console:LogDebugHandler",
-    "pretty": "reports.console:PrettyHandler",
-    "progress": "reports.console:ProgressHandler",
-    "junit": "reports.junit:JUnitHandler",
-    "xml": "reports.junit:JUnitHandler",
-    "excel": "reports.excel:ExcelHandler",
-    "html": "reports.html:HtmlHandler",
-    "history": "reports.history:HistoryHandler",
-    "db": "reports.history:HistoryHandler",
-    "remote": "reports.history:HistoryHandler",
-    "artifact": "reports.artifact:ArtifactHandler",
-    "signature": "reports.signature:SignatureHandler",
-    "journal": "reports.journal:JournalHandler",
+    "loginfo": "rotest_reports.console:LogInfoHandler",
+    "logdebug": "rotest_reports.console:LogDebugHandler",
+    "pretty": "rotest_reports.console:PrettyHandler",
+    "progress": "rotest_reports.console:ProgressHandler",
+    "junit": "rotest_reports.junit:JUnitHandler",
+    "xml": "rotest_reports.junit:JUnitHandler",
+    "excel": "rotest_reports.excel:ExcelHandler",
+    "html": "rotest_reports.html:HtmlHandler",
+    "history": "rotest_reports.history:HistoryHandler",
+    "db": "rotest_reports.history:HistoryHandler",
+    "remote": "rotest_reports.history:HistoryHandler",
+    "artifact": "rotest_reports.artifact:ArtifactHandler",
+    "signature": "rotest_reports.signature:SignatureHandler",
+    "journal": "rotest_reports.journal:JournalHandler",
 }
 
 
@@ -202,7 +202,7 @@ def identity(test: Any) -> str:
 
 def test_path(test: Any) -> str:
     """The identities from the run's root (excluded) down to ``test``, joined
-    with ``/``: the test's path, as :attr:`reports.record.TestRecord.path`
+    with ``/``: the test's path, as :attr:`rotest_reports.record.TestRecord.path`
     records it (the history and ``--delta`` match on it)."""
     names, node = [identity(test)], getattr(test, "parent", None)
     while node is not None and getattr(node, "parent", None) is not None:

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from reports.record import RecordingHandler
+from rotest_reports.record import RecordingHandler
 from rotest_core import (MODE_CRITICAL, MODE_FINALLY, MODE_OPTIONAL,
                          BlockOutput, Pipe, TestBlock, TestFlow, TestSuite, create_flow)
 from rotest_core.config import load_config

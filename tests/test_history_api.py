@@ -10,10 +10,10 @@ import requests
 from sqlalchemy.orm import Session
 
 from api_helpers import Api, api_for
-from app import history
-from app.engine.serialize import timestamp
-from app.models import ApiToken, HistoryRun, User, db, utcnow
-from reports.record import PASSING
+from rotest_app import history
+from rotest_app.engine.serialize import timestamp
+from rotest_app.models import ApiToken, HistoryRun, User, db, utcnow
+from rotest_reports.record import PASSING
 from server_process import ThreadedServer
 from test_admin import CSRF_INPUT, PASSWORD, add_user as add_person
 
@@ -462,7 +462,7 @@ def test_the_embedded_store_ends_silent_runs_before_it_reads(database_url, monke
 @pytest.fixture
 def quick_server(database_url, tmp_path, monkeypatch):
     """The real app over HTTP with a run lease of 1 s and a sweep every 0.2 s."""
-    from app import create_app
+    from rotest_app import create_app
     monkeypatch.chdir(tmp_path)
     server_app = create_app({"database_url": database_url, "secret_key": "test",
                              "workdir": str(tmp_path / "workdir"),

@@ -20,9 +20,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from app import create_app
-from app.migrate import migration_status, owned_tables, upgrade_database
-from app.models import User, db
+from rotest_app import create_app
+from rotest_app.migrate import migration_status, owned_tables, upgrade_database
+from rotest_app.models import User, db
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = "migrating_plugin"
@@ -54,7 +54,7 @@ def make_app(database_url, tmp_path, monkeypatch):
 
 def schema_differences(app) -> list:
     """What Alembic's autogenerate would change in the core tables."""
-    core = owned_tables("app")
+    core = owned_tables("rotest_app")
     options = {"compare_type": True,
                "include_name": lambda name, type_, _: type_ != "table" or name in core,
                "include_object": lambda _o, name, type_, *_: type_ != "table" or name in core}
@@ -66,7 +66,7 @@ def schema_differences(app) -> list:
 def test_upgrade_builds_the_core_tables_as_the_models_define_them(make_app):
     app = make_app()
     upgrade_database(app)
-    assert CORE_TABLES <= owned_tables("app")
+    assert CORE_TABLES <= owned_tables("rotest_app")
     with app.app_context():
         assert CORE_TABLES <= set(inspect(db.engine).get_table_names())
     assert schema_differences(app) == []
@@ -98,8 +98,8 @@ def test_runs_left_running_before_leases_get_one_and_end(make_app):
     """0004 gives a lease to runs that were running before leases existed:
     nothing stays running forever."""
     from alembic import command
-    from app import history
-    from app.migrate import alembic_config
+    from rotest_app import history
+    from rotest_app.migrate import alembic_config
     app = make_app()
     with app.app_context():
         command.upgrade(alembic_config(app), "rotest_0003")
@@ -120,8 +120,8 @@ def test_runs_left_running_before_leases_get_one_and_end(make_app):
 CONCURRENT_CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from app import create_app
-    from app.migrate import upgrade_database
+    from rotest_app import create_app
+    from rotest_app.migrate import upgrade_database
 
     app = create_app()
     ready = Path(sys.argv[1])

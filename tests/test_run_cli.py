@@ -274,6 +274,6 @@ def test_a_run_of_plain_cases_loads_only_what_it_uses(workdir, tmp_path):
     assert "rotest_core.case" in loaded  # what was printed is the list of modules
     unused = {"rotest_core.flow", "rotest_core.block", "rotest_core.monitor",
               "rotest_core.resources.manager", "rotest_core.resources.embedded",
-              "rotest_core.resources.remote", "rotest_core.multiprocess", "app.cli",
+              "rotest_core.resources.remote", "rotest_core.multiprocess", "rotest_app.cli",
               "sqlalchemy", "flask", "requests", "yaml"}
     assert loaded & unused == set()

@@ -1,5 +1,5 @@
 """The run history's routes of /api/v1: runs, their records, ``--delta``'s
-lookup. Thin doors onto :mod:`app.history`; authenticated like every route
+lookup. Thin doors onto :mod:`rotest_app.history`; authenticated like every route
 of the blueprint."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The routes of /api/v1: each reads its input, makes one engine call and
-answers its result. The rules of who may hold what live in :mod:`app.engine`."""
+answers its result. The rules of who may hold what live in :mod:`rotest_app.engine`."""
 from __future__ import annotations
 
 from typing import Any

@@ -2,7 +2,7 @@
 Flask or HTTP, so the JSON API and the embedded client share it.
 
 Each operation takes a ``sqlalchemy.orm.Session`` and the acting
-:class:`~app.models.User`, runs as one serialized transaction, and returns
+:class:`~rotest_app.models.User`, runs as one serialized transaction, and returns
 JSON-ready dicts. Failures are :class:`EngineError` subclasses carrying an HTTP
 status, a code and details.
 """

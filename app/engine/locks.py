@@ -115,7 +115,7 @@ def wait_for(db: Session, user: User, request_id: int, max_wait: float) -> dict[
     for others' grants; and every second, to check its deadline. It reads its
     request without the engine's write lock: the grant was made by whoever
     freed the resources. Returns the state at once, still waiting, when the
-    server begins to stop (:mod:`app.lifecycle`): the request keeps its place.
+    server begins to stop (:mod:`rotest_app.lifecycle`): the request keeps its place.
     """
     notifier = notifier_for(db.get_bind())
     until = time.monotonic() + max(0.0, float(max_wait))
