@@ -19,12 +19,12 @@ from typing import Any, Callable, Iterator, Sequence
 
 import click
 
-from rotest_app.cli_base import CliError, config_option
-from rotest_app.config import ConfigError
-from rotest_app.plugins import PluginError
+from rotest_app.engine.cli_base import CliError, config_option
+from rotest_app.engine.settings import ConfigError
+from rotest_app.engine.plugins import PluginError
 
-import rotest_core
 from .resources.errors import LockClientError
+from .version import version
 
 # A command's process ends with it: its last garbage collection need not walk
 # the test tree and everything else still alive (15 ms after 5,000 tests).
@@ -55,7 +55,7 @@ class LazyGroup(click.Group):
 
 def _print_version(ctx: click.Context, wanted: bool) -> None:
     if wanted and not ctx.resilient_parsing:
-        click.echo(f"rotest, version {rotest_core.__version__}")
+        click.echo(f"rotest, version {version()}")
         ctx.exit()
 
 

@@ -2,7 +2,7 @@
 
 Rotest's keys where it has them (host, port, workdir, resource_request_timeout,
 smart_client, artifacts_dir, discoverer_blacklist, outputs), plus token,
-database_url and plugins, shared with the server (:mod:`rotest_app.config`).
+database_url and plugins, shared with the server (:mod:`rotest_app.engine.settings`).
 """
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Mapping
 
-from rotest_app.config import (SERVER_OPTIONS, ConfigError, Option, as_bool, as_list,
-                        as_optional_str, default_database_url, load_settings)
+from rotest_app.engine.settings import (SERVER_OPTIONS, ConfigError, Option, as_bool, as_list,
+                                        as_optional_str, default_database_url, load_settings)
 
-__all__ = ["ConfigError", "RunConfig", "load_config", "lock_client_for"]
+__all__ = ["ConfigError", "RunConfig", "load_config"]
 
 
 def _as_port(value: Any) -> int:
@@ -100,19 +100,3 @@ def load_config(config_file: str | Path | None = None,
     settings = load_settings(OPTIONS, Path(config_file) if config_file else None,
                              overrides=given)
     return RunConfig(**settings)
-
-
-def lock_client_for(config: RunConfig):
-    """The remote client when a host is configured, else the embedded one."""
-    from .resources import EmbeddedLockClient, RemoteLockClient
-    if config.embedded:
-        from .embedded_db import prepare_database
-        prepare_database(config.embedded_database_url, config.plugins)
-        return EmbeddedLockClient(config.embedded_database_url,
-                                  lease_seconds=config.lease_seconds)
-    if not config.token:
-        raise ConfigError(f"a token is needed to use the lock server at "
-                          f"{config.server_url}: set 'token' in rotest.yml or "
-                          f"ROTEST_TOKEN (make one with: rotest tokens create USER)")
-    return RemoteLockClient(config.server_url, config.token,
-                            retry_seconds=config.server_retry_seconds)

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from rotest_app.outcomes import OUTCOMES
+from rotest_app.engine.outcomes import OUTCOMES
 
 from .result import AbstractResultHandler, describe
 

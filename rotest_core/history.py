@@ -1,8 +1,8 @@
 """The run history from the client's side: the embedded database or the server.
 
 :func:`history_for` gives the store of a run's settings, as
-:func:`rotest_core.config.lock_client_for` gives its lock client: with no
-``host``, :mod:`rotest_app.history` on the embedded database; otherwise the
+:func:`rotest_core.resources.clients.lock_client_for` gives its lock client: with no
+``host``, :mod:`rotest_app.engine.history` on the embedded database; otherwise the
 server's ``/api/v1/runs`` routes. The ``history`` report handler writes
 through it and ``--delta`` reads from it.
 """
@@ -50,7 +50,7 @@ def history_for(config: RunConfig, *, retry_seconds: float = 5.0) -> HistoryStor
 
 
 class EmbeddedHistory:
-    """:mod:`rotest_app.history` on the local database (prepared as the lock client does)."""
+    """:mod:`rotest_app.engine.history` on the local database (prepared as the lock client does)."""
 
     def __init__(self, database_url: str, plugins: Any = ()) -> None:
         from rotest_app.engine import open_engine
@@ -67,17 +67,17 @@ class EmbeddedHistory:
 
     def _read(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         from sqlalchemy.orm import Session
-        from rotest_app import history
+        from rotest_app.engine import history
         with Session(self.engine) as db:
             history.end_expired_runs(db)  # no sweeper here: what it would have ended
             return operation(db, *args, **kwargs)
 
     def start_run(self, **run: Any) -> dict[str, Any]:
-        from rotest_app import history
+        from rotest_app.engine import history
         return self._call(history.start_run, **run)
 
     def add_records(self, run_id: int, records: list[dict[str, Any]]) -> dict[str, Any]:
-        from rotest_app import history
+        from rotest_app.engine import history
         return self._call(history.add_records, run_id, records)
 
     def heartbeat(self, run_id: int) -> dict[str, Any]:
@@ -85,23 +85,23 @@ class EmbeddedHistory:
 
     def finish_run(self, run_id: int, *, end: str, artifact_path: str | None,
                    status: str | None = None) -> dict[str, Any]:
-        from rotest_app import history
+        from rotest_app.engine import history
         return self._call(history.finish_run, run_id, end=end,
                           artifact_path=artifact_path, status=status)
 
     def latest_results(self, name: str) -> dict[str, Any]:
-        from rotest_app import history
+        from rotest_app.engine import history
         return self._read(history.latest_results, name)
 
     def past_durations(self, name: str | None) -> dict[str, float]:
-        from rotest_app import history
+        from rotest_app.engine import history
         return self._read(history.past_durations, name)
 
     def end_expired_runs(self) -> int:
         """End the runs whose client went silent, as the server's sweeper
         does: embedded mode has none, so this is done before each read."""
         from sqlalchemy.orm import Session
-        from rotest_app import history
+        from rotest_app.engine import history
         with Session(self.engine) as db:
             return history.end_expired_runs(db)
 

@@ -130,7 +130,7 @@ class ShellSession:
     def namespace(self, modules: Iterable[str] = ()) -> dict[str, Any]:
         """What the shell starts with: resource classes of the plugins and the
         resource and test classes of ``modules``, and the session's helpers."""
-        from rotest_app.plugins import load_plugins
+        from rotest_app.engine.plugins import load_plugins
 
         from . import flow, flow_component
         names: dict[str, Any] = {}
@@ -227,9 +227,9 @@ def interact(namespace: dict[str, Any], banner: str, plain: bool = False) -> Non
 def shell(modules: tuple[str, ...], outputs: str, plain: bool) -> None:
     """An interactive shell to lock resources and run tests, blocks and
     flows one at a time (Rotest's shell)."""
-    from rotest_app.cli_base import CliError
-    from rotest_app.config import ConfigError
-    from rotest_app.plugins import PluginError
+    from rotest_app.engine.cli_base import CliError
+    from rotest_app.engine.settings import ConfigError
+    from rotest_app.engine.plugins import PluginError
 
     from .resources.errors import LockClientError
     if modules and os.getcwd() not in sys.path:

@@ -27,7 +27,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
-from rotest_app.outcomes import PASSING, pass_rate
+from rotest_app.engine.outcomes import PASSING, pass_rate
 
 __all__ = ["FOLDER", "OUTCOME_LABELS", "PASSING", "REPORT_POLICY", "format_duration",
            "format_moment", "render_report"]
@@ -35,7 +35,7 @@ __all__ = ["FOLDER", "OUTCOME_LABELS", "PASSING", "REPORT_POLICY", "format_durat
 #: The folder of every template, installed or in the checkout.
 FOLDER = Path(__file__).resolve().parent
 
-#: Every outcome, worst first (rotest_app.outcomes), with the words the report shows.
+#: Every outcome, worst first (rotest_app.engine.outcomes), with the words the report shows.
 OUTCOME_LABELS = {
     "error": "Error",
     "failure": "Failure",

@@ -9,7 +9,7 @@ import textwrap
 
 from sqlalchemy.orm import Session
 
-from rotest_app import history
+from rotest_app.engine import history
 from rotest_app.engine import open_engine
 from rotest_core.runner import RunOptions, run
 from runtime_samples import delta_cases

@@ -10,7 +10,7 @@ import requests
 from sqlalchemy.orm import Session
 
 from api_helpers import Api, api_for
-from rotest_app import history
+from rotest_app.engine import history
 from rotest_app.engine.serialize import timestamp
 from rotest_app.models import ApiToken, HistoryRun, User, db, utcnow
 from rotest_reports.record import PASSING

@@ -10,8 +10,8 @@ import requests
 from sqlalchemy.orm import Session
 
 from api_helpers import add_user
-from rotest_app import history
-from rotest_app.config import default_database_url
+from rotest_app.engine import history
+from rotest_app.engine.settings import default_database_url
 from rotest_app.engine import open_engine
 from rotest_reports.history import HistoryHandler, past_durations
 from rotest_core import TestCase

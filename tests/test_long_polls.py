@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 import lab_plugin
 from api_helpers import add_user
 from rotest_app.api.polls import LongPolls, TooManyPolls
-from rotest_app.config import load_settings
+from rotest_app.engine.settings import load_settings
 from rotest_app.engine import open_engine
 from rotest_app.models import ApiToken, User, db
 from rotest_app.serving import DEFAULT_THREADS

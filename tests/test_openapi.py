@@ -117,7 +117,7 @@ def test_the_engines_limits_are_the_documents(document):
     document: both say the same."""
     from rotest_app.engine import locks, sessions
     from rotest_app.engine.lookups import MAX_LIST
-    from rotest_app.history import MAX_PAGE
+    from rotest_app.engine.history import MAX_PAGE
     from rotest_app.models.locks import MAX_DESCRIPTION
     from rotest_app.models.signatures import MAX_LINK, MAX_NAME
     schemas = document["components"]["schemas"]

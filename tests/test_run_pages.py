@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from api_helpers import add_user as add_token_user
-from rotest_app import history
+from rotest_app.engine import history
 from rotest_app.models import HistoryRun, User, db, utcnow
 from rotest_app.web.views import run_view
 from rotest_core.config import load_config

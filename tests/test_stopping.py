@@ -25,7 +25,8 @@ from rotest_app import lifecycle
 from rotest_app.gunicorn_conf import stop_serving
 from rotest_app.models import db
 from rotest_app.serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS, free_port
-from rotest_core.config import SERVER_RETRY_SECONDS, ConfigError, load_config, lock_client_for
+from rotest_core.config import SERVER_RETRY_SECONDS, ConfigError, load_config
+from rotest_core.resources.clients import lock_client_for
 from rotest_core.resources import RemoteLockClient
 
 #: Far longer than a stop takes: a poll answered before it was ended by the stop.

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .data import ResourceView
+from .manager import shell_manager
 from .request import ResourceRequest, class_requests
 
 log = logging.getLogger("rotest.resources")
@@ -209,13 +210,11 @@ class BaseResource:
              **filters: Any) -> "BaseResource":
         """Lock, build and set up one of these outside a test (scripts, the
         shell). Give it back with :meth:`release`."""
-        from .manager import shell_manager
         return shell_manager().lock_one(cls.request(**filters), skip_init=skip_init,
                                         timeout=timeout)
 
     def release(self, dirty: bool = False) -> None:
         """Finalize and release a resource taken with :meth:`lock`."""
-        from .manager import shell_manager
         shell_manager().release_one(self, dirty=dirty)
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 from api_helpers import add_user
-from rotest_app.config import default_database_url
+from rotest_app.engine.settings import default_database_url
 from engine_helpers import Lab
 from lab_plugin import DeviceData
 from rotest_core.config import RunConfig, load_config

@@ -22,9 +22,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from .engine.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
-from .engine.serialize import timestamp
-from .models import HistoryRecord, HistoryRun, User, as_utc, utcnow
+from .errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from .serialize import timestamp
+from ..models import HistoryRecord, HistoryRun, User, as_utc, utcnow
 from .outcomes import OUTCOMES, PASSING
 
 __all__ = ["OUTCOMES", "PASSING", "add_records", "end_expired_runs", "finish_run",
