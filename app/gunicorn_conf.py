@@ -17,7 +17,7 @@ import signal
 import threading
 from typing import Any
 
-from rotest_app import lifecycle
+from .engine import lifecycle
 from rotest_app.serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS, GRACEFUL_TIMEOUT
 
 # Threaded workers: a client waiting in the lock queue holds a thread, not a
@@ -42,7 +42,7 @@ def worker_int(worker: Any) -> None:
 
 
 def stop_serving(wsgi_app: Any) -> None:
-    """Begin this process's stop: :func:`rotest_app.lifecycle.begin_stop`, and wake
+    """Begin this process's stop: :func:`rotest_app.engine.lifecycle.begin_stop`, and wake
     the lock polls now rather than at their next recheck."""
     lifecycle.begin_stop()
     # Not in the caller, a signal handler: the wake-up takes locks.

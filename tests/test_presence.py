@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from rotest_app import lifecycle
+from rotest_app.engine import lifecycle
 from rotest_app.engine import Conflict, SessionExpired
 from rotest_app.models import LockSession, utcnow
 from engine_helpers import Lab, dev

@@ -21,7 +21,7 @@ import requests
 from api_helpers import api_for, descriptor
 from server_process import ROOT, ThreadedServer, server_env
 
-from rotest_app import lifecycle
+from rotest_app.engine import lifecycle
 from rotest_app.gunicorn_conf import stop_serving
 from rotest_app.models import db
 from rotest_app.serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS, free_port

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app, request, url_for
 
-from rotest_app.engine import history
+from ..engine import history
 from ..engine import InvalidRequest
 from .auth import current_user
 from .contract import query_number, read_body

@@ -9,7 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .. import engine, lifecycle
+from rotest_app import engine
+from ..engine import lifecycle
 from ..engine import Unavailable
 from ..models import db, resource_models
 from . import errors

@@ -10,7 +10,7 @@ from flask import (Blueprint, abort, current_app, make_response, render_template
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from rotest_app.engine import history
+from ..engine import history
 from ..engine import NotFound
 from ..models import db
 from rotest_templates import REPORT_POLICY, render_report

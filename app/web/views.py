@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rotest_app.engine import history
+from ..engine import history
 from rotest_app.engine.grouping import group_as_code
 
 __all__ = ["run_view", "status_text"]
