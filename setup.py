@@ -80,10 +80,21 @@ setup(
     },
     entry_points={
         "console_scripts": ["rotest = rotest_core.cli:main"],
+        # rotest's commands beyond `run`, imported when used
+        "rotest.commands": [
+            "resources = rotest_core.inventory:resources",
+            "shell = rotest_core.shell:shell",
+            "report = rotest_reports.cli:report",
+            "history = rotest_reports.cli:history",
+            "db = rotest_app.cli:db_group",
+            "users = rotest_app.cli:users",
+            "tokens = rotest_app.cli:tokens",
+            "server = rotest_app.cli:server",
+        ],
         "rotest.result_handlers": [
-            "dots = rotest_core.console:DotsHandler",
-            "tree = rotest_core.console:TreeHandler",
-            "full = rotest_core.console:FullHandler",
+            "dots = rotest_reports.console:DotsHandler",
+            "tree = rotest_reports.console:TreeHandler",
+            "full = rotest_reports.console:FullHandler",
             "loginfo = rotest_reports.console:LogInfoHandler",
             "logdebug = rotest_reports.console:LogDebugHandler",
             "pretty = rotest_reports.console:PrettyHandler",

@@ -15,8 +15,9 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .case import TestCase, request
 from rotest_app.engine.lazy import lazy_attributes
+
+from .case import TestCase, request
 from .suite import TestSuite
 from .version import version
 

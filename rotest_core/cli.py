@@ -30,27 +30,30 @@ from .version import version
 # the test tree and everything else still alive (15 ms after 5,000 tests).
 atexit.register(gc.freeze)
 
+#: The entry point group of ``rotest``'s other commands (see setup.py).
+COMMANDS_GROUP = "rotest.commands"
+
 
 class LazyGroup(click.Group):
-    """A group some of whose commands are imported when first used: ``rotest
-    run`` need not import what ``rotest resources`` does (SQLAlchemy, the
-    lock engine)."""
-
-    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        #: name -> "module:attribute"
-        self.lazy_commands = dict(lazy_commands or {})
+    """``rotest``'s group: besides its own commands, those registered under the
+    ``rotest.commands`` entry point (the inventory's, the reports', the
+    server's, a third party's), each imported when first used: ``rotest run``
+    need not import what ``rotest resources`` does (SQLAlchemy, the engine)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+        return sorted({*super().list_commands(ctx), *_command_points().names})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
-            import importlib
-            module, _, attribute = self.lazy_commands[cmd_name].partition(":")
-            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        if cmd_name not in self.commands:
+            for point in _command_points(name=cmd_name):
+                self.add_command(point.load(), cmd_name)
         return super().get_command(ctx, cmd_name)
+
+
+def _command_points(**match: str) -> Any:
+    # Lazy: importlib.metadata costs ~20 ms; `rotest run` does not need it.
+    from importlib.metadata import entry_points
+    return entry_points(group=COMMANDS_GROUP, **match)
 
 
 def _print_version(ctx: click.Context, wanted: bool) -> None:
@@ -60,13 +63,6 @@ def _print_version(ctx: click.Context, wanted: bool) -> None:
 
 
 @click.group(name="rotest", cls=LazyGroup,
-             lazy_commands={"resources": "rotest_core.inventory:resources",
-                            "shell": "rotest_core.shell:shell",
-                            # the reports' (rotest_reports.cli)
-                            "report": "rotest_reports.cli:report", "history": "rotest_reports.cli:history",
-                            # the server's (rotest_app.cli)
-                            "db": "rotest_app.cli:db_group", "users": "rotest_app.cli:users",
-                            "tokens": "rotest_app.cli:tokens", "server": "rotest_app.cli:server"},
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True,
               callback=lambda ctx, _param, value: _print_version(ctx, value),
@@ -169,7 +165,7 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     """What ``rotest run`` does once its options are read: exits with the
     run's status."""
     from .config import load_config
-    from .console import printable
+    from .result import printable
     from .result import HandlerNotAvailable
     from .runner import (RunOptions, arrange_tree, build_tree, format_tree,
                          parse_resource_overrides, run, select)

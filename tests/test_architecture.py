@@ -174,3 +174,17 @@ def strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
 ])
 def test_the_cycle_finder_finds_cycles(edges, expected):
     assert strongly_connected(edges) == expected
+
+
+def test_one_name_per_outcome():
+    """The store's outcome names are the handlers' events (``add_<outcome>``,
+    Rotest's names) and the outcomes every report counts: one vocabulary."""
+    from rotest_app.engine.outcomes import OUTCOMES
+    from rotest_core.result import AbstractResultHandler
+    from rotest_templates import OUTCOME_LABELS
+
+    assert all(callable(getattr(AbstractResultHandler, f"add_{outcome}", None))
+               for outcome in OUTCOMES)
+    events = {name[4:] for name in vars(AbstractResultHandler) if name.startswith("add_")}
+    assert events - set(OUTCOMES) == {"info"}  # a note, not an outcome
+    assert tuple(OUTCOME_LABELS) == OUTCOMES
