@@ -277,6 +277,8 @@ def test_the_wheel_installs_only_names_of_its_own(wheel):
 def test_a_team_project_with_its_own_app_reports_and_migrations(outside, tmp_path):
     project = team_project(tmp_path)
     env = dict(outside, PYTHONPATH=str(project))  # the team's checkout, as the example's
+    upgraded = rotest(env, project, "db", "upgrade")  # plugins without migrations yet
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
     migrated = rotest(env, project, "db", "migrate", "-m", "benches", "--plugin", "resources")
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     assert list((project / "resources" / "migrations" / "versions").glob("*.py"))
@@ -285,6 +287,7 @@ def test_a_team_project_with_its_own_app_reports_and_migrations(outside, tmp_pat
                     ("resources", "import", "benches.yml")):
         done = rotest(env, project, *command)
         assert done.returncode == 0, (command, done.stdout + done.stderr)
+    assert "resources: " in rotest(env, project, "db", "current").stdout  # its own branch
 
     ran = rotest(env, project, "run", "tests", "-o", "tree,junit,excel,html,history")
     assert ran.returncode == 0, ran.stdout + ran.stderr
