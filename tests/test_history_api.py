@@ -438,9 +438,9 @@ def test_unknown_runs_and_bad_queries(alice, method, path, status):
 
 def test_the_embedded_store_ends_silent_runs_before_it_reads(database_url, monkeypatch,
                                                              tmp_path):
-    from rotest_core.history import EmbeddedHistory
+    from rotest_core.store import EmbeddedStore
     monkeypatch.chdir(tmp_path)
-    store = EmbeddedHistory(database_url)
+    store = EmbeddedStore(database_url)
     try:
         run = store.start_run(name="nightly", uid=UID, planned=4, lease=10)
         assert store.start_run(name="nightly", uid=UID)["id"] == run["id"]
@@ -489,9 +489,9 @@ def api_token(app, username: str) -> str:
 
 
 def test_a_run_whose_client_went_silent_ends_aborted_on_the_server(quick_server):
-    from rotest_core.history import RemoteHistory
+    from rotest_core.store import RemoteStore
     server = quick_server
-    store = RemoteHistory(server.url, server.token, retry_seconds=2)
+    store = RemoteStore(server.url, server.token, retry_seconds=2)
     run = store.start_run(name="nightly", uid=UID, planned=20)
     assert store.start_run(name="nightly", uid=UID)["id"] == run["id"]
     store.add_records(run["id"], [case("a", "success"), case("b", "failure"),

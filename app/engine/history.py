@@ -1,7 +1,7 @@
 """The run history's operations: plain SQLAlchemy, for both doors.
 
 The JSON API (:mod:`rotest_app.api.history`) and the embedded client
-(:mod:`rotest_core.history`) call these with a ``Session`` and the acting
+(:mod:`rotest_core.store`) call these with a ``Session`` and the acting
 :class:`~rotest_app.models.User`; each returns JSON-ready dicts and raises the
 engine's errors (:class:`~rotest_app.engine.InvalidRequest`, ...) on bad input.
 
