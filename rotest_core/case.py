@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .capture import capturing
-from .config import RunConfig, load_config, lock_client_for
+from .config import RunConfig, load_config
 from .resources.request import ResourceRequest, class_requests, unpacked
 
 if TYPE_CHECKING:
@@ -158,6 +158,8 @@ class RunContext:
     @property
     def manager(self) -> "ResourceManager":
         if self._manager is None:
+            # Lazy: a run that locks nothing loads neither client (SQLAlchemy, requests).
+            from .resources.clients import lock_client_for
             from .resources.manager import ResourceManager
             self._manager = ResourceManager(
                 lock_client_for(self.config), smart=self.config.smart_client,

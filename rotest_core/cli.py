@@ -23,62 +23,58 @@ from rotest_app.engine.cli_base import CliError, config_option
 from rotest_app.engine.settings import ConfigError
 from rotest_app.engine.plugins import PluginError
 
-import rotest_core
 from .resources.errors import LockClientError
+from .version import version
 
 # A command's process ends with it: its last garbage collection need not walk
 # the test tree and everything else still alive (15 ms after 5,000 tests).
 atexit.register(gc.freeze)
 
+#: The entry point group of ``rotest``'s other commands (see setup.py).
+COMMANDS_GROUP = "rotest.commands"
+
 
 class LazyGroup(click.Group):
-    """A group some of whose commands are imported when first used: ``rotest
-    run`` need not import what ``rotest resources`` does (SQLAlchemy, the
-    lock engine)."""
-
-    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        #: name -> "module:attribute"
-        self.lazy_commands = dict(lazy_commands or {})
+    """``rotest``'s group: besides its own commands, those registered under the
+    ``rotest.commands`` entry point (the inventory's, the reports', the
+    server's, a third party's), each imported when first used: ``rotest run``
+    need not import what ``rotest resources`` does (SQLAlchemy, the engine)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+        return sorted({*super().list_commands(ctx), *_command_points().names})
 
     def resolve_command(self, ctx: click.Context, args: list[str]
                         ) -> tuple[str | None, click.Command | None, list[str]]:
         # Rotest's form, ``rotest PATH... [OPTIONS]``: a first argument that
         # names no command but an existing file or folder is a path of ``run``.
-        if (args and args[0] not in self.list_commands(ctx) and not args[0].startswith("-")
-                and Path(args[0]).exists()):
+        if (args and not args[0].startswith("-") and args[0] not in self.commands
+                and Path(args[0]).exists() and args[0] not in self.list_commands(ctx)):
             return "run", self.get_command(ctx, "run"), args
         return super().resolve_command(ctx, args)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
-            import importlib
-            module, _, attribute = self.lazy_commands[cmd_name].partition(":")
-            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        if cmd_name not in self.commands:
+            for point in _command_points(name=cmd_name):
+                self.add_command(point.load(), cmd_name)
         command = super().get_command(ctx, cmd_name)
         if cmd_name == "run" and command is not None and not ctx.resilient_parsing:
             with_plugin_options(command)
         return command
 
 
+def _command_points(**match: str) -> Any:
+    # Lazy: importlib.metadata costs ~20 ms; `rotest run` does not need it.
+    from importlib.metadata import entry_points
+    return entry_points(group=COMMANDS_GROUP, **match)
+
+
 def _print_version(ctx: click.Context, wanted: bool) -> None:
     if wanted and not ctx.resilient_parsing:
-        click.echo(f"rotest, version {rotest_core.__version__}")
+        click.echo(f"rotest, version {version()}")
         ctx.exit()
 
 
 @click.group(name="rotest", cls=LazyGroup,
-             lazy_commands={"resources": "rotest_core.inventory:resources",
-                            "shell": "rotest_core.shell:shell",
-                            # the reports' (rotest_reports.cli)
-                            "report": "rotest_reports.cli:report", "history": "rotest_reports.cli:history",
-                            # the server's (rotest_app.cli)
-                            "db": "rotest_app.cli:db_group", "users": "rotest_app.cli:users",
-                            "tokens": "rotest_app.cli:tokens", "server": "rotest_app.cli:server"},
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True,
               callback=lambda ctx, _param, value: _print_version(ctx, value),
@@ -296,7 +292,7 @@ def _execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None
              list_only: bool, failfast: bool, debug: bool, skip_init: bool,
              resources_text: str | None) -> None:
     from .config import load_config
-    from .console import printable
+    from .result import printable
     from .result import HandlerNotAvailable
     from .runner import (RunOptions, arrange_tree, build_tree, format_tree,
                          parse_resource_overrides, run, select)

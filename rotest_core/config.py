@@ -8,7 +8,7 @@ when the two disagree.
 
 Rotest's keys where it has them (host, port, workdir, resource_request_timeout,
 smart_client, artifacts_dir, discoverer_blacklist, outputs), plus token,
-database_url and plugins, shared with the server (:mod:`app.config`).
+database_url and plugins, shared with the server (:mod:`rotest_app.engine.settings`).
 """
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Mapping
 
-from rotest_app.engine.settings import SERVER_OPTIONS, ConfigError, Option, as_bool, as_list, as_optional_str, default_database_url, load_settings
+from rotest_app.engine.settings import (SERVER_OPTIONS, ConfigError, Option, as_bool, as_list,
+                                        as_optional_str, default_database_url, load_settings)
 
-__all__ = ["ConfigError", "RunConfig", "load_config", "lock_client_for"]
+__all__ = ["ConfigError", "RunConfig", "load_config"]
 
 
 def _as_port(value: Any) -> int:
@@ -184,19 +185,3 @@ def read_run_config(path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: key '{key}' must be "
                               f"{' or '.join(t.__name__ for t in types)}, not {value!r}")
     return document
-
-
-def lock_client_for(config: RunConfig):
-    """The remote client when a host is configured, else the embedded one."""
-    from .resources import EmbeddedLockClient, RemoteLockClient
-    if config.embedded:
-        from .embedded_db import prepare_database
-        prepare_database(config.embedded_database_url, config.plugins)
-        return EmbeddedLockClient(config.embedded_database_url,
-                                  lease_seconds=config.lease_seconds)
-    if not config.token:
-        raise ConfigError(f"a token is needed to use the lock server at "
-                          f"{config.server_url}: set 'token' in rotest.yml or "
-                          f"ROTEST_TOKEN (make one with: rotest tokens create USER)")
-    return RemoteLockClient(config.server_url, config.token,
-                            retry_seconds=config.server_retry_seconds)

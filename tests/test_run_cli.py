@@ -255,7 +255,7 @@ def test_a_test_file_runs_itself_with_main(workdir, sample_dir, tmp_path):
 def test_a_run_of_plain_cases_loads_only_what_it_uses(workdir, tmp_path):
     # Start-up time is import time: a run of cases that lock nothing must not
     # pay for flows, monitors, the lock clients, the server's commands,
-    # SQLAlchemy or Flask (see rotest_core.lazy).
+    # SQLAlchemy or Flask (see rotest_app.engine.lazy).
     (tmp_path / "test_plain.py").write_text(
         "from rotest_core import TestCase\n\n"
         "class PlainCase(TestCase):\n"

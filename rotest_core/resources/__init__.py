@@ -6,7 +6,7 @@ embedded client brings SQLAlchemy and the lock engine, the remote one
 requests, and a run that locks nothing needs none of them."""
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_attributes
+from rotest_app.engine.lazy import lazy_attributes
 from .errors import (LockClientError, ResourceDoesNotExistError, ResourcePermissionError,
                      ResourceRequestError, ResourcesLostError, ResourceUnavailableError,
                      ServerError, SessionLostError)

@@ -14,7 +14,9 @@ import unittest
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from ..config import load_config, read_run_config
 from .data import ResourceView
+from .manager import shell_manager
 from .request import ResourceRequest, class_requests
 
 log = logging.getLogger("rotest.resources")
@@ -235,11 +237,9 @@ class BaseResource:
         shell). ``config``: a run configuration (Rotest's, a JSON file's path
         or a dict) the resource gets as its ``config``. Give it back with
         :meth:`release`."""
-        from .manager import shell_manager
         manager = shell_manager()
         run_config = None
         if config is not None:
-            from ..config import load_config, read_run_config
             document = config if isinstance(config, dict) else read_run_config(config)
             run_config = load_config(run_config=document)
         return manager.lock_one(cls.request(**filters), skip_init=skip_init,
@@ -247,7 +247,6 @@ class BaseResource:
 
     def release(self, dirty: bool = False) -> None:
         """Finalize and release a resource taken with :meth:`lock`."""
-        from .manager import shell_manager
         shell_manager().release_one(self, dirty=dirty)
 
     def __repr__(self) -> str:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import atexit
 import logging
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .base import BaseResource
+from ..config import load_config
 from .errors import ResourcesLostError, SessionLostError
 from .lock_client import LockClient
 from .request import ResourceRequest
+
+if TYPE_CHECKING:
+    from .base import BaseResource
 
 log = logging.getLogger("rotest.resources")
 
@@ -285,7 +288,7 @@ def shell_manager() -> ResourceManager:
     everything it holds is released when the interpreter exits."""
     global _shell_manager
     if _shell_manager is None:
-        from ..config import load_config, lock_client_for
+        from .clients import lock_client_for  # lazy: clients import this module's peers
         config = load_config()
         _shell_manager = ResourceManager(lock_client_for(config), smart=False,
                                          timeout=config.resource_request_timeout,
