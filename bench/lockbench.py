@@ -63,8 +63,8 @@ def create_schema(url: str) -> str:
     from sqlalchemy.orm import Session
 
     import bench_models  # noqa: F401 - its tables too
-    from app.engine import open_engine
-    from app.models import ApiToken, User, db
+    from rotest_app.engine import open_engine
+    from rotest_app.models import ApiToken, User, db
     engine = open_engine(url)
     db.metadata.create_all(engine)
     with Session(engine) as session:
@@ -81,8 +81,8 @@ def add_devices(url: str, count: int, start: int = 0, batch: int = 5000) -> None
     from sqlalchemy.orm import Session
 
     import bench_models
-    from app.engine import open_engine
-    from app.models import ResourceData
+    from rotest_app.engine import open_engine
+    from rotest_app.models import ResourceData
     engine = open_engine(url)
     with Session(engine) as session:
         for low in range(start, start + count, batch):
@@ -122,7 +122,7 @@ class Servers:
 
     def gunicorn(self, url: str, workdir: str, workers: int = 4,
                  threads: int = 32) -> "Servers":
-        from app.serving import GunicornServer
+        from rotest_app.serving import GunicornServer
         server = GunicornServer(server_env(url, workdir), workers=workers, threads=threads,
                                 cwd=ROOT).start()
         self.urls.append(server.url)
@@ -134,7 +134,7 @@ class Servers:
         """``rotest server`` (Flask's threaded development server)."""
         import requests
 
-        from app.serving import free_port
+        from rotest_app.serving import free_port
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-c", "from rotest_core.cli import main; main()", "server",
@@ -261,8 +261,8 @@ def sql_per_cycle(url: str, token: str | None, descriptor: dict[str, Any],
         figures = _count_and_time(cycle, counter, cycles)
         client.close()
         return figures
-    from app import create_app
-    from app.models import db
+    from rotest_app import create_app
+    from rotest_app.models import db
     app = create_app({"database_url": url, "plugins": ["bench_models"],
                       "secret_key": "bench", "workdir": str(ROOT / ".bench-workdir")})
     headers = {"Authorization": f"Bearer {token}"}

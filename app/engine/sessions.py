@@ -4,7 +4,7 @@ Reaping runs at the start of every engine operation and from the server's
 periodic sweep, so a client that stops renewing (frozen, cut off) loses its
 locks within its lease plus the sweep interval. A client that dies is noticed
 sooner: the server ends its session when its presence stream breaks
-(:mod:`app.api.presence`), and reaping ends the sessions of embedded clients
+(:mod:`rotest_app.api.presence`), and reaping ends the sessions of embedded clients
 whose process is gone (:mod:`.liveness`).
 
 A session that ends without its client closing it (expired, gone) leaves what

@@ -3,7 +3,7 @@
 The queue's fairness needs a consistent view of every lock and waiter, so
 engine writes are serialized: on PostgreSQL by a transaction-scoped advisory
 lock, on SQLite by the write lock that ``BEGIN IMMEDIATE`` takes (see
-:func:`app.engine.database.configure_engine`). Operations are short, so this
+:func:`rotest_app.engine.database.configure_engine`). Operations are short, so this
 costs little, and it leaves no room for two grants of one resource.
 """
 from __future__ import annotations

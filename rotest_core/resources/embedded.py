@@ -3,7 +3,7 @@
 The same engine and models as the server, so the locking rules are the same;
 several processes on one machine share the SQLite file safely. Each session's
 process holds a file lock beside the database while the session is open
-(:mod:`app.engine.liveness`): when the process dies, the next engine call of
+(:mod:`rotest_app.engine.liveness`): when the process dies, the next engine call of
 any other process ends its session, and its locks reach the next waiter.
 """
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import engine as lock_engine
-from app.engine import liveness
-from app.engine.transaction import serialized
-from app.models import User
+from rotest_app import engine as lock_engine
+from rotest_app.engine import liveness
+from rotest_app.engine.transaction import serialized
+from rotest_app.models import User
 
 from .errors import error_for
 from .lock_client import Descriptor, LockClient, ResourceDict
@@ -49,7 +49,7 @@ def local_user(db: Session, username: str | None = None) -> User:
 
 
 class EmbeddedLockClient(LockClient):
-    """Locks through :mod:`app.engine` on the database at ``database_url``."""
+    """Locks through :mod:`rotest_app.engine` on the database at ``database_url``."""
 
     DEFAULT_LEASE = EMBEDDED_LEASE
     _presence: liveness.Presence | None = None
