@@ -22,20 +22,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
-from .locking import Held, ProcessState, safe_name
+from .locking import FACTORY_HELD, STATE, Held, ProcessState, count_declared, safe_name
 
 if TYPE_CHECKING:
     from ..resources.request import ResourceRequest
 
 __all__ = ["manager_fixture", "process_state", "resource_fixture", "rotest_lock"]
 
-STATE = pytest.StashKey[ProcessState]()
-#: The holdings of a test's ``rotest_lock`` calls.
-FACTORY_HELD = pytest.StashKey[list]()
 SCOPES = ("function", "class", "module", "package", "session")
-#: How many resource and manager fixtures were declared: none, and collection
-#: has nothing to mark.
-_declared = 0
 
 
 @dataclass(frozen=True)
@@ -130,18 +124,13 @@ def manager_fixture(manager: Any, /, *, scope: str = "function", name: str | Non
 
 def _declare(spec: FixtureSpec, body: Callable[..., Iterator[Any]], name: str | None
              ) -> Any:
-    global _declared
-    _declared += 1
+    count_declared()
 
     def fixture(request: pytest.FixtureRequest) -> Iterator[Any]:
         yield from body(spec, request)
 
     fixture.rotest_spec = spec  # found again by collection and by sibling fixtures
     return pytest.fixture(fixture, scope=spec.scope, name=name)
-
-
-def any_declared() -> bool:
-    return _declared > 0
 
 
 # --------------------------------------------------------------------------

@@ -7,8 +7,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from .fixtures import FACTORY_HELD, STATE, any_declared
-from .locking import Held, ProcessState
+from .locking import FACTORY_HELD, STATE, Held, ProcessState, any_declared
 
 #: The holdings a test uses, found when its set-up ends.
 USED = pytest.StashKey[list]()

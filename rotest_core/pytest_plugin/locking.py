@@ -214,3 +214,22 @@ def run_dir_for(config: pytest.Config, rotest_config: Any) -> Path:
 def safe_name(text: str) -> str:
     """A file name for a test id or a request name."""
     return re.sub(r"[^\w.-]+", "_", text).strip("_") or "test"
+
+
+#: This process's lock state, on pytest's config.
+STATE = pytest.StashKey[ProcessState]()
+#: The holdings of a test's ``rotest_lock`` calls.
+FACTORY_HELD = pytest.StashKey[list]()
+#: How many resource and manager fixtures were declared: none, and collection
+#: has nothing to mark.
+_declared = 0
+
+
+def count_declared() -> None:
+    """One more resource or manager fixture declared."""
+    global _declared
+    _declared += 1
+
+
+def any_declared() -> bool:
+    return _declared > 0
