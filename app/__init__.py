@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from . import config as config_module
+from .engine import settings as config_module
 
 # Flask and the models are imported by create_app, not here: the client
-# runtime imports app.config (and app.plugins) and must stay light.
+# runtime imports rotest_app.engine.settings (and rotest_app.engine.plugins) and must stay light.
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -14,21 +14,22 @@ if TYPE_CHECKING:
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides rotest.yml and ``ROTEST_*`` settings.
 
-    Keys are the lower-case setting names of :mod:`app.config` (database_url,
+    Keys are the lower-case setting names of :mod:`rotest_app.engine.settings` (database_url,
     plugins, ...); upper-case keys go to Flask's config unchanged (TESTING, ...).
     """
     from flask import Flask
+    from rotest_templates import FOLDER as TEMPLATES
 
     from . import security
     from .models import db
-    from .plugins import load_plugins
+    from .engine.plugins import load_plugins
 
     overrides = {k: v for k, v in (config or {}).items() if k.islower()}
     settings = config_module.load_settings(overrides=overrides)
     database_url = settings["database_url"] \
         or config_module.default_database_url(settings["workdir"])
     config_module.create_private_sqlite_file(database_url)
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder=TEMPLATES)
     app.config.update(
         ROTEST=settings,
         SQLALCHEMY_DATABASE_URI=database_url,

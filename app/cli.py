@@ -3,7 +3,7 @@ users, API tokens and the server.
 
 They need only the ``app`` package; :mod:`rotest_core.cli` gathers them under
 ``rotest``, importing this module only when one of them is asked for. Each
-builds the app with :func:`app.create_app`, so settings come from rotest.yml
+builds the app with :func:`rotest_app.create_app`, so settings come from rotest.yml
 (or ``--config`` / ``ROTEST_CONFIG``) and ``ROTEST_*`` variables.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Iterator
 
 import click
 
-from .cli_base import CliError
-from .config import ConfigError
-from .plugins import PluginError
+from .engine.cli_base import CliError
+from .engine.settings import ConfigError
+from .engine.plugins import PluginError
 from .serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS
 
 # Flask, SQLAlchemy, the models and Alembic are imported by the commands that
@@ -33,7 +33,7 @@ def server_app() -> Iterator[Flask]:
     from sqlalchemy.exc import DBAPIError
 
     from . import create_app
-    from .migrate import MigrationError
+    from .engine.schema import MigrationError
     from .models import db
     logging.basicConfig(format="%(message)s")
     try:
@@ -80,10 +80,11 @@ def db_group() -> None:
 def db_upgrade() -> None:
     """Apply every pending migration, core and plugins, and create the tables
     of plugins that ship no migrations."""
-    from .migrate import upgrade_database
+    from .engine.schema import upgrade_database
+    from .migrate import schema_of
     with server_app() as app:
         _show_migration_progress()
-        upgrade_database(app)
+        upgrade_database(schema_of(app))
     click.echo("The database is up to date.")
 
 
@@ -95,9 +96,10 @@ def db_upgrade() -> None:
 def db_migrate(message: str, plugin: str | None) -> None:
     """Write a revision from the difference between the models and the
     database, which must be up to date."""
-    from .migrate import generate_revision
+    from .engine.schema import generate_revision
+    from .migrate import schema_of
     with server_app() as app:
-        path = generate_revision(app, message, plugin)
+        path = generate_revision(schema_of(app), message, plugin)
     if path is None:
         click.echo("The models and the database agree: no revision written.")
     else:
@@ -107,9 +109,10 @@ def db_migrate(message: str, plugin: str | None) -> None:
 @db_group.command("current")
 def db_current() -> None:
     """Show the revision of the database on each branch."""
-    from .migrate import migration_status
+    from .engine.schema import migration_status
+    from .migrate import schema_of
     with server_app() as app:
-        status = migration_status(app)
+        status = migration_status(schema_of(app))
     for branch, applied, head in status:
         state = ("up to date" if applied == head else
                  f"behind, head is {head}" if applied else f"not applied, head is {head}")
@@ -121,7 +124,7 @@ def db_analyze() -> None:
     """Refresh the query planner's statistics (ANALYZE) of the lock tables and
     the resource tables: after a large import or clean-up, or nightly."""
     from .models import db, resource_models
-    from .statistics import refresh_statistics
+    from .engine.statistics import refresh_statistics
     with server_app():
         tables = refresh_statistics(db.engine, [model.__table__.name
                                                 for model in resource_models().values()])
@@ -264,15 +267,16 @@ def server(bind: str, workers: int, threads: int, dev: bool, debug: bool) -> Non
 
     \b
     To run gunicorn yourself (upgrade first with `rotest db upgrade`):
-        gunicorn -c python:app.gunicorn_conf wsgi:app --bind 0.0.0.0:8000
+        gunicorn -c python:rotest_app.gunicorn_conf 'rotest_app:create_app()' --bind 0.0.0.0:8000
     """
-    from .migrate import upgrade_database
+    from .engine.schema import upgrade_database
+    from .migrate import schema_of
     from .models import db
     host, port = _bind(bind)
     if debug and not dev:
         raise CliError("--debug needs --dev: gunicorn does not reload code", exit_code=2)
     with server_app() as app:
-        upgrade_database(app)
+        upgrade_database(schema_of(app))
         db.engine.dispose()  # each gunicorn worker opens its own connections
     if dev:
         app.run(host=host, port=port, debug=debug)

@@ -1,4 +1,4 @@
-"""``rotest server``: gunicorn in this process, with :mod:`app.gunicorn_conf`."""
+"""``rotest server``: gunicorn in this process, with :mod:`rotest_app.gunicorn_conf`."""
 from __future__ import annotations
 
 import signal
@@ -25,7 +25,7 @@ def _graceful_worker(worker: Any) -> None:
 
 
 class RotestGunicorn(BaseApplication):
-    """gunicorn with :mod:`app.gunicorn_conf`'s settings and ``options``
+    """gunicorn with :mod:`rotest_app.gunicorn_conf`'s settings and ``options``
     (gunicorn setting names) over them; each worker builds the app."""
 
     def __init__(self, options: dict[str, Any]) -> None:

@@ -2,12 +2,12 @@
 
 ``rotest server`` uses them; to run gunicorn yourself, name this module::
 
-    gunicorn -c python:app.gunicorn_conf wsgi:app --bind 0.0.0.0:8000
+    gunicorn -c python:rotest_app.gunicorn_conf 'rotest_app:create_app()' --bind 0.0.0.0:8000
 
 Flags after it override its settings (``--workers``, ``--threads``). The
 hooks make SIGTERM (``systemctl stop`` or ``restart``) a stop in seconds: each
 worker stops accepting at once, answers what it is serving and ends its lock
-polls with "poll again" (503, see :mod:`app.api.polls`) instead of holding
+polls with "poll again" (503, see :mod:`rotest_app.api.polls`) instead of holding
 them until their timeout. Without this module, gunicorn waits out every poll
 (up to ``long_poll_seconds``) before it exits.
 """
@@ -17,8 +17,8 @@ import signal
 import threading
 from typing import Any
 
-from app import lifecycle
-from app.serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS, GRACEFUL_TIMEOUT
+from .engine import lifecycle
+from rotest_app.serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS, GRACEFUL_TIMEOUT
 
 # Threaded workers: a client waiting in the lock queue holds a thread, not a
 # whole worker (see README, "Long polls cannot take the server").
@@ -42,7 +42,7 @@ def worker_int(worker: Any) -> None:
 
 
 def stop_serving(wsgi_app: Any) -> None:
-    """Begin this process's stop: :func:`app.lifecycle.begin_stop`, and wake
+    """Begin this process's stop: :func:`rotest_app.engine.lifecycle.begin_stop`, and wake
     the lock polls now rather than at their next recheck."""
     lifecycle.begin_stop()
     # Not in the caller, a signal handler: the wake-up takes locks.
@@ -54,8 +54,8 @@ def _wake_waiters(wsgi_app: Any) -> None:
     from flask import Flask
     if not isinstance(wsgi_app, Flask):
         return
-    from app.engine.notify import notifier_for
-    from app.models import db
+    from rotest_app.engine.notify import notifier_for
+    from rotest_app.models import db
     with wsgi_app.app_context():
         notifier_for(db.engine).committed()
 

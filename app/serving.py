@@ -1,6 +1,6 @@
 """How the server is served in production: gunicorn with threaded workers, so a
 long-polling client holds a thread, not a whole worker, and the graceful stop
-of :mod:`app.gunicorn_conf`. Each client session also holds one thread for
+of :mod:`rotest_app.gunicorn_conf`. Each client session also holds one thread for
 its presence stream (see app/api/presence.py) for as long as it runs: 64
 threads a worker leave room for ``presence_limit`` (40) streams,
 ``long_poll_limit`` (12) polls and a dozen short calls at once.
@@ -22,19 +22,21 @@ DEFAULT_THREADS = 64
 DEFAULT_BIND = "127.0.0.1:8000"
 #: Seconds a stopping worker lets a request run before it is cut off.
 GRACEFUL_TIMEOUT = 10
-#: gunicorn's ``-c`` for the settings and hooks of :mod:`app.gunicorn_conf`.
-GUNICORN_CONFIG = "python:app.gunicorn_conf"
+#: gunicorn's ``-c`` for the settings and hooks of :mod:`rotest_app.gunicorn_conf`.
+GUNICORN_CONFIG = "python:rotest_app.gunicorn_conf"
+#: gunicorn's app: the factory, called once in each worker.
+WSGI_APP = "rotest_app:create_app()"
 
 
 def gunicorn_command(host: str = "127.0.0.1", port: int = 8000, *,
                      workers: int = DEFAULT_WORKERS, threads: int = DEFAULT_THREADS,
                      extra: list[str] | None = None,
                      config: str | None = GUNICORN_CONFIG) -> list[str]:
-    """The command line that serves ``wsgi:app`` (see README, Serving).
+    """The command line that serves ``rotest_app:create_app()`` (see README, Serving).
     ``config=None``: gunicorn's own settings, without the graceful stop (the
     baseline of bench/restart.py)."""
     settings = ["-c", config] if config else ["--worker-class", "gthread"]
-    return [sys.executable, "-m", "gunicorn", *settings, "wsgi:app",
+    return [sys.executable, "-m", "gunicorn", *settings, WSGI_APP,
             "--workers", str(workers), "--threads", str(threads),
             "--bind", f"{host}:{port}", *(extra or [])]
 
@@ -49,7 +51,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class GunicornServer:
-    """``gunicorn wsgi:app`` in a subprocess on a free local port, for tests and
+    """gunicorn serving the app in a subprocess on a free local port, for tests and
     benchmarks: start (waits for /api/v1/health), stop, start again."""
 
     def __init__(self, env: dict[str, str], workers: int = DEFAULT_WORKERS,

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from .engine import sweep
-from .history import end_expired_runs
+from .engine.history import end_expired_runs
 from .models import db
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """The resource model the benchmarks lock (a plugin of their own)."""
-from app.models import ResourceData
+from rotest_app.models import ResourceData
 
 
 class BenchDevice(ResourceData):

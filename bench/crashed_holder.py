@@ -121,8 +121,8 @@ def main() -> None:
     from sqlalchemy.orm import Session
 
     import lab_plugin
-    from app.engine import open_engine
-    from app.models import ApiToken, User, db
+    from rotest_app.engine import open_engine
+    from rotest_app.models import ApiToken, User, db
     from rotest_core.resources import EmbeddedLockClient, RemoteLockClient, descriptor
     from server_process import ROOT as REPO, GunicornServer, server_env
 
@@ -184,7 +184,7 @@ def main() -> None:
     waiter.close()
     report("embedded SQLite", kills, releases)
     if pg is not None:
-        from app.engine.notify import forget
+        from rotest_app.engine.notify import forget
         forget(engine)
         admin, name = pg
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -37,14 +37,14 @@ class Engine:
     """The lock engine on one database, acting as one or more users."""
 
     def __init__(self, url: str) -> None:
-        from app.engine import open_engine
+        from rotest_app.engine import open_engine
         self.engine = open_engine(url)
 
     def call(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         from sqlalchemy import select
         from sqlalchemy.orm import Session
 
-        from app.models import User
+        from rotest_app.models import User
         with Session(self.engine) as db:
             user = db.scalar(select(User).where(User.username == lockbench.USER))
             return operation(db, user, *args, **kwargs)
@@ -54,7 +54,7 @@ class Engine:
         from sqlalchemy import func, select, update
         from sqlalchemy.orm import Session
 
-        from app.models import ResourceData
+        from rotest_app.models import ResourceData
         with Session(self.engine) as db:
             count = db.scalar(select(func.count()).select_from(ResourceData))
             limit = db.scalar(select(ResourceData.id).order_by(ResourceData.id)
@@ -67,7 +67,7 @@ class Engine:
         from sqlalchemy import update
         from sqlalchemy.orm import Session
 
-        from app.models import LockRequest, ResourceData
+        from rotest_app.models import LockRequest, ResourceData
         with Session(self.engine) as db:
             db.execute(update(ResourceData).values(session_id=None, owner=""))
             db.execute(update(LockRequest).where(LockRequest.state == "waiting")
@@ -75,7 +75,7 @@ class Engine:
             db.commit()
 
     def dispose(self) -> None:
-        from app.engine import notify
+        from rotest_app.engine import notify
         notify.forget(self.engine)
         self.engine.dispose()
 
@@ -91,7 +91,7 @@ def timed(repeat: int, action: Callable[[], Any]) -> float:
 
 def measure_pool(url: str, size: int, waiter_levels: list[int],
                  repeat: int) -> dict[str, float]:
-    from app import engine as lock
+    from rotest_app import engine as lock
     bench = Engine(url)
     results: dict[str, float] = {}
     try:

@@ -43,8 +43,8 @@ def seed(url: str, users: list[str]) -> dict[str, str]:
     from sqlalchemy.orm import Session
 
     import bench_models
-    from app.engine import open_engine
-    from app.models import ApiToken, User, db
+    from rotest_app.engine import open_engine
+    from rotest_app.models import ApiToken, User, db
     engine = open_engine(url)
     db.metadata.create_all(engine)
     tokens = {}
@@ -140,7 +140,7 @@ def restart(server, load: Load) -> dict[str, float]:
 
 
 def cold_start(env: dict[str, str]) -> float:
-    from app.serving import GunicornServer
+    from rotest_app.serving import GunicornServer
     server = GunicornServer(env, cwd=ROOT)
     began = time.monotonic()
     server.start(timeout=60)
@@ -151,7 +151,7 @@ def cold_start(env: dict[str, str]) -> float:
 
 def run(env: dict[str, str], tokens: dict[str, str], clients: int, rounds: int,
         config) -> list[dict[str, float]]:
-    from app.serving import GunicornServer
+    from rotest_app.serving import GunicornServer
     server = GunicornServer(env, cwd=ROOT, config=config).start(timeout=60)
     load = Load(server.url, tokens, clients)
     try:
@@ -167,7 +167,7 @@ def run(env: dict[str, str], tokens: dict[str, str], clients: int, rounds: int,
 def main() -> None:
     import logging
     logging.getLogger("rotest_core").setLevel(logging.ERROR)  # retries are expected
-    from app.serving import DEFAULT_THREADS, DEFAULT_WORKERS, GUNICORN_CONFIG
+    from rotest_app.serving import DEFAULT_THREADS, DEFAULT_WORKERS, GUNICORN_CONFIG
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)

@@ -1,5 +1,5 @@
 """``rotest report`` and ``rotest history``: the reports and the history of
-runs that did not end well, from their journals (see :mod:`reports.journal`)."""
+runs that did not end well, from their journals (see :mod:`rotest_reports.journal`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,7 +33,7 @@ def rebuild(run_dirs: tuple[Path, ...], outputs: str | None) -> None:
     """Write the reports of each RUN_DIR (a run's work directory) from its
     journal, as the run would have at its end: after a kill -9, a CI timeout
     or a crash."""
-    from reports.journal import rebuild_reports
+    from rotest_reports.journal import rebuild_reports
     config = _config()
     names = [name.strip() for name in (outputs or "").split(",") if name.strip()] or None
     for run_dir in run_dirs:
@@ -57,12 +57,12 @@ def push_command(workdir: Path | None) -> None:
     """Send the history of runs that could not send it (the server was away,
     the run was killed), from WORKDIR (default: the configured workdir)."""
     from rotest_core.outbox import push
-    from rotest_core.history import history_for
+    from rotest_core.store import store_for
     config = _config()
     if workdir is not None:
         config.workdir = str(workdir)
     try:
-        store = history_for(config)
+        store = store_for(config)
     except Exception as error:  # noqa: BLE001 - said plainly
         raise CliError(f"cannot reach the run history: {error}", exit_code=2) from None
     try:

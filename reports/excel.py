@@ -4,7 +4,7 @@
 name and start (so two runs' workbooks compare side by side):
 
 - *Summary* (the sheet it opens on): the run, its times and duration, the
-  count of tests per outcome, the pass rate (:func:`app.outcomes.pass_rate`:
+  count of tests per outcome, the pass rate (:func:`rotest_app.engine.outcomes.pass_rate`:
   skips left out), a pie chart and the run's settings; printed on one page.
 - *Results*: a row per suite, flow, test and block in running order, with
   Rotest's columns and what the test printed; the name indented by depth
@@ -31,7 +31,7 @@ from openpyxl.chart import PieChart, Reference
 from openpyxl.chart.series import DataPoint
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from app.outcomes import pass_rate
+from rotest_app.engine.outcomes import pass_rate
 
 from .files import report_path, write_atomically
 from .record import OUTCOMES, RecordingHandler, RunRecord, TestRecord, shown_walk

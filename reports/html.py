@@ -1,7 +1,7 @@
 """The html report: one self-contained file a person opens in a browser.
 
 :func:`view_of` turns the run's records into the *run view*, the plain dict
-(JSON-serialisable, texts cleaned and capped) that :func:`app.web.report.render_report`
+(JSON-serialisable, texts cleaned and capped) that :func:`rotest_templates.render_report`
 renders; the server's run pages build the same dict from the database, so a
 run looks the same in the file and on the server. :class:`HtmlHandler` writes
 the file into the run's work directory when the run ends.
@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from app.web.report import render_report
+from rotest_templates import render_report
 
 from .files import report_path, write_atomically
 from .record import PASSING, RecordingHandler, RunRecord, TestRecord, shown_children
@@ -38,7 +38,7 @@ DEFAULT_PATH = "report.html"
 
 def view_of(run: RunRecord, *, text_budget: int = TEXT_BUDGET,
             links_from: Path | None = None) -> dict[str, Any]:
-    """The run view (see ``app.web.report``) of a recorded run; its tracebacks
+    """The run view (see ``rotest_templates``) of a recorded run; its tracebacks
     and logs hold at most about ``text_budget`` characters, and its links to
     files are relative to ``links_from`` (the report's folder; else the run's)."""
     counts = run.counts()

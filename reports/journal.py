@@ -13,7 +13,7 @@ timeout, a crash) leaves every result it reached:
 - ``{"finish": {...}}`` last, when the run ended.
 
 The history handler sends the journal to the history (and so can send it
-later, from another process: :mod:`reports.history`); the file reports can
+later, from another process: :mod:`rotest_reports.history`); the file reports can
 be rebuilt from it (:func:`rebuild_reports`, ``rotest report rebuild``). A
 run whose journal has no finish line is listed in ``<workdir>/unfinished/``
 until its reports are rebuilt.

@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from app.grouping import group_as_code
-from app.outcomes import OUTCOMES, PASSING
+from rotest_app.engine.grouping import group_as_code
+from rotest_app.engine.outcomes import OUTCOMES, PASSING
 from rotest_core.result import AbstractResultHandler, describe, identity
 
 __all__ = ["OUTCOMES", "Attempt", "RecordingHandler", "RunRecord", "TestRecord",
@@ -207,7 +207,7 @@ class RunRecord:
 
 def shown_children(record: TestRecord) -> list[TestRecord]:
     """A record's children as the reports show them, grouped as the code is
-    (:func:`app.grouping.group_as_code`): groups are records of kind "suite"
+    (:func:`rotest_app.engine.grouping.group_as_code`): groups are records of kind "suite"
     made for the showing; the tests keep their own parents and paths."""
     if record.kind != "suite":
         return record.children

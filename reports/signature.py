@@ -19,8 +19,10 @@ from typing import Any, Callable
 
 import re2
 
-from app.models.signatures import MAX_PATTERN, PatternError, compile_pattern
+from rotest_app.models.signatures import MAX_PATTERN, PatternError, compile_pattern
+from rotest_core.config import load_config
 from rotest_core.result import AbstractResultHandler, describe
+from rotest_core.store import Store, store_for
 
 from .text import clean
 
@@ -91,8 +93,8 @@ class SignatureHandler(AbstractResultHandler):
 
     def start_test_run(self) -> None:
         try:
-            self.store = open_store(self.config)
-            signatures = self.store.load()
+            self.store = store_for(self.config or load_config(), retry_seconds=2.0)
+            signatures = self.store.signatures()
         except Exception as error:  # noqa: BLE001 - the run goes on unmatched
             self._warn(f"cannot load the error signatures ({_describe(error)}); "
                        f"failures are not matched in this run")
@@ -135,14 +137,14 @@ class SignatureHandler(AbstractResultHandler):
         if logger is not None:
             logger.warning("known error signature %r%s", found["name"], link)
         self._print(f"{describe(test)}: known error {found['name']!r}{link}")
-        self._call(self.store.hit, signature["id"])
+        self._call(self.store.count_hit, signature["id"])
 
     def _new(self, test: Any, text: str) -> None:
         pattern = pattern_for(text)
         if pattern is None:
             return
         name = last_line(text)[:NAME_LIMIT]
-        signature = self._call(self.store.add, name, pattern)
+        signature = self._call(self.store.add_signature, name, pattern)
         if signature is None:
             # Not stored; matched within this run all the same.
             signature = {"id": None, "name": name, "pattern": pattern, "link": ""}
@@ -192,93 +194,6 @@ class SignatureHandler(AbstractResultHandler):
                 store.close()
             except Exception:  # noqa: BLE001 - nothing left to lose
                 pass
-
-
-# --------------------------------------------------------------------------
-# Where the signatures are kept
-
-class Store:
-    """The signatures' storage, as the handler uses it."""
-
-    def load(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    def add(self, name: str, pattern: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def hit(self, signature_id: int) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Let go of connections."""
-
-
-class EmbeddedStore(Store):
-    """The embedded database (``database_url``, or the workdir's SQLite file)."""
-
-    def __init__(self, database_url: str, plugins: list[str]) -> None:
-        from app.engine import open_engine
-        from rotest_core.embedded_db import prepare_database
-        prepare_database(database_url, plugins)
-        self.engine = open_engine(database_url)
-
-    def _session(self):
-        from sqlalchemy.orm import Session
-        return Session(self.engine)
-
-    def load(self) -> list[dict[str, Any]]:
-        from app.models.signatures import all_signatures
-        with self._session() as session:
-            return all_signatures(session)
-
-    def add(self, name: str, pattern: str) -> dict[str, Any]:
-        from app.models.signatures import record_signature
-        with self._session() as session:
-            return record_signature(session, name=name, pattern=pattern)[0]
-
-    def hit(self, signature_id: int) -> None:
-        from app.models.signatures import count_hit
-        with self._session() as session:
-            count_hit(session, signature_id)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-class RemoteStore(Store):
-    """The server's API, with the run's token; short timeouts, few retries:
-    a report must not hold the run up."""
-
-    def __init__(self, server_url: str, token: str) -> None:
-        from rotest_core.resources.remote import RemoteLockClient
-        self.client = RemoteLockClient(server_url, token, retry_seconds=2.0,
-                                       connect_timeout=3.0)
-
-    def load(self) -> list[dict[str, Any]]:
-        return self.client.call("GET", "/signatures", read_timeout=10.0)[1]["signatures"]
-
-    def add(self, name: str, pattern: str) -> dict[str, Any]:
-        return self.client.call("POST", "/signatures", {"name": name, "pattern": pattern},
-                                read_timeout=10.0)[1]
-
-    def hit(self, signature_id: int) -> None:
-        self.client.call("POST", f"/signatures/{signature_id}/hits", read_timeout=10.0)
-
-    def close(self) -> None:
-        self.client.http.close()
-
-
-def open_store(config: Any) -> Store:
-    """The store the run's settings name: the server when a host is set."""
-    if config is None:
-        from rotest_core.config import load_config
-        config = load_config()
-    if config.embedded:
-        return EmbeddedStore(config.embedded_database_url, list(config.plugins or ()))
-    if not config.token:
-        raise RuntimeError(f"no token for the server at {config.server_url}: set 'token' "
-                           f"in rotest.yml or ROTEST_TOKEN")
-    return RemoteStore(config.server_url, config.token)
 
 
 def _set(test: Any, name: str, value: Any) -> None:

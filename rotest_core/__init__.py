@@ -15,9 +15,11 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
+from rotest_app.engine.lazy import lazy_attributes
+
 from .case import TestCase, request
-from .lazy import lazy_attributes
 from .suite import TestSuite
+from .version import version
 
 if TYPE_CHECKING:
     from .block import TestBlock
@@ -41,13 +43,8 @@ _lazy = lazy_attributes(__name__, {
 
 
 def __getattr__(name: str) -> Any:
-    # importlib.metadata costs ~20 ms to import: only --version needs it.
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-        try:
-            return version("rotest-flask")
-        except PackageNotFoundError:  # a source tree that is not installed
-            return "0+unknown"
+        return version()
     return _lazy(name)
 
 

@@ -29,8 +29,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .capture import capturing
-from .config import RunConfig, load_config, lock_client_for
-from .resources.request import ResourceRequest, class_requests
+from .config import RunConfig, load_config
+from .resources.request import ResourceRequest, class_requests, unpacked
 
 if TYPE_CHECKING:
     from .resources.base import BaseResource
@@ -158,6 +158,8 @@ class RunContext:
     @property
     def manager(self) -> "ResourceManager":
         if self._manager is None:
+            # Lazy: a run that locks nothing loads neither client (SQLAlchemy, requests).
+            from .resources.clients import lock_client_for
             from .resources.manager import ResourceManager
             self._manager = ResourceManager(
                 lock_client_for(self.config), smart=self.config.smart_client,
@@ -425,6 +427,8 @@ class TestCase(unittest.TestCase):
         for name, resource in got.items():
             setattr(self, name, resource)
             _adopt(resource, self.logger)
+        for name, sub_resource in unpacked(requests, got).items():
+            setattr(self, name, sub_resource)
         self.locked_resources.update(got)
         self._notify("updateResources", self, got)
         return got
@@ -433,7 +437,7 @@ class TestCase(unittest.TestCase):
         extra = self.context.resource_overrides.get(request.name)
         if not extra:
             return request
-        return ResourceRequest(request.name, request.type, **{**request.kwargs, **extra})
+        return request.with_filters(extra)
 
     def release_resources(self, resources: Iterable[str] | Mapping[str, Any] | None = None,
                           dirty: bool = False, force_release: bool = True) -> None:
@@ -488,6 +492,15 @@ class TestCase(unittest.TestCase):
         self.success_messages.append(msg)
         self.logger.info("success: %s", msg)
         self._notify("addInfo", self, msg)
+
+    def skip(self, reason: str) -> None:
+        """Rotest's ``self.skip(msg)``: unittest's ``skipTest``."""
+        self.skipTest(reason)
+
+    def addSuccess(self, msg: str) -> None:
+        """Rotest's other name of :meth:`success` (a message, not a test:
+        unittest's result has the ``addSuccess(test)``)."""
+        self.success(msg)
 
     def expect(self, expression: Any, msg: str | None = None) -> bool:
         """Rotest's expect: a false ``expression`` fails the test at its end,

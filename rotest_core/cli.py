@@ -3,7 +3,7 @@
 ``rotest run`` runs tests with Rotest's options, ``rotest resources`` keeps
 the lab's inventory and ``rotest shell`` locks resources and runs tests
 interactively; the server's commands (db, users, tokens, server) come
-from :mod:`app.cli`.
+from :mod:`rotest_app.cli`.
 """
 from __future__ import annotations
 
@@ -19,61 +19,72 @@ from typing import Any, Callable, Iterator, Sequence
 
 import click
 
-from app.cli_base import CliError, config_option
-from app.config import ConfigError
-from app.plugins import PluginError
+from rotest_app.engine.cli_base import CliError, config_option
+from rotest_app.engine.settings import ConfigError
+from rotest_app.engine.plugins import PluginError
 
-import rotest_core
 from .resources.errors import LockClientError
+from .version import version
 
 # A command's process ends with it: its last garbage collection need not walk
 # the test tree and everything else still alive (15 ms after 5,000 tests).
 atexit.register(gc.freeze)
 
+#: The entry point group of ``rotest``'s other commands (see setup.py).
+COMMANDS_GROUP = "rotest.commands"
+
 
 class LazyGroup(click.Group):
-    """A group some of whose commands are imported when first used: ``rotest
-    run`` need not import what ``rotest resources`` does (SQLAlchemy, the
-    lock engine)."""
-
-    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        #: name -> "module:attribute"
-        self.lazy_commands = dict(lazy_commands or {})
+    """``rotest``'s group: besides its own commands, those registered under the
+    ``rotest.commands`` entry point (the inventory's, the reports', the
+    server's, a third party's), each imported when first used: ``rotest run``
+    need not import what ``rotest resources`` does (SQLAlchemy, the engine)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+        return sorted({*super().list_commands(ctx), *_command_points().names})
+
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        # Rotest's form, ``rotest PATH... [OPTIONS]``: a first argument that
+        # names no command but an existing file or folder is a path of ``run``.
+        if (args and not args[0].startswith("-") and args[0] not in self.commands
+                and Path(args[0]).exists() and args[0] not in self.list_commands(ctx)):
+            return "run", self.get_command(ctx, "run"), args
+        return super().resolve_command(ctx, args)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
-            import importlib
-            module, _, attribute = self.lazy_commands[cmd_name].partition(":")
-            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
-        return super().get_command(ctx, cmd_name)
+        if cmd_name not in self.commands:
+            for point in _command_points(name=cmd_name):
+                self.add_command(point.load(), cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if cmd_name == "run" and command is not None and not ctx.resilient_parsing:
+            with_plugin_options(command)
+        return command
+
+
+def _command_points(**match: str) -> Any:
+    # Lazy: importlib.metadata costs ~20 ms; `rotest run` does not need it.
+    from importlib.metadata import entry_points
+    return entry_points(group=COMMANDS_GROUP, **match)
 
 
 def _print_version(ctx: click.Context, wanted: bool) -> None:
     if wanted and not ctx.resilient_parsing:
-        click.echo(f"rotest, version {rotest_core.__version__}")
+        click.echo(f"rotest, version {version()}")
         ctx.exit()
 
 
 @click.group(name="rotest", cls=LazyGroup,
-             lazy_commands={"resources": "rotest_core.inventory:resources",
-                            "shell": "rotest_core.shell:shell",
-                            # the reports' (reports.cli)
-                            "report": "reports.cli:report", "history": "reports.cli:history",
-                            # the server's (app.cli)
-                            "db": "app.cli:db_group", "users": "app.cli:users",
-                            "tokens": "app.cli:tokens", "server": "app.cli:server"},
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True,
               callback=lambda ctx, _param, value: _print_version(ctx, value),
               help="Show the version and exit.")
 @config_option
 def main() -> None:
-    """Rotest: lock lab resources, run resource-oriented tests, report on them."""
+    """Rotest: lock lab resources, run resource-oriented tests, report on them.
+
+    ``rotest PATH... [OPTIONS]`` (Rotest's form) is ``rotest run PATH... [OPTIONS]``.
+    """
 
 
 
@@ -89,9 +100,15 @@ def __getattr__(name: str) -> Any:
 # rotest run
 
 RUN_OPTIONS = (
-    click.option("-c", "--config", "config_file", type=click.Path(exists=True, dir_okay=False),
-                 help="Settings file. Default: $ROTEST_CONFIG, else the first rotest.yml "
-                      "upward from here."),
+    click.option("-c", "--config", "run_config", type=click.Path(exists=True, dir_okay=False),
+                 help="Rotest's run configuration: a JSON object (YAML for .yml) that is "
+                      "self.config of every test, block, flow and resource adapter. Its "
+                      "keys filter, run_name, processes, delta_iterations, failfast, "
+                      "debug, skip_init, save_state, resources, list and order are "
+                      "defaults of those options; keys naming settings override them."),
+    click.option("--settings", "config_file", type=click.Path(exists=True, dir_okay=False),
+                 help="Settings file (what -c named before it took Rotest's meaning). "
+                      "Default: $ROTEST_CONFIG, else the first rotest.yml upward from here."),
     click.option("-s", "--save-state", is_flag=True,
                  help="When a test fails, have its resources store their state in its "
                       "work directory."),
@@ -99,7 +116,7 @@ RUN_OPTIONS = (
                  help="Run only the tests that did not pass in the previous run of the "
                       "same name (-n; default name: AllTests), each up to N times while "
                       "it fails. The run is recorded in the history (-o history)."),
-    click.option("-p", "--processes", type=click.IntRange(min=1), default=1, metavar="N",
+    click.option("-p", "--processes", type=click.IntRange(min=1), metavar="N",
                  help="Run the tests in N worker processes, each with its own lock "
                       "session; a test's TIMEOUT is enforced."),
     click.option("-o", "--outputs", metavar="NAMES",
@@ -141,13 +158,88 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
 @run_options
 def run_command(paths: tuple[str, ...], **options: Any) -> None:
     """Run the tests in PATHS: files, or directories searched for test*.py
-    and *_test.py (default: the current directory).
+    and *_test.py (default: the current directory). ``rotest PATH...`` is
+    ``rotest run PATH...`` (Rotest's form).
 
     \b
     Exit status: 0 every test passed (or was skipped), 1 some failed,
     2 bad options, settings or test files, 5 no tests, 130 interrupted.
     """
     execute(functools.partial(_discover, paths or (".",)), **options)
+
+
+# --------------------------------------------------------------------------
+# Rotest's CLI plugins: entry points that add options and act before the run
+
+#: ``hook(parser)``: adds options to ``rotest run`` (see :class:`PluginParser`).
+PARSER_HOOKS = "rotest.cli_client_parsers"
+#: ``hook(tests, config)``: called with the test classes and the run's
+#: config (the plugins' options among its attributes) before the run.
+ACTION_HOOKS = "rotest.cli_client_actions"
+
+
+class PluginParser:
+    """What a parser hook gets: add click options to ``rotest run``, with
+    click's arguments (``add_option("--baz", is_flag=True)``) or with
+    argparse's common ones, as Rotest's hooks call them
+    (``add_argument("--baz", action="store_true", help=...)``). The values
+    are attributes of the run's config (``config.baz``)."""
+
+    def __init__(self, command: click.Command) -> None:
+        self.command = command
+        self.names: list[str] = []
+
+    def add_option(self, *param_decls: str, **attrs: Any) -> click.Option:
+        option = click.Option(list(param_decls), **attrs)
+        if option.name in {p.name for p in self.command.params}:
+            raise CliError(f"a CLI plugin adds option {option.name!r}, which rotest run "
+                           f"already has", exit_code=2)
+        self.command.params.append(option)
+        self.names.append(option.name)
+        return option
+
+    def add_argument(self, *flags: str, action: str = "store", dest: str | None = None,
+                     default: Any = None, type: Any = None, help: str | None = None,
+                     **unsupported: Any) -> click.Option:
+        if unsupported or action not in ("store", "store_true", "store_false"):
+            raise CliError(f"a CLI plugin's add_argument{flags} uses "
+                           f"{', '.join(unsupported) or 'action=' + action}: write it "
+                           f"with add_option and click's arguments", exit_code=2)
+        decls = [*flags, dest] if dest else list(flags)
+        if action == "store":
+            return self.add_option(*decls, default=default, type=type, help=help)
+        return self.add_option(*decls, is_flag=True, default=action == "store_false"
+                               if default is None else default, help=help)
+
+
+def _hooks(group: str) -> list[Callable[..., Any]]:
+    """The functions the installed distributions declare under ``group``."""
+    from importlib.metadata import entry_points
+    hooks = []
+    for entry in sorted(entry_points(group=group), key=lambda entry: entry.name):
+        try:
+            hooks.append(entry.load())
+        except Exception as error:  # noqa: BLE001 - any error of the plugin's import
+            raise CliError(f"CLI plugin {entry.name!r} ({entry.value}, {group}) cannot be "
+                           f"loaded: {type(error).__name__}: {error}", exit_code=2) from None
+    return hooks
+
+
+def with_plugin_options(command: click.Command) -> click.Command:
+    """``command`` with the options of the parser hooks (added once)."""
+    if not hasattr(command, "plugin_options"):
+        parser = PluginParser(command)
+        for hook in _hooks(PARSER_HOOKS):
+            hook(parser)
+        command.plugin_options = parser.names  # type: ignore[attr-defined]
+    return command
+
+
+def _plugin_values(options: dict[str, Any]) -> dict[str, Any]:
+    """Take the plugins' options out of ``options``."""
+    command = click.get_current_context().command
+    return {name: options.pop(name) for name in getattr(command, "plugin_options", ())
+            if name in options}
 
 
 def _discover(paths: Sequence[str], config: Any) -> list[type]:
@@ -161,15 +253,46 @@ def _discover(paths: Sequence[str], config: Any) -> list[type]:
 
 
 def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
-            save_state: bool, delta: int | None, processes: int, outputs: str | None,
-            filter_text: str | None, order: str | None, keep_order: bool,
-            run_name: str | None,
-            list_only: bool, failfast: bool, debug: bool, skip_init: bool,
-            resources_text: str | None) -> None:
+            run_config: str | None = None, **options: Any) -> None:
     """What ``rotest run`` does once its options are read: exits with the
-    run's status."""
+    run's status. A run configuration (``-c``) gives the options it names
+    their defaults."""
+    plugin_values = _plugin_values(options)
+    document: dict[str, Any] = {}
+    if run_config is not None:
+        from .config import read_run_config
+        try:
+            document = read_run_config(run_config)
+        except ConfigError as error:
+            raise CliError(f"bad run configuration: {error}", exit_code=2) from None
+        options = with_run_config(options, document)
+    options["processes"] = options["processes"] or 1
+    # The plugins' options, given or not, are attributes of the config.
+    document = {**document, **{name: value for name, value in plugin_values.items()
+                               if value is not None or name not in document}}
+    _execute(find_tests, config_file=config_file, run_config=document, **options)
+
+
+def with_run_config(options: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with those not given on the command line taken from the
+    run configuration ``document``."""
+    from .config import RUN_CONFIG_OPTIONS
+    merged = dict(options)
+    for key, (parameter, _) in RUN_CONFIG_OPTIONS.items():
+        if key in document and merged.get(parameter) in (None, False):
+            merged[parameter] = document[key]
+    return merged
+
+
+def _execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
+             run_config: dict[str, Any],
+             save_state: bool, delta: int | None, processes: int, outputs: str | None,
+             filter_text: str | None, order: str | None, keep_order: bool,
+             run_name: str | None,
+             list_only: bool, failfast: bool, debug: bool, skip_init: bool,
+             resources_text: str | None) -> None:
     from .config import load_config
-    from .console import printable
+    from .result import printable
     from .result import HandlerNotAvailable
     from .runner import (RunOptions, arrange_tree, build_tree, format_tree,
                          parse_resource_overrides, run, select)
@@ -196,10 +319,12 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     except ValueError as error:
         raise CliError(f"bad -O/--order: {error}", exit_code=2) from None
     try:
-        config = load_config(config_file)
+        config = load_config(config_file, run_config=run_config)
         tests = find_tests(config)
+        for hook in _hooks(ACTION_HOOKS):
+            hook(tests, config)
         if list_only:
-            root = build_tree(tests, run_name)
+            root = build_tree(tests, run_name, config)
             if expression is not None:
                 select(root, expression)
             options = RunOptions(order=priorities, optimise=not keep_order)
@@ -272,6 +397,8 @@ def run_module(module_name: str, tests: Sequence[type] = (),
     def command(**options: Any) -> None:
         """Run the tests of this file."""
         execute(lambda _config: chosen, **options)
+
+    with_plugin_options(command)
 
     command.main(args=list(argv) if argv is not None else sys.argv[1:],
                  prog_name=Path(sys.argv[0]).name)

@@ -4,7 +4,7 @@ failing.
 
 A test runs again unless the base run recorded it as passing: failed, erred,
 skipped by failfast or Ctrl-C, never reached, new since, all run again, so a
-delta run is never green by mistake. The base run is read from the history (:mod:`rotest_core.history`), so a
+delta run is never green by mistake. The base run is read from the history (:mod:`rotest_core.store`), so a
 delta run records its own history too: the next ``--delta`` starts from it.
 A test's identity across runs is its path, the names from the run down
 (``OuterSuite/InnerSuite/Case.test_x``), as the reports record it.
@@ -54,11 +54,11 @@ class DeltaPlan:
 def plan_delta(config: Any, name: str, named: bool) -> DeltaPlan:
     """Ask the history for the base run: the newest run ``name`` that the
     store took, finished or not."""
-    from .history import history_for
+    from .store import store_for
     from .outbox import push_outbox
     store = None
     try:
-        store = history_for(config)
+        store = store_for(config)
         # What earlier runs from here could not send may be the newest run.
         push_outbox(config, store, say=lambda text: print(f"rotest: {text}",
                                                            file=sys.stderr))

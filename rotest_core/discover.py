@@ -10,7 +10,10 @@ A module's tests are the classes it defines (not those it imports) except
 abstract ones: no test methods (or no components, or no blocks), or
 ``__test__ = False`` in the class itself; TestBlocks run in flows only. A
 case, suite or flow that a found suite or flow holds runs there only, not a
-second time on its own.
+second time on its own. Plain ``unittest.TestCase`` classes (testresources'
+``ResourcedTestCase`` among them) are tests too, and a module with unittest's
+``load_tests(loader, tests, pattern)`` gives the tests that function returns,
+as one suite named after the module.
 """
 from __future__ import annotations
 
@@ -19,13 +22,14 @@ import importlib
 import os
 import sys
 import traceback
+import unittest
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from .case import TestCase
-from .suite import TestSuite
+from .suite import TestSuite, case_method_names
 
 __all__ = ["Discovery", "DiscoveryError", "discover", "find_test_files",
            "import_test_file", "module_tests"]
@@ -58,13 +62,13 @@ def discover(paths: Iterable[str | Path], blacklist: Sequence[str] = ()) -> Disc
     found = Discovery()
     for path in find_test_files(paths, blacklist):
         try:
-            module = import_test_file(path)
+            tests = module_tests(import_test_file(path))  # load_tests is the user's too
         except UnusableTestFile as error:
             found.errors.append(DiscoveryError(path, str(error)))
         except (Exception, SystemExit) as error:  # noqa: BLE001 - any error of the user's module
             found.errors.append(DiscoveryError(path, _describe(error, path)))
         else:
-            found.tests.extend(module_tests(module))
+            found.tests.extend(tests)
     found.tests = _outside_suites(found.tests)
     return found
 
@@ -129,18 +133,71 @@ def _module_name(path: Path) -> tuple[Path, str]:
 
 def module_tests(module: ModuleType) -> list[type]:
     """The test classes ``module`` defines, in definition order, but those
-    its suites hold."""
-    return _outside_suites([obj for obj in vars(module).values()
-                            if isinstance(obj, type) and obj.__module__ == module.__name__
-                            and is_test_class(obj)])
+    its suites hold; or, when it has unittest's ``load_tests``, one suite of
+    what that returns."""
+    classes = _outside_suites([obj for obj in vars(module).values()
+                               if isinstance(obj, type) and obj.__module__ == module.__name__
+                               and is_test_class(obj)])
+    load_tests = getattr(module, "load_tests", None)
+    if not callable(load_tests):
+        return classes
+    return [loaded_suite(module, load_tests, classes)]
 
 
 def is_test_class(cls: type) -> bool:
     """A concrete TestCase, TestSuite or TestFlow subclass (each class says
-    whether it is: a case with test methods, a suite with components...)."""
+    whether it is: a case with test methods, a suite with components...), or
+    a plain unittest.TestCase with test methods."""
     if cls.__dict__.get("__test__", True) is False:
         return False
-    return issubclass(cls, (TestCase, TestSuite)) and cls._discoverable()
+    if issubclass(cls, (TestCase, TestSuite)):
+        return cls._discoverable()
+    return issubclass(cls, unittest.TestCase) and bool(case_method_names(cls))
+
+
+class LoadedSuite(TestSuite):
+    """The tests a module's ``load_tests`` returned (unittest's protocol).
+
+    unittest's own suites in it are flattened (they only group: class and
+    module fixtures follow the order, which is kept); Rotest's suites and
+    flows stay whole.
+    """
+
+    __test__ = False
+    loaded: unittest.TestSuite = unittest.TestSuite()
+
+    def __init__(self, tests: Any = None, *, parent: Any = None) -> None:
+        super().__init__(_flattened(self.loaded) if tests is None else tests,
+                         parent=parent)
+
+    @classmethod
+    def _discoverable(cls) -> bool:
+        return True
+
+
+def loaded_suite(module: ModuleType, load_tests: Any, classes: list[type]) -> type[LoadedSuite]:
+    """A suite class (named after the module) of what ``load_tests`` returns,
+    given unittest's loader and the module's standard tests."""
+    loader = unittest.TestLoader()
+    standard = unittest.TestSuite(
+        loader.loadTestsFromTestCase(cls) if issubclass(cls, unittest.TestCase)
+        else cls() for cls in classes)
+    loaded = load_tests(loader, standard, TEST_FILE_PATTERNS[0])
+    if not isinstance(loaded, unittest.TestSuite):
+        raise UnusableTestFile(f"load_tests returned {type(loaded).__name__}, not a "
+                               f"unittest.TestSuite")
+    return type(module.__name__.rpartition(".")[2], (LoadedSuite,),
+                {"loaded": loaded, "__module__": module.__name__})
+
+
+def _flattened(suite: unittest.TestSuite) -> list[Any]:
+    tests: list[Any] = []
+    for test in suite:
+        if isinstance(test, unittest.TestSuite) and not isinstance(test, TestSuite):
+            tests.extend(_flattened(test))
+        else:
+            tests.append(test)
+    return tests
 
 
 def _outside_suites(tests: list[type]) -> list[type]:

@@ -31,7 +31,7 @@ from .case import TEST_LOG, RunContext, TestCase, unique_dir
 from .flow_component import (MODE_CRITICAL, MODE_FINALLY, MODE_NAMES, MODE_OPTIONAL,
                              OWN_PARAMETERS, PREVIOUS_FAILED_MESSAGE, BlockInput,
                              BlockOutput, FlowComponent, FlowDefinitionError, Pipe)
-from .resources.request import ResourceRequest, class_requests
+from .resources.request import ResourceRequest, class_requests, unpacked
 from .suite import TestSuite
 
 __all__ = ["BlockInput", "BlockOutput", "FlowDefinitionError", "MODE_CRITICAL",
@@ -84,6 +84,12 @@ class TestFlow(FlowComponent, TestSuite):
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def config(self) -> Any:
+        """The run's settings and run configuration (Rotest's ``self.config``);
+        None before it runs."""
+        return self.context.config if self.context is not None else None
 
     @name.setter
     def name(self, value: str) -> None:
@@ -166,15 +172,15 @@ class TestFlow(FlowComponent, TestSuite):
         of every component under it (a block locks for its siblings with
         ``self.parent.request_resources(...)``)."""
         overrides = self.context.resource_overrides
-        requests = [ResourceRequest(r.name, r.type, **{**r.kwargs, **overrides[r.name]})
-                    if overrides.get(r.name) else r for r in requests]
+        requests = [r.with_filters(overrides[r.name]) if overrides.get(r.name) else r
+                    for r in requests]
         if not requests:
             return {}
         got = self.context.manager.request_resources(
             requests, skip_init=self.context.skip_init, use_previous=use_previous,
             base_work_dir=self.work_dir, timeout=self.context.config.resource_request_timeout)
         self.locked_resources.update(got)
-        self._set_parameters(**got)
+        self._set_parameters(**got, **unpacked(requests, got))
         _notify(self.result, "updateResources", self, got)
         return got
 
@@ -315,11 +321,24 @@ def _declares(component: Any) -> set[str]:
     # What it reads or writes: inputs, outputs, resources and the sources of its pipes.
     names = (set(component.get_inputs()) | set(component.get_outputs())
              | {request.name for request in component.get_resource_requests()}
-             | {pipe.parameter_name for pipe in component._pipes.values()})
+             | {pipe.parameter_name for pipe in component._pipes.values()}
+             | _fields(type(component)))
     if isinstance(component, TestFlow):
         for child in component:
             names |= _declares(child)
     return names
+
+
+def _fields(cls: type) -> set[str]:
+    """The user's class fields with a value (Rotest's ``optional3 = 0``, which
+    ``params(optional3=5)`` overrides), not the framework's nor methods."""
+    return {name for klass in cls.__mro__
+            if not klass.__module__.startswith(("rotest_core.", "unittest", "builtins"))
+            for name, value in vars(klass).items()
+            if not name.startswith("_") and not callable(value)
+            and not isinstance(value, (classmethod, staticmethod, property))
+            and name not in ("blocks", "common", "components", "resources", "TAGS",
+                             "inputs", "outputs")}
 
 
 #: Attributes the framework sets on a component: no input or output may use one.

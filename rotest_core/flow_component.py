@@ -87,6 +87,17 @@ def _declared(cls: type, kind: type) -> dict[str, Any]:
     return found
 
 
+def _listed(cls: type, attribute: str) -> tuple[str, ...]:
+    """The names of Rotest's older ``inputs``/``outputs`` tuple, if the class has one."""
+    names = getattr(cls, attribute, ())
+    if not isinstance(names, (tuple, list)) or not all(isinstance(n, str) for n in names):
+        raise FlowDefinitionError(
+            f"{cls.__name__}.{attribute} must be a tuple of names, e.g. "
+            f"{attribute} = ('field', 'other_field'), not {names!r}; or declare "
+            f"each as a field (x = Block{attribute[:-1].capitalize()}())")
+    return tuple(names)
+
+
 class FlowComponent:
     """The part of Rotest's AbstractFlowComponent both blocks and flows have.
 
@@ -122,13 +133,22 @@ class FlowComponent:
 
     @classmethod
     def get_inputs(cls) -> dict[str, BlockInput]:
-        """The declared inputs, by name."""
-        return _declared(cls, BlockInput)
+        """The declared inputs, by name: ``x = BlockInput()`` fields, and the
+        names of Rotest's older ``inputs = ("x", "y")`` (optional when the
+        class has a value of that name: its default)."""
+        found = _declared(cls, BlockInput)
+        for name in _listed(cls, "inputs"):
+            found.setdefault(name, BlockInput(default=getattr(cls, name, NotImplemented)))
+        return found
 
     @classmethod
     def get_outputs(cls) -> dict[str, BlockOutput]:
-        """The declared outputs, by name."""
-        return _declared(cls, BlockOutput)
+        """The declared outputs, by name: ``x = BlockOutput()`` fields, and the
+        names of Rotest's older ``outputs = ("x",)``."""
+        found = _declared(cls, BlockOutput)
+        for name in _listed(cls, "outputs"):
+            found.setdefault(name, BlockOutput())
+        return found
 
     def _set_parameters(self, override_previous: bool = True, **parameters: Any) -> None:
         """Inject values (and pipes) into the component; without

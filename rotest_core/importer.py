@@ -20,13 +20,13 @@ import yaml
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, with_polymorphic
 
-from app.cli_base import CliError
-from app.engine import InvalidRequest, open_engine, queue
-from app.engine.lookups import coerce_value
-from app.engine.operation import operation
-from app.engine.transaction import changed
-from app.models import Group, ResourceData, resource_models, sub_resource_fields
-from app.statistics import refresh_statistics
+from rotest_app.engine.cli_base import CliError
+from rotest_app.engine import InvalidRequest, open_engine, queue
+from rotest_app.engine.lookups import coerce_value
+from rotest_app.engine.operation import operation
+from rotest_app.engine.transaction import changed
+from rotest_app.models import Group, ResourceData, resource_models, sub_resource_fields
+from rotest_app.engine.statistics import refresh_statistics
 
 from .yaml_stream import Item, NotAList, iter_list
 

@@ -31,14 +31,15 @@ import click
 import yaml
 from sqlalchemy.exc import DBAPIError
 
-from app.cli_base import CliError
-from app.config import ConfigError
-from app.plugins import PluginError, load_plugins
+from rotest_app.engine.cli_base import CliError
+from rotest_app.engine.settings import ConfigError
+from rotest_app.engine.plugins import PluginError, load_plugins
 
-from .config import RunConfig, load_config, lock_client_for
+from .config import RunConfig, load_config
 from .exporter import export_file
 from .importer import InventoryError, import_file
 from .resources import LockClient, LockClientError
+from .resources.clients import lock_client_for
 
 __all__ = ["InventoryError", "format_table", "resources"]
 
@@ -234,7 +235,7 @@ def export_command(type_name: str, output: Path | None) -> None:
 
 
 def _model_named(type_name: str) -> type:
-    from app.models import resource_models
+    from rotest_app.models import resource_models
     models = resource_models()
     if type_name not in models:
         known = ", ".join(sorted(models)) or "none"

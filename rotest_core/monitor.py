@@ -17,6 +17,10 @@ suite, or a flow that no other flow holds (its blocks are covered by the
 flow's monitor). ``fail_test`` fails the test, as a failed ``expect*``
 would: the test goes on and fails at the end of its tearDown. A monitor that
 raises is logged and stopped; the run goes on.
+
+Rotest's decorators limit a handler's or monitor's method (one that takes
+the test first) to some tests: :func:`skip_if_case`, :func:`skip_if_flow`,
+:func:`skip_if_block`, :func:`skip_if_not_main` and :func:`require_attr`.
 """
 from __future__ import annotations
 
@@ -24,11 +28,13 @@ import logging
 import sys
 import threading
 import unittest
-from typing import Any
+from functools import wraps
+from typing import Any, Callable, TypeVar
 
 from .result import AbstractResultHandler, describe
 
-__all__ = ["AbstractMonitor", "AbstractResourceMonitor"]
+__all__ = ["AbstractMonitor", "AbstractResourceMonitor", "require_attr", "skip_if_block",
+           "skip_if_case", "skip_if_flow", "skip_if_not_main"]
 
 log = logging.getLogger(__name__)
 #: How long the end of a test waits for a check in progress.
@@ -206,3 +212,48 @@ def _fail(test: Any, failures: list[str]) -> None:
     if result is not None:
         error = AssertionError("\n".join(failures))
         result.addFailure(test, (AssertionError, error, None))
+
+
+# --------------------------------------------------------------------------
+# Rotest's decorators of a handler's methods
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _skip_when(skip: Callable[[Any], bool], why: str) -> Callable[[Method], Method]:
+    """A decorator of ``method(self, test, ...)`` that returns None without
+    calling it when ``skip(test)``."""
+    def decorator(method: Method) -> Method:
+        @wraps(method)
+        def wrapper(self: Any, test: Any, *args: Any, **kwargs: Any) -> Any:
+            if skip(test):
+                return None
+            return method(self, test, *args, **kwargs)
+        wrapper.__doc__ = f"{method.__doc__ or ''}\n\n(Skipped {why}.)".strip()
+        return wrapper  # type: ignore[return-value]
+    return decorator
+
+
+def _kind(test: Any) -> str:
+    kind = getattr(test, "REPORT_KIND", None)
+    if kind in ("block", "flow"):
+        return kind
+    return "case" if isinstance(test, unittest.TestCase) else "suite"
+
+
+#: Skip the method for test cases (not blocks, which are cases here too).
+skip_if_case = _skip_when(lambda test: _kind(test) == "case", "for test cases")
+#: Skip the method for flows.
+skip_if_flow = _skip_when(lambda test: _kind(test) == "flow", "for flows")
+#: Skip the method for blocks.
+skip_if_block = _skip_when(lambda test: _kind(test) == "block", "for blocks")
+#: Run the method for main tests only: test cases and the flows no flow holds
+#: (not blocks, sub-flows or suites), the tests a monitor's thread watches.
+skip_if_not_main = _skip_when(lambda test: not is_top_level(test),
+                              "but for main tests (cases, top-level flows)")
+
+
+def require_attr(name: str) -> Callable[[Method], Method]:
+    """Run the decorated method only for tests that have the attribute
+    ``name`` (a resource, usually): ``@require_attr("dev")``."""
+    return _skip_when(lambda test: not hasattr(test, name), f"for tests without {name!r}")

@@ -1,7 +1,7 @@
 """Journals the run history has not taken yet.
 
 A run writes its journal (``journal.jsonl`` in its run directory, see
-:mod:`reports.journal`) as its tests end. The history is sent from it by a
+:mod:`rotest_reports.journal`) as its tests end. The history is sent from it by a
 :class:`JournalSender`, which keeps what the history acknowledged beside the
 journal (``journal.sent``), so that any process can go on where another
 stopped. A run that sends its history lists its journal in the work
@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .history import HistoryStore
+if TYPE_CHECKING:
+    from .store import Store
+
 
 __all__ = ["JournalSender", "entries", "outbox_add", "outbox_remove", "process_alive",
            "push", "push_outbox"]
@@ -49,7 +51,7 @@ class JournalSender:
     ``journal.sent`` beside the journal, so another process can go on.
     """
 
-    def __init__(self, journal: Path, store: HistoryStore, *, lease: float | None = None,
+    def __init__(self, journal: Path, store: Store, *, lease: float | None = None,
                  say: Callable[[str], None] = lambda text: None) -> None:
         self.journal = journal
         self.store = store
@@ -165,7 +167,7 @@ def _outbox_journals(config: Any) -> Iterator[Path]:
             entry.unlink(missing_ok=True)  # its run directory is gone
 
 
-def push(config: Any, store: HistoryStore, *, skip: Path | None = None,
+def push(config: Any, store: Store, *, skip: Path | None = None,
          say: Callable[[str], None] = print) -> tuple[int, int]:
     """Send every journal of ``config``'s work directory that the history
     lacks, oldest first, stopping at the first the history does not take.
@@ -189,7 +191,7 @@ def push(config: Any, store: HistoryStore, *, skip: Path | None = None,
     return sent, len(journals) - sent
 
 
-def push_outbox(config: Any, store: HistoryStore, *, skip: Path | None = None,
+def push_outbox(config: Any, store: Store, *, skip: Path | None = None,
                 say: Callable[[str], None]) -> None:
     """What earlier runs from this work directory could not send, first."""
     try:

@@ -21,33 +21,9 @@ from pathlib import Path
 from typing import Any, Iterable, TextIO
 
 __all__ = ["AbstractResultHandler", "HandlerNotAvailable", "Result", "describe",
-           "handler_class", "ENTRY_POINT_GROUP"]
+           "handler_class", "handler_names", "printable", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "rotest.result_handlers"
-
-#: The handlers that come with rotest, found without scanning entry points
-#: (they are registered as entry points too). Rotest's names for ported
-#: command lines: ``xml`` is junit, ``db`` and ``remote`` are history.
-BUILTIN_HANDLERS = {
-    "dots": "rotest_core.console:DotsHandler",
-    "tree": "rotest_core.console:TreeHandler",
-    "full": "rotest_core.console:FullHandler",
-    "loginfo": "reports.console:LogInfoHandler",
-    "logdebug": "reports.console:LogDebugHandler",
-    "pretty": "reports.console:PrettyHandler",
-    "progress": "reports.console:ProgressHandler",
-    "junit": "reports.junit:JUnitHandler",
-    "xml": "reports.junit:JUnitHandler",
-    "excel": "reports.excel:ExcelHandler",
-    "html": "reports.html:HtmlHandler",
-    "history": "reports.history:HistoryHandler",
-    "db": "reports.history:HistoryHandler",
-    "remote": "reports.history:HistoryHandler",
-    "artifact": "reports.artifact:ArtifactHandler",
-    "signature": "reports.signature:SignatureHandler",
-    "journal": "reports.journal:JournalHandler",
-}
-
 
 class AbstractResultHandler:
     """The base of report handlers: one no-op method per event; override some.
@@ -139,33 +115,39 @@ class HandlerNotAvailable(LookupError):
     """An output handler name that names no handler here; the message says why."""
 
 
+def printable(text: str, stream: Any) -> str:
+    """``text`` as ``stream`` can write it: lone surrogates (a test's name may
+    hold one) and characters its encoding lacks become backslash escapes."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    return text
+
+
 def handler_class(name: str) -> type[AbstractResultHandler]:
-    """The handler registered as ``name``: a built-in, else an installed entry
-    point of :data:`ENTRY_POINT_GROUP` (built-in names are taken: scanning the
-    installed distributions costs more than a small run does)."""
-    if name in BUILTIN_HANDLERS:
-        try:
-            return _load(BUILTIN_HANDLERS[name])
-        except Exception as error:  # noqa: BLE001 - any import failure, said plainly
-            raise HandlerNotAvailable(f"output handler {name!r} "
-                                      f"({BUILTIN_HANDLERS[name]}) cannot be loaded: "
-                                      f"{type(error).__name__}: {error}") from None
-    from importlib.metadata import entry_points
-    for point in entry_points(group=ENTRY_POINT_GROUP, name=name):
+    """The handler registered as ``name`` under :data:`ENTRY_POINT_GROUP`:
+    rotest's own (rotest_reports) and any a third party installs, alike."""
+    for point in _entry_points(name=name):
         try:
             return point.load()
         except Exception as error:  # noqa: BLE001 - any import failure, said plainly
             raise HandlerNotAvailable(f"output handler {name!r} ({point.value}) cannot "
                                       f"be loaded: {type(error).__name__}: {error}") from None
-    known = sorted({*BUILTIN_HANDLERS, *entry_points(group=ENTRY_POINT_GROUP).names})
     raise HandlerNotAvailable(f"unknown output handler {name!r}: choose from "
-                              f"{', '.join(known)}")
+                              f"{', '.join(handler_names())}")
 
 
-def _load(target: str) -> Any:
-    import importlib
-    module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+def handler_names() -> list[str]:
+    """Every name ``-o`` accepts, sorted."""
+    return sorted(set(_entry_points().names))
+
+
+def _entry_points(**match: str) -> Any:
+    # Lazy: importlib.metadata costs ~20 ms, and only a run that reports needs it.
+    from importlib.metadata import entry_points
+    return entry_points(group=ENTRY_POINT_GROUP, **match)
 
 
 def describe(test: Any) -> str:
@@ -202,7 +184,7 @@ def identity(test: Any) -> str:
 
 def test_path(test: Any) -> str:
     """The identities from the run's root (excluded) down to ``test``, joined
-    with ``/``: the test's path, as :attr:`reports.record.TestRecord.path`
+    with ``/``: the test's path, as :attr:`rotest_reports.record.TestRecord.path`
     records it (the history and ``--delta`` match on it)."""
     names, node = [identity(test)], getattr(test, "parent", None)
     while node is not None and getattr(node, "parent", None) is not None:

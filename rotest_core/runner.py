@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Te
 from .case import RunContext, new_run_dir
 from .config import RunConfig, load_config
 from .result import AbstractResultHandler, Result, describe, handler_class
-from .suite import TestSuite, iter_cases
+from .suite import SuiteDefinitionError, TestSuite, iter_cases
 
 if TYPE_CHECKING:
     from .filters import Expression
@@ -79,11 +79,22 @@ class RunReport:
 # --------------------------------------------------------------------------
 # The tree
 
-def build_tree(tests: Iterable[type], name: str | None = None) -> TestSuite:
-    """One suite (named after the run) holding the given case and suite classes."""
+def build_tree(tests: Iterable[type], name: str | None = None,
+               config: RunConfig | None = None) -> TestSuite:
+    """One suite (named after the run) holding the given case and suite
+    classes; with the run's ``config``, resource adapters choose their classes."""
     root_class = type(name or "AllTests", (TestSuite,),
                       {"components": list(tests), "__module__": __name__})
-    return root_class()
+    root = root_class()
+    if config is not None:
+        for request in _class_requests(root):
+            try:
+                request.adapt(config)
+            except Exception as error:  # noqa: BLE001 - the user's get_type: say which
+                raise SuiteDefinitionError(
+                    f"resource adapter {request.name!r} ({type(request).__name__}) "
+                    f"failed: {type(error).__name__}: {error}") from error
+    return root
 
 
 def filter_names(case: Any) -> list[str]:
@@ -157,7 +168,7 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
     if options.delta is not None and options.processes > 1:
         raise ValueError(DELTA_NEEDS_ONE_PROCESS)
     stream = stream if stream is not None else sys.stdout
-    root = build_tree(tests, options.name)
+    root = build_tree(tests, options.name, config)
     if options.filter is not None:
         select(root, options.filter)
     outputs = list(options.outputs or config.outputs)
@@ -225,7 +236,7 @@ def arrange_tree(root: TestSuite, options: RunOptions) -> None:
 
 def _with_journal(classes: list[type]) -> list[type]:
     """A file report (``NEEDS_JOURNAL``) is backed by the run's journal, so a
-    killed run loses none of the tests it reached (see reports.journal)."""
+    killed run loses none of the tests it reached (see rotest_reports.journal)."""
     if any(getattr(cls, "NEEDS_JOURNAL", False) for cls in classes) and not any(
             getattr(cls, "KEEPS_JOURNAL", False) for cls in classes):
         return [*classes, handler_class("journal")]

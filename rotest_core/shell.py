@@ -80,10 +80,12 @@ class ShellSession:
 
     # --- tests ---------------------------------------------------------------
 
-    def run_test(self, test: type, **parameters: Any) -> unittest.TestResult:
+    def run_test(self, test: type, debug: bool = False, **parameters: Any
+                 ) -> unittest.TestResult:
         """Run a TestCase, TestBlock or TestFlow class with ``shared_data``
         and ``parameters`` (these win); a block's or flow's outputs go into
-        ``shared_data``. Returns the result (``.wasSuccessful()``)."""
+        ``shared_data``. ``debug``: the debugger on failures and errors, as
+        ``-D`` does. Returns the result (``.wasSuccessful()``)."""
         from .block import TestBlock
         from .flow import TestFlow
         from .result import Result
@@ -98,12 +100,12 @@ class ShellSession:
         else:
             raise TypeError(f"run_test takes a TestCase, TestBlock or TestFlow class, "
                             f"not {test!r}")
-        root = build_tree([prepared], "shell")
+        root = build_tree([prepared], "shell", self.config)
         root.work_dir = unique_dir(self.context.run_dir, test.__name__)
         handlers = _make_handlers([handler_class(name) for name in self.outputs], root,
                                   stream=self.stream, config=self.config,
                                   work_dir=root.work_dir)
-        result = Result(handlers, context=self.context)
+        result = Result(handlers, context=self.context, debug=debug)
         result.startTestRun()
         try:
             root.run(result)
@@ -130,7 +132,7 @@ class ShellSession:
     def namespace(self, modules: Iterable[str] = ()) -> dict[str, Any]:
         """What the shell starts with: resource classes of the plugins and the
         resource and test classes of ``modules``, and the session's helpers."""
-        from app.plugins import load_plugins
+        from rotest_app.engine.plugins import load_plugins
 
         from . import flow, flow_component
         names: dict[str, Any] = {}
@@ -203,6 +205,17 @@ Names: {names}
 Everything is released when the shell ends (Ctrl-D or exit())."""
 
 
+def run_startup_commands(namespace: dict[str, Any], commands: Iterable[str]) -> None:
+    """Rotest's ``shell_startup_commands``: statements run in the shell's
+    namespace before the prompt; one that fails is reported, not fatal."""
+    for command in commands:
+        try:
+            exec(command, namespace)  # noqa: S102 - the user's own settings
+        except Exception as error:  # noqa: BLE001 - the shell should still open
+            print(f"rotest shell: startup command {command!r} failed: "
+                  f"{type(error).__name__}: {error}", file=sys.stderr)
+
+
 def interact(namespace: dict[str, Any], banner: str, plain: bool = False) -> None:
     """IPython if it is installed (and not ``plain``), Python's console otherwise."""
     if not plain:
@@ -221,23 +234,27 @@ def interact(namespace: dict[str, Any], banner: str, plain: bool = False) -> Non
 @click.option("-m", "--module", "modules", multiple=True, metavar="MODULE",
               help="Import MODULE's resource and test classes too (repeatable), "
                    "e.g. -m tests.test_calculator.")
-@click.option("-o", "--outputs", default="tree", metavar="NAMES", show_default=True,
-              help="Comma-separated report handlers run_test prints with.")
+@click.option("-o", "--outputs", metavar="NAMES",
+              help="Comma-separated report handlers run_test prints with. Default: "
+                   "'shell_output_handlers' of the settings (tree).")
 @click.option("--plain", is_flag=True, help="Python's console even if IPython is installed.")
-def shell(modules: tuple[str, ...], outputs: str, plain: bool) -> None:
+def shell(modules: tuple[str, ...], outputs: str | None, plain: bool) -> None:
     """An interactive shell to lock resources and run tests, blocks and
     flows one at a time (Rotest's shell)."""
-    from app.cli_base import CliError
-    from app.config import ConfigError
-    from app.plugins import PluginError
+    from rotest_app.engine.cli_base import CliError
+    from rotest_app.engine.settings import ConfigError
+    from rotest_app.engine.plugins import PluginError
 
     from .resources.errors import LockClientError
     if modules and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # -m tests.something, from the project's folder
     try:
-        session = ShellSession(load_config(), [n.strip() for n in outputs.split(",")
-                                               if n.strip()])
+        config = load_config()
+        names = ([n.strip() for n in outputs.split(",") if n.strip()] if outputs
+                 else config.shell_output_handlers)
+        session = ShellSession(config, names)
         namespace = session.namespace(modules)
+        run_startup_commands(namespace, config.shell_startup_commands)
     except (ConfigError, PluginError) as error:
         raise CliError(str(error), exit_code=2) from None
     except ImportError as error:

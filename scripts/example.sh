@@ -3,9 +3,10 @@
 #   bash scripts/example.sh [options for `rotest run`...]
 # Installs the project, starts the example's rpyc calculator server (stopped
 # again on exit), imports resources.yml into the embedded database (no lock
-# server needed) and runs the example's tests with `rotest run`. The reports
-# stay: the console's, and the run folders under examples/calculator/.rotest.
-# The exit code is the run's. It installs into the active virtualenv, or else
+# server needed) and runs the example's tests with `rotest run`, then their
+# pytest variant (pytest_tests/, with the rotest plugin). The reports stay: the
+# console's, and the run folders under examples/calculator/.rotest. The exit
+# code is 0 when both runs passed. It installs into the active virtualenv, or else
 # into .venv in the checkout (made here). EXAMPLE_NO_INSTALL=1 skips the
 # install and uses the python3 it finds.
 set -euo pipefail
@@ -15,7 +16,7 @@ PORT=18861  # the port in resources.yml
 
 if [ "${EXAMPLE_NO_INSTALL:-}" != 1 ]; then  # set it where the project is installed
     source "$ROOT/scripts/venv.sh"
-    python3 -m pip install --quiet --disable-pip-version-check -e "$ROOT"
+    python3 -m pip install --quiet --disable-pip-version-check -e "$ROOT" "pytest>=8"
 fi
 
 cd "$EXAMPLE"
@@ -50,4 +51,6 @@ rotest resources import resources.yml
 
 status=0
 rotest run tests "$@" || status=$?  # its report names the run's folder
+# The same calculators from plain pytest tests (pytest.ini here: pytest_tests/).
+python3 -m pytest -p no:cacheprovider --rotest-report junit,html || status=$?
 exit "$status"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.models import ApiToken, Group, User, db
+from rotest_app.models import ApiToken, Group, User, db
 
 
 class Api:

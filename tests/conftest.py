@@ -34,7 +34,7 @@ def postgres_url():
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     url = f"{base}/{name}"
     yield url
-    from app.engine.notify import forget
+    from rotest_app.engine.notify import forget
     forget(url)
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
@@ -63,9 +63,9 @@ def app_config(database_url, tmp_path):
 
 @pytest.fixture
 def app(app_config, monkeypatch, tmp_path):
-    from app import create_app
-    from app.engine.notify import forget
-    from app.models import db
+    from rotest_app import create_app
+    from rotest_app.engine.notify import forget
+    from rotest_app.models import db
     monkeypatch.chdir(tmp_path)  # no stray rotest.yml from the developer's tree
     application = create_app(app_config)
     with application.app_context():

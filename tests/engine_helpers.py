@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import lab_plugin  # noqa: F401 - maps the plugin's tables before create_all
-from app import engine as lock_engine
-from app.engine import notify, open_engine
-from app.models import Group, LockRequest, LockSession, ResourceData, User, db
+from rotest_app import engine as lock_engine
+from rotest_app.engine import notify, open_engine
+from rotest_app.models import Group, LockRequest, LockSession, ResourceData, User, db
 
 
 def dev(**properties: Any) -> dict[str, Any]:
@@ -113,7 +113,7 @@ class Lab:
 
 class Actor:
     """A user calling the engine: ``alice.request_lock(sid, [...])`` calls
-    ``app.engine.request_lock(session, alice, sid, [...])`` in a fresh Session,
+    ``rotest_app.engine.request_lock(session, alice, sid, [...])`` in a fresh Session,
     with the User loaded in that Session."""
 
     OPERATIONS = {"open_session", "heartbeat", "close_session", "request_lock",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from app.serving import GunicornServer  # noqa: F401 - re-exported for tests
+from rotest_app.serving import GunicornServer  # noqa: F401 - re-exported for tests
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent

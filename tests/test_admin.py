@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.models import (ApiToken, LockRequest, LockSession, ResourceData, User, db,
+from rotest_app.models import (ApiToken, LockRequest, LockSession, ResourceData, User, db,
                         hash_token, utcnow)
 
 PASSWORD = "correct horse battery staple"
@@ -157,7 +157,7 @@ def test_registered_columns_and_links(app, admin_client):
 
 
 def test_search_and_filters(app, admin_client):
-    from app.models import Group
+    from rotest_app.models import Group
     with app.app_context():
         group = Group(name="lab-a")
         db.session.add(group)
@@ -273,7 +273,7 @@ def test_api_blueprint_is_exempt_from_csrf(app):
 
 
 def test_two_apps_in_one_process(app, app_config):
-    from app import create_app
+    from rotest_app import create_app
     other = create_app(app_config)
     for application in (app, other):
         assert application.test_client().get("/admin/login").status_code == 200
@@ -282,7 +282,7 @@ def test_two_apps_in_one_process(app, app_config):
 
 
 def test_registration_names_unknown_fields():
-    from app.admin import register_resource_to_admin
+    from rotest_app.admin import register_resource_to_admin
     from lab_plugin import PortData
     with pytest.raises(ValueError, match="no field"):
         register_resource_to_admin(PortData, attr_list=["nope"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.models import LockSession, ResourceData, User, db, utcnow
+from rotest_app.models import LockSession, ResourceData, User, db, utcnow
 from server_process import ThreadedServer
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,7 +10,7 @@ import requests
 from server_process import ThreadedServer
 
 from api_helpers import Api, add_user, api_for, descriptor, lab  # noqa: F401
-from app.models import ApiToken, db
+from rotest_app.models import ApiToken, db
 
 DEV2 = descriptor("DeviceData", name="dev2")
 

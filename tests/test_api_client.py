@@ -13,8 +13,8 @@ import pytest
 
 import lab_plugin
 from api_helpers import lab  # noqa: F401 - a fixture
-from app.api.document import served_document
-from app.models import resource_models
+from rotest_app.api.document import served_document
+from rotest_app.models import resource_models
 from server_process import ThreadedServer
 
 PACKAGE = "rotest_lab_client"

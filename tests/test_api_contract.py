@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 import lab_plugin
-from app.engine import open_engine
-from app.models import ApiToken, User, db
+from rotest_app.engine import open_engine
+from rotest_app.models import ApiToken, User, db
 from server_process import ROOT, GunicornServer, server_env
 
 #: CI's seed. ROTEST_FUZZ_SEED=random runs a fresh one (printed in the report),

@@ -22,7 +22,7 @@ MISSING = ["0", "2147483647"]
 
 
 def operations() -> list[tuple[str, str, dict]]:
-    document = json.loads(files("app.api").joinpath("openapi.json").read_text("utf-8"))
+    document = json.loads(files("rotest_app.api").joinpath("openapi.json").read_text("utf-8"))
     return [(path, method, operation) for path, item in document["paths"].items()
             for method, operation in item.items() if method != "parameters"]
 

@@ -19,7 +19,7 @@ LOOKS_LIKE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 def date_time_keys() -> set[str]:
     """The property names the document declares ``format: date-time``."""
-    document = json.loads(files("app.api").joinpath("openapi.json").read_text("utf-8"))
+    document = json.loads(files("rotest_app.api").joinpath("openapi.json").read_text("utf-8"))
     keys: set[str] = set()
 
     def walk(node: Any) -> None:
@@ -126,7 +126,7 @@ def test_times_are_stored_and_read_back_aware_in_utc(app):
     aware (PostgreSQL's timestamptz, SQLite's UTC text); a naive one is UTC."""
     from datetime import timedelta, timezone
 
-    from app.models import LockSession, User, db
+    from rotest_app.models import LockSession, User, db
     with app.app_context():
         user = User(username="zoned")
         db.session.add(user)

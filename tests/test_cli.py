@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 import rotest_core
-from app.models import ApiToken, User, hash_token
+from rotest_app.models import ApiToken, User, hash_token
 from rotest_core.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,5 +174,5 @@ def test_db_analyze_refreshes_the_planners_statistics(upgraded, database_url):
 def test_db_current_and_server_help(upgraded):
     from test_migrations import CORE_HEAD
     assert upgraded("db", "current").output == f"rotest: {CORE_HEAD} (up to date)\n"
-    assert "gunicorn -c python:app.gunicorn_conf wsgi:app" in upgraded(
+    assert "gunicorn -c python:rotest_app.gunicorn_conf 'rotest_app:create_app()'" in upgraded(
         "server", "--help").output

@@ -9,8 +9,8 @@ import textwrap
 
 from sqlalchemy.orm import Session
 
-from app import history
-from app.engine import open_engine
+from rotest_app.engine import history
+from rotest_app.engine import open_engine
 from rotest_core.runner import RunOptions, run
 from runtime_samples import delta_cases
 from runtime_samples.delta_cases import ALL, RAN, M

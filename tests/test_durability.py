@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from runtime_samples.fixtures import (ROTEST, SAMPLES, cli_env,  # noqa: F401 - fixtures
                                       sample_dir, workdir)
-from reports.journal import read_journal
+from rotest_reports.journal import read_journal
 from test_report_junit import SCHEMAS, needs_schemas, schema
 
 KILLABLE = str(SAMPLES / "killable.py")

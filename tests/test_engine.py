@@ -12,7 +12,7 @@ import time
 import pytest
 
 import lab_plugin as lab_models
-from app.engine import (Conflict, InvalidRequest, NotFound, PermissionDenied,
+from rotest_app.engine import (Conflict, InvalidRequest, NotFound, PermissionDenied,
                         SessionExpired)
 from engine_helpers import Lab, dev, lic, port
 

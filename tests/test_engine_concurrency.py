@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import lab_plugin as lab_models
-from app.models import LockRequest, LockSession, User
+from rotest_app.models import LockRequest, LockSession, User
 from engine_helpers import Lab, holder_worker, stress_worker, waiter_worker
 
 SPAWN = multiprocessing.get_context("spawn")

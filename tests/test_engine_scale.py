@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 import lab_plugin as lab_models
-from app.models import LockRequest, ResourceData
+from rotest_app.models import LockRequest, ResourceData
 from engine_helpers import Lab, dev, port
 
 

@@ -1,4 +1,4 @@
-"""The one rule of who sees and takes what (app.engine.policy), at the
+"""The one rule of who sees and takes what (rotest_app.engine.policy), at the
 engine: the cases cheaper to set up here than over HTTP (see
 test_security_visibility.py for the attacks against the real server)."""
 from __future__ import annotations
@@ -8,8 +8,8 @@ from sqlalchemy import Index, String, UniqueConstraint, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import lab_plugin as lab_models
-from app.engine import InvalidRequest, NotFound, PermissionDenied
-from app.models import Group, User
+from rotest_app.engine import InvalidRequest, NotFound, PermissionDenied
+from rotest_app.models import Group, User
 from engine_helpers import Lab, dev
 
 
@@ -130,7 +130,7 @@ class _Gadget(_Base):
 
 
 def test_only_admins_set_references_unique_and_access_fields():
-    from app.engine.policy import admin_only_fields
+    from rotest_app.engine.policy import admin_only_fields
     guarded = admin_only_fields(lab_models.DeviceData)
     assert {"port_id", "name", "group_id", "reserved", "reserved_time"} <= guarded
     assert not {"mode", "ip_address", "comment", "is_usable", "dirty"} & guarded

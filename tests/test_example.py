@@ -24,8 +24,13 @@ def test_example_script_runs_the_calculator_tests(tmp_path):
     assert "CheckBlock ... OK" in finished.stdout
     assert "OK" in finished.stdout
     workdir = example / "examples/calculator/.rotest"
-    runs = list((workdir / "runs").iterdir())
+    every_run = sorted((workdir / "runs").iterdir())
+    runs = [run for run in every_run if not run.name.endswith("-pytest")]
     assert len(runs) == 1 and any(runs[0].rglob("test.log"))
+    # The pytest variant, with the rotest plugin: the same calculators.
+    assert "6 passed" in finished.stdout
+    (pytest_run,) = set(every_run) - set(runs)
+    assert (pytest_run / "junit.xml").read_text().count("<testcase") == 6
     # The reports the example's rotest.yml asks for.
     for report in ("junit.xml", "results.xlsx", "report.html"):
         assert (runs[0] / report).stat().st_size > 0, report

@@ -8,13 +8,13 @@ import textwrap
 
 import pytest
 
-from reports.record import RecordingHandler
+from rotest_reports.record import RecordingHandler
 from rotest_core import (MODE_CRITICAL, MODE_FINALLY, MODE_OPTIONAL,
                          BlockOutput, Pipe, TestBlock, TestFlow, TestSuite, create_flow)
 from rotest_core.config import load_config
 from rotest_core.discover import discover
 from rotest_core.flow_component import FlowDefinitionError
-from rotest_core.result import BUILTIN_HANDLERS, HandlerNotAvailable, handler_class
+from rotest_core.result import HandlerNotAvailable, handler_class, handler_names
 from rotest_core.runner import RunOptions, build_tree, format_tree, run, select
 from rotest_core.suite import iter_units
 from record_paths import named_path
@@ -412,7 +412,7 @@ def test_a_flow_over_its_timeout_is_stopped_whole_under_p(workdir):
 # Reports: a flow inside a suite, under every handler there is
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_HANDLERS))
+@pytest.mark.parametrize("name", handler_names())
 def test_a_flow_in_a_suite_under_every_handler(workdir, name, capsys):
     try:
         handler = handler_class(name)

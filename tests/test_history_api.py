@@ -10,10 +10,10 @@ import requests
 from sqlalchemy.orm import Session
 
 from api_helpers import Api, api_for
-from app import history
-from app.engine.serialize import timestamp
-from app.models import ApiToken, HistoryRun, User, db, utcnow
-from reports.record import PASSING
+from rotest_app.engine import history
+from rotest_app.engine.serialize import timestamp
+from rotest_app.models import ApiToken, HistoryRun, User, db, utcnow
+from rotest_reports.record import PASSING
 from server_process import ThreadedServer
 from test_admin import CSRF_INPUT, PASSWORD, add_user as add_person
 
@@ -438,9 +438,9 @@ def test_unknown_runs_and_bad_queries(alice, method, path, status):
 
 def test_the_embedded_store_ends_silent_runs_before_it_reads(database_url, monkeypatch,
                                                              tmp_path):
-    from rotest_core.history import EmbeddedHistory
+    from rotest_core.store import EmbeddedStore
     monkeypatch.chdir(tmp_path)
-    store = EmbeddedHistory(database_url)
+    store = EmbeddedStore(database_url)
     try:
         run = store.start_run(name="nightly", uid=UID, planned=4, lease=10)
         assert store.start_run(name="nightly", uid=UID)["id"] == run["id"]
@@ -462,7 +462,7 @@ def test_the_embedded_store_ends_silent_runs_before_it_reads(database_url, monke
 @pytest.fixture
 def quick_server(database_url, tmp_path, monkeypatch):
     """The real app over HTTP with a run lease of 1 s and a sweep every 0.2 s."""
-    from app import create_app
+    from rotest_app import create_app
     monkeypatch.chdir(tmp_path)
     server_app = create_app({"database_url": database_url, "secret_key": "test",
                              "workdir": str(tmp_path / "workdir"),
@@ -489,9 +489,9 @@ def api_token(app, username: str) -> str:
 
 
 def test_a_run_whose_client_went_silent_ends_aborted_on_the_server(quick_server):
-    from rotest_core.history import RemoteHistory
+    from rotest_core.store import RemoteStore
     server = quick_server
-    store = RemoteHistory(server.url, server.token, retry_seconds=2)
+    store = RemoteStore(server.url, server.token, retry_seconds=2)
     run = store.start_run(name="nightly", uid=UID, planned=20)
     assert store.start_run(name="nightly", uid=UID)["id"] == run["id"]
     store.add_records(run["id"], [case("a", "success"), case("b", "failure"),

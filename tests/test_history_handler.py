@@ -10,10 +10,10 @@ import requests
 from sqlalchemy.orm import Session
 
 from api_helpers import add_user
-from app import history
-from app.config import default_database_url
-from app.engine import open_engine
-from reports.history import HistoryHandler, past_durations
+from rotest_app.engine import history
+from rotest_app.engine.settings import default_database_url
+from rotest_app.engine import open_engine
+from rotest_reports.history import HistoryHandler, past_durations
 from rotest_core import TestCase
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run

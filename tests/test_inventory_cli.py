@@ -234,7 +234,7 @@ def test_release_of_an_unknown_name_says_so(imported, rotest):
 @pytest.fixture
 def server(imported, url, tmp_path):
     """The Flask app on the imported database, served on a local port."""
-    from app import create_app
+    from rotest_app import create_app
     app = create_app({"database_url": url, "plugins": ["lab_plugin"],
                       "workdir": str(tmp_path / "server"), "secret_key": "test"})
     server = ThreadedServer(app)
@@ -369,7 +369,7 @@ def test_export_then_import_is_a_no_op_and_rebuilds_the_same_lab(imported, rotes
     from sqlalchemy import update
     from sqlalchemy.orm import Session
 
-    from app.models import ResourceData
+    from rotest_app.models import ResourceData
     # A part made after the resource wired to it: the export must write it first.
     ok(rotest("import", write(tmp_path, "- {type: PortData, name: late-port, number: 9}\n"
                                         "- {type: DeviceData, name: dev1, port: late-port}\n",
@@ -429,9 +429,9 @@ def test_list_limit_and_filters(imported, rotest):
 
 def test_list_reads_every_page_in_both_modes(remote, rotest, monkeypatch):
     """Pages of two: five resources are three pages, none cut."""
-    import app.engine
-    monkeypatch.setattr(app.engine, "DEFAULT_PAGE", 2)  # the server's (remote)
-    monkeypatch.setattr(app.engine, "MAX_PAGE", 2)      # the embedded client's
+    import rotest_app.engine as engine
+    monkeypatch.setattr(engine, "DEFAULT_PAGE", 2)  # the server's (remote)
+    monkeypatch.setattr(engine, "MAX_PAGE", 2)      # the embedded client's
     everything = {"dev1", "dev2", "port1", "port2", "lic"}
     assert {r["name"] for r in json.loads(ok(rotest("list", "--json")))} == everything
     seen_by_bob = everything - {"lic"}  # not in lab-a

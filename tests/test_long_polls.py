@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 import lab_plugin
 from api_helpers import add_user
-from app.api.polls import LongPolls, TooManyPolls
-from app.config import load_settings
-from app.engine import open_engine
-from app.models import ApiToken, User, db
-from app.serving import DEFAULT_THREADS
+from rotest_app.api.polls import LongPolls, TooManyPolls
+from rotest_app.engine.settings import load_settings
+from rotest_app.engine import open_engine
+from rotest_app.models import ApiToken, User, db
+from rotest_app.serving import DEFAULT_THREADS
 from rotest_core.resources import RemoteLockClient, descriptor
 from server_process import ROOT, GunicornServer, ThreadedServer, server_env
 

@@ -20,9 +20,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from app import create_app
-from app.migrate import migration_status, owned_tables, upgrade_database
-from app.models import User, db
+from rotest_app import create_app
+from rotest_app.engine.schema import migration_status, owned_tables, upgrade_database
+from rotest_app.migrate import schema_of
+from rotest_app.models import User, db
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = "migrating_plugin"
@@ -54,7 +55,7 @@ def make_app(database_url, tmp_path, monkeypatch):
 
 def schema_differences(app) -> list:
     """What Alembic's autogenerate would change in the core tables."""
-    core = owned_tables("app")
+    core = owned_tables("rotest_app")
     options = {"compare_type": True,
                "include_name": lambda name, type_, _: type_ != "table" or name in core,
                "include_object": lambda _o, name, type_, *_: type_ != "table" or name in core}
@@ -65,22 +66,22 @@ def schema_differences(app) -> list:
 
 def test_upgrade_builds_the_core_tables_as_the_models_define_them(make_app):
     app = make_app()
-    upgrade_database(app)
-    assert CORE_TABLES <= owned_tables("app")
+    upgrade_database(schema_of(app))
+    assert CORE_TABLES <= owned_tables("rotest_app")
     with app.app_context():
         assert CORE_TABLES <= set(inspect(db.engine).get_table_names())
     assert schema_differences(app) == []
-    assert migration_status(app) == [("rotest", CORE_HEAD, CORE_HEAD)]
+    assert migration_status(schema_of(app)) == [("rotest", CORE_HEAD, CORE_HEAD)]
 
 
 def test_upgrade_is_idempotent_and_keeps_data(make_app):
     app = make_app()
-    upgrade_database(app)
+    upgrade_database(schema_of(app))
     with app.app_context():
         db.session.add(User(username="alice"))
         db.session.commit()
-    upgrade_database(app)
-    upgrade_database(make_app())
+    upgrade_database(schema_of(app))
+    upgrade_database(schema_of(make_app()))
     with app.app_context():
         assert db.session.query(User).count() == 1
     assert schema_differences(app) == []
@@ -90,25 +91,25 @@ def test_upgrade_adopts_a_database_made_by_create_all(make_app):
     app = make_app()
     with app.app_context():
         db.create_all()
-    upgrade_database(app)
-    assert migration_status(app) == [("rotest", CORE_HEAD, CORE_HEAD)]
+    upgrade_database(schema_of(app))
+    assert migration_status(schema_of(app)) == [("rotest", CORE_HEAD, CORE_HEAD)]
 
 
 def test_runs_left_running_before_leases_get_one_and_end(make_app):
     """0004 gives a lease to runs that were running before leases existed:
     nothing stays running forever."""
     from alembic import command
-    from app import history
-    from app.migrate import alembic_config
+    from rotest_app.engine import history
+    from rotest_app.engine.schema import alembic_config
     app = make_app()
     with app.app_context():
-        command.upgrade(alembic_config(app), "rotest_0003")
+        command.upgrade(alembic_config(schema_of(app)), "rotest_0003")
         with db.engine.begin() as connection:
             connection.execute(text("INSERT INTO history_run (name, host, start, "
                                     "status, counts, settings, environment, run_dir) "
                                     "VALUES ('old', '', '2026-11-01 08:00:00', "
                                     "'running', '{}', '{}', '{}', '')"))
-    upgrade_database(app)
+    upgrade_database(schema_of(app))
     with app.app_context():
         [run] = history.list_runs(db.session())["runs"]
         assert run["status"] == "running" and run["lease_until"] is not None
@@ -120,8 +121,9 @@ def test_runs_left_running_before_leases_get_one_and_end(make_app):
 CONCURRENT_CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from app import create_app
-    from app.migrate import upgrade_database
+    from rotest_app import create_app
+    from rotest_app.engine.schema import upgrade_database
+    from rotest_app.migrate import schema_of
 
     app = create_app()
     ready = Path(sys.argv[1])
@@ -129,7 +131,7 @@ CONCURRENT_CHILD = textwrap.dedent("""
     deadline = time.monotonic() + 60
     while len(list(ready.parent.glob("*.ready"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.005)  # start together, so the two upgrades really race
-    upgrade_database(app)
+    upgrade_database(schema_of(app))
 """)
 
 

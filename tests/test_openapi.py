@@ -18,7 +18,7 @@ BODY_METHODS = {"post", "put", "patch"}
 
 @pytest.fixture(scope="module")
 def document() -> dict:
-    return json.loads(files("app.api").joinpath("openapi.json").read_text("utf-8"))
+    return json.loads(files("rotest_app.api").joinpath("openapi.json").read_text("utf-8"))
 
 
 def openapi_path(rule: str) -> str:
@@ -115,11 +115,11 @@ def test_path_parameters_match_the_routes(document):
 def test_the_engines_limits_are_the_documents(document):
     """The embedded door checks with the engine's constants, the API with the
     document: both say the same."""
-    from app.engine import locks, sessions
-    from app.engine.lookups import MAX_LIST
-    from app.history import MAX_PAGE
-    from app.models.locks import MAX_DESCRIPTION
-    from app.models.signatures import MAX_LINK, MAX_NAME
+    from rotest_app.engine import locks, sessions
+    from rotest_app.engine.lookups import MAX_LIST
+    from rotest_app.engine.history import MAX_PAGE
+    from rotest_app.models.locks import MAX_DESCRIPTION
+    from rotest_app.models.signatures import MAX_LINK, MAX_NAME
     schemas = document["components"]["schemas"]
     lock, opened = schemas["LockBody"]["properties"], schemas["OpenSessionBody"]["properties"]
     assert (lock["priority"]["minimum"], lock["priority"]["maximum"]) == \
@@ -135,7 +135,7 @@ def test_the_engines_limits_are_the_documents(document):
     limit = next(p for p in document["paths"]["/runs"]["get"]["parameters"]
                  if p["name"] == "limit")
     assert limit["schema"]["maximum"] == MAX_PAGE
-    from app.engine import MAX_PAGE as MAX_QUERY_PAGE
+    from rotest_app.engine import MAX_PAGE as MAX_QUERY_PAGE
     assert schemas["QueryBody"]["properties"]["page_size"]["maximum"] == MAX_QUERY_PAGE
 
 
@@ -161,7 +161,7 @@ def test_bodies_are_refused_by_the_documents_rules_with_clear_words(lab):
 def test_an_answer_the_document_does_not_allow_fails_the_tests(lab, monkeypatch):
     """The tests hold every answer to the document: an answer of another shape,
     or a status the operation does not list, is an error, not a pass."""
-    from app.api import views
+    from rotest_app.api import views
     alice = lab["alice"]
     monkeypatch.setattr(views.engine, "query_page", lambda *a, **k: {
         "resources": [{"name": 3}], "more": False, "next_cursor": None})

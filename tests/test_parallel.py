@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import LockSession
-from reports.record import RecordingHandler
+from rotest_app.models import LockSession
+from rotest_reports.record import RecordingHandler
 from rotest_core import ResourceRequest
 from rotest_core.config import load_config
 from rotest_core.multiprocess import conflicts, request_key, supervisor

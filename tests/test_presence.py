@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app import lifecycle
-from app.engine import Conflict, SessionExpired
-from app.models import LockSession, utcnow
+from rotest_app.engine import lifecycle
+from rotest_app.engine import Conflict, SessionExpired
+from rotest_app.models import LockSession, utcnow
 from engine_helpers import Lab, dev
 from rotest_core.resources import EmbeddedLockClient, RemoteLockClient, descriptor
 from runtime_samples.fixtures import (ROTEST, SAMPLES, cli_env, lab,  # noqa: F401
@@ -293,7 +293,7 @@ def test_a_frozen_then_resumed_test_errors_and_touches_nothing(workdir, lab, tmp
     http = None
     if mode == "remote":
         from api_helpers import add_user
-        from app import create_app
+        from rotest_app import create_app
         app = create_app({"database_url": lab.url, "plugins": ["lab_plugin"],
                           "workdir": str(tmp_path / "server"), "secret_key": "test",
                           "lease_seconds": 1.0, "sweep_interval": 0.2})
@@ -339,7 +339,7 @@ def test_a_frozen_then_resumed_test_errors_and_touches_nothing(workdir, lab, tmp
 
 def test_the_api_binds_a_release_to_its_session(app):
     from api_helpers import Api, add_user
-    from app.models import db
+    from rotest_app.models import db
     with app.app_context():
         db.session.add(lab_plugin.DeviceData(name="dev9"))
         db.session.commit()
@@ -364,7 +364,7 @@ def test_the_api_binds_a_release_to_its_session(app):
 
 def test_a_stream_ends_after_its_lifetime_and_the_client_makes_another(workdir, lab,
                                                                       server, monkeypatch):
-    from app.api import presence
+    from rotest_app.api import presence
     monkeypatch.setattr(presence, "LIFETIME", 1.0)
     http, token = server
     client = RemoteLockClient(http.url, token)

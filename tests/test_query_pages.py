@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import insert, select
 
 from api_helpers import Api, add_user
-from app.models import Group, ResourceData, db
+from rotest_app.models import Group, ResourceData, db
 from lab_plugin import DeviceData, PortData
 
 
@@ -64,8 +64,8 @@ def test_pages_hold_every_resource_once_in_order(app):
     # page (it stopped at 10,000 without a word).
     from sqlalchemy.orm import Session
 
-    from app import engine
-    from app.models import User
+    from rotest_app import engine
+    from rotest_app.models import User
     assert len(names) > engine.MAX_PAGE
     with app.app_context(), Session(db.engine) as session:
         user = session.scalar(select(User).filter_by(username="root"))
@@ -121,7 +121,7 @@ def test_bad_cursor_or_page_size_is_a_clear_400(app):
 
 def test_update_fields_refuses_more_than_it_may_set(app, monkeypatch):
     """Setting the first N and not the rest would be a silent cut."""
-    from app.engine import inventory
+    from rotest_app.engine import inventory
     monkeypatch.setattr(inventory, "MAX_RESULTS", 3)
     add_devices(app, ["a", "b", "c", "d"])
     admin = Api(app, add_user(app, "root", is_admin=True))

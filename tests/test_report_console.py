@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from reports.console import (LogDebugHandler, LogInfoHandler, PrettyHandler,
+from rotest_reports.console import (LogDebugHandler, LogInfoHandler, PrettyHandler,
                              ProgressHandler)
 from rotest_core.case import TEST_LOG
 from rotest_core.result import handler_class
@@ -115,7 +115,7 @@ def test_progress_redraws_one_line_on_a_terminal(workdir):
 
 @pytest.fixture
 def history(monkeypatch):
-    """A reports.history whose past_durations says 100 s for every test of
+    """A rotest_reports.history whose past_durations says 100 s for every test of
     the outcomes sample, under the paths the record tree gives them."""
     calls = []
     paths = {}
@@ -124,9 +124,9 @@ def history(monkeypatch):
         calls.append(run_name)
         return dict(paths)
 
-    module = types.ModuleType("reports.history")
+    module = types.ModuleType("rotest_reports.history")
     module.past_durations = past_durations
-    monkeypatch.setitem(sys.modules, "reports.history", module)
+    monkeypatch.setitem(sys.modules, "rotest_reports.history", module)
     return calls, paths
 
 
@@ -149,7 +149,7 @@ def test_progress_falls_back_to_this_runs_mean_when_history_fails(workdir, histo
                                                                   monkeypatch):
     def broken(config, run_name):
         raise ConnectionError("history is down")
-    monkeypatch.setattr(sys.modules["reports.history"], "past_durations", broken)
+    monkeypatch.setattr(sys.modules["rotest_reports.history"], "past_durations", broken)
     report, out = output_of(EveryTest, tests=outcomes.TESTS)
     first = out.splitlines()[0]
     assert first.startswith("[1/10]") and "left" in first and "15:00" not in first

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from openpyxl import load_workbook
 
-from reports import excel
-from reports.excel import CELL_LIMIT, COLOURS, COLUMNS, LABELS, build_workbook
-from reports.text import cap, clean
+from rotest_reports import excel
+from rotest_reports.excel import CELL_LIMIT, COLOURS, COLUMNS, LABELS, build_workbook
+from rotest_reports.text import cap, clean
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import outcomes, report_samples

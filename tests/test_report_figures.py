@@ -14,8 +14,8 @@ import lxml.html
 import openpyxl
 from lxml import etree
 
-from app.outcomes import pass_rate
-from reports.text import clean
+from rotest_app.engine.outcomes import pass_rate
+from rotest_reports.text import clean
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import agreeing

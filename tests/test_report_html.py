@@ -13,9 +13,9 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from app.web.report import render_report
-from reports.html import DETAIL_LIMIT, view_of
-from reports.record import Attempt, RunRecord, TestRecord as Record  # not a test class
+from rotest_templates import render_report
+from rotest_reports.html import DETAIL_LIMIT, view_of
+from rotest_reports.record import Attempt, RunRecord, TestRecord as Record  # not a test class
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import outcomes

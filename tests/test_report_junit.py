@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from lxml import etree
 
-from reports.junit import JUnitHandler, build_document
+from rotest_reports.junit import JUnitHandler, build_document
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import outcomes, report_samples

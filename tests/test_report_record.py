@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import io
 
-from reports.record import RecordingHandler
-from reports.text import cap, clean
+from rotest_reports.record import RecordingHandler
+from rotest_reports.text import cap, clean
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import outcomes

@@ -106,7 +106,7 @@ def lab(tmp_path) -> Iterator[Lab]:
 
 @pytest.fixture
 def flask_app(lab, tmp_path, monkeypatch):
-    from app import create_app
+    from rotest_app import create_app
     monkeypatch.chdir(tmp_path)  # no stray rotest.yml
     app = create_app({"database_url": lab.url, "plugins": ["lab_plugin"],
                       "workdir": str(tmp_path / "server"), "secret_key": "test",
@@ -442,7 +442,7 @@ def test_heartbeat_keeps_a_short_lease_alive(flask_app, token, lab):
 def test_embedded_heartbeat_survives_a_failed_beat(lab, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    import app.engine as lock_engine
+    import rotest_app.engine as lock_engine
     real, calls = lock_engine.heartbeat, []
 
     def flaky(*args, **kwargs):

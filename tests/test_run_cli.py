@@ -205,7 +205,7 @@ def test_a_broken_config_file_names_the_file_and_the_key(rotest, tmp_path):
     assert_one_line_error(rotest(CALC), "bad configuration", str(config), "'port'")
     other = tmp_path / "other.yml"
     other.write_text("rotest:\n  smart_client: sometimes\n")
-    assert_one_line_error(rotest(CALC, "-c", str(other)), str(other), "'smart_client'")
+    assert_one_line_error(rotest(CALC, "--settings", str(other)), str(other), "'smart_client'")
 
 
 def test_a_test_file_that_cannot_be_imported_is_named(rotest):
@@ -255,7 +255,7 @@ def test_a_test_file_runs_itself_with_main(workdir, sample_dir, tmp_path):
 def test_a_run_of_plain_cases_loads_only_what_it_uses(workdir, tmp_path):
     # Start-up time is import time: a run of cases that lock nothing must not
     # pay for flows, monitors, the lock clients, the server's commands,
-    # SQLAlchemy or Flask (see rotest_core.lazy).
+    # SQLAlchemy or Flask (see rotest_app.engine.lazy).
     (tmp_path / "test_plain.py").write_text(
         "from rotest_core import TestCase\n\n"
         "class PlainCase(TestCase):\n"
@@ -274,6 +274,6 @@ def test_a_run_of_plain_cases_loads_only_what_it_uses(workdir, tmp_path):
     assert "rotest_core.case" in loaded  # what was printed is the list of modules
     unused = {"rotest_core.flow", "rotest_core.block", "rotest_core.monitor",
               "rotest_core.resources.manager", "rotest_core.resources.embedded",
-              "rotest_core.resources.remote", "rotest_core.multiprocess", "app.cli",
+              "rotest_core.resources.remote", "rotest_core.multiprocess", "rotest_app.cli",
               "sqlalchemy", "flask", "requests", "yaml"}
     assert loaded & unused == set()

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from api_helpers import add_user as add_token_user
-from app import history
-from app.models import HistoryRun, User, db, utcnow
-from app.web.views import run_view
+from rotest_app.engine import history
+from rotest_app.models import HistoryRun, User, db, utcnow
+from rotest_app.web.views import run_view
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import outcomes

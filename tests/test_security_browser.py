@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine import open_engine
-from app.models import ResourceData, User, db
+from rotest_app.engine import open_engine
+from rotest_app.models import ResourceData, User, db
 from server_process import ROOT, GunicornServer, server_env
 from test_admin_browser import CHROMIUM, CHROMIUM_ARGS
 

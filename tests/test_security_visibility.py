@@ -19,8 +19,8 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine import open_engine
-from app.models import ApiToken, Group, ResourceData, User, db
+from rotest_app.engine import open_engine
+from rotest_app.models import ApiToken, Group, ResourceData, User, db
 from lab_plugin import DeviceData, PortData
 from server_process import ROOT, GunicornServer, server_env
 

@@ -17,8 +17,8 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine import open_engine
-from app.models import ApiToken, User, db
+from rotest_app.engine import open_engine
+from rotest_app.models import ApiToken, User, db
 from server_process import ROOT, GunicornServer, server_env
 
 import lab_plugin  # noqa: F401 - seed creates its tables too
@@ -150,7 +150,7 @@ def test_guessing_from_one_address_is_stopped_whatever_the_names(database_url, t
 def test_unknown_user_costs_the_same_hash_check_as_a_known_one(app):
     """Timing must not list user names: every login attempt checks one hash,
     made by the same method, whether or not the user exists or has a password."""
-    from app.admin import auth
+    from rotest_app.admin import auth
     with app.app_context():
         for name, password in (("known", PASSWORD), ("nopassword", None)):
             user = User(username=name)
@@ -359,8 +359,8 @@ def test_chunked_body_over_the_cap_is_413(server):
 
 
 def test_default_sqlite_file_is_owner_only(tmp_path, monkeypatch):
-    from app import create_app
-    from app.engine import open_engine as open_client_engine
+    from rotest_app import create_app
+    from rotest_app.engine import open_engine as open_client_engine
     monkeypatch.chdir(tmp_path)
     workdir = tmp_path / "server-home"
     app = create_app({"workdir": str(workdir)})

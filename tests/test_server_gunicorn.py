@@ -15,8 +15,8 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine import open_engine
-from app.models import ApiToken, ResourceData, User, db
+from rotest_app.engine import open_engine
+from rotest_app.models import ApiToken, ResourceData, User, db
 from rotest_core.resources import RemoteLockClient, ResourceUnavailableError, descriptor
 from server_process import ROOT, TESTS, GunicornServer, server_env
 

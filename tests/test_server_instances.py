@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine import open_engine
-from app.models import LockRequest
+from rotest_app.engine import open_engine
+from rotest_app.models import LockRequest
 from rotest_core.resources import RemoteLockClient, descriptor
 from server_process import ROOT, GunicornServer, server_env
 from test_server_gunicorn import seed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import textwrap
 
-from app.config import default_database_url
+from rotest_app.engine.settings import default_database_url
 from runtime_samples.fixtures import ROTEST, cli_env, lab, workdir  # noqa: F401 - fixtures
 
 

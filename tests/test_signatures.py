@@ -17,10 +17,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from api_helpers import add_user, api_for
-from app.models import ErrorSignature, db
-from app.models.signatures import (all_signatures, compile_pattern, count_hit,
+from rotest_app.models import ErrorSignature, db
+from rotest_app.models.signatures import (all_signatures, compile_pattern, count_hit,
                                    pattern_problem, record_signature)
-from reports.signature import MATCH_LIMIT, pattern_for, tail
+from rotest_reports.signature import MATCH_LIMIT, pattern_for, tail
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import outcomes
@@ -124,8 +124,8 @@ def search_in_child(searches: list[tuple[str, str]]) -> list[list[int] | None]:
     does, in a child process that must finish within a generous time (a
     backtracking engine would run for hours)."""
     script = ("import json, sys\n"
-              "from app.models.signatures import compile_pattern\n"
-              "from reports.signature import tail\n"
+              "from rotest_app.models.signatures import compile_pattern\n"
+              "from rotest_reports.signature import tail\n"
               "spans = []\n"
               "for pattern, text in json.load(sys.stdin):\n"
               "    found = compile_pattern(pattern).search(tail(text))\n"
@@ -399,7 +399,7 @@ def test_a_run_matches_backtracking_patterns_and_skips_old_unmatchable_ones(
 
 def request_server(lab, workdir):
     """The real server over HTTP on the lab's database, and a user's token."""
-    from app import create_app
+    from rotest_app import create_app
     app = create_app({"database_url": lab.url, "plugins": ["lab_plugin"],
                       "workdir": str(workdir.parent / "server"), "secret_key": "test"})
     app.extensions["rotest_sweeper"].stop()

@@ -21,11 +21,12 @@ import requests
 from api_helpers import api_for, descriptor
 from server_process import ROOT, ThreadedServer, server_env
 
-from app import lifecycle
-from app.gunicorn_conf import stop_serving
-from app.models import db
-from app.serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS, free_port
-from rotest_core.config import SERVER_RETRY_SECONDS, ConfigError, load_config, lock_client_for
+from rotest_app.engine import lifecycle
+from rotest_app.gunicorn_conf import stop_serving
+from rotest_app.models import db
+from rotest_app.serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS, free_port
+from rotest_core.config import SERVER_RETRY_SECONDS, ConfigError, load_config
+from rotest_core.resources.clients import lock_client_for
 from rotest_core.resources import RemoteLockClient
 
 #: Far longer than a stop takes: a poll answered before it was ended by the stop.
@@ -66,7 +67,7 @@ def test_health_says_503_once_the_process_stops(app, stopping):
 
 def test_health_says_503_while_the_database_is_unreachable(tmp_path, monkeypatch,
                                                            stopping):
-    from app import create_app
+    from rotest_app import create_app
     monkeypatch.chdir(tmp_path)
     app = create_app({"database_url": f"postgresql+psycopg://nobody@127.0.0.1:"
                                       f"{free_port()}/nothing",
@@ -159,22 +160,22 @@ def test_the_client_says_how_long_it_tried(monkeypatch):
 def test_server_help_states_the_defaults_the_readme_uses():
     from click.testing import CliRunner
 
-    from app.cli import server
+    from rotest_app.cli import server
     text = " ".join(CliRunner().invoke(server, ["--help"]).output.split())
     for option, default in (("--bind", DEFAULT_BIND), ("--workers", DEFAULT_WORKERS),
                             ("--threads", DEFAULT_THREADS)):
         assert re.search(rf"{option} .*?\[default: {default}[;\]]", text), (option, text)
-    assert "gunicorn -c python:app.gunicorn_conf wsgi:app" in text
+    assert "gunicorn -c python:rotest_app.gunicorn_conf 'rotest_app:create_app()'" in text
     readme = (ROOT / "README.md").read_text()
     assert f"--workers {DEFAULT_WORKERS} --threads {DEFAULT_THREADS}" in readme
-    for line in re.findall(r"^gunicorn .*wsgi:app.*$", readme, re.MULTILINE):
-        assert "-c python:app.gunicorn_conf" in line, line
+    for line in re.findall(r"^gunicorn .*create_app.*$", readme, re.MULTILINE):
+        assert "-c python:rotest_app.gunicorn_conf" in line, line
 
 
 def test_server_debug_needs_dev():
     from click.testing import CliRunner
 
-    from app.cli import server
+    from rotest_app.cli import server
     result = CliRunner().invoke(server, ["--debug"])
     assert result.exit_code == 2 and "--debug needs --dev" in result.output
 

@@ -7,7 +7,7 @@ from flask_admin.contrib.sqla import ModelView
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.models import ApiToken, Group, User, db
+from rotest_app.models import ApiToken, Group, User, db
 
 from .forms import AdminForm, NewPasswordField
 from .modelview import AdminModelView
@@ -19,7 +19,7 @@ class UserView(AdminModelView):
     """Accounts; the password is set through a field that stores only its hash.
 
     A new password or a deactivation ends the user's admin sessions (see
-    :class:`~app.models.User`); "Sign out everywhere" ends them on demand.
+    :class:`~rotest_app.models.User`); "Sign out everywhere" ends them on demand.
     """
 
     column_list = ("username", "is_admin", "is_active", "groups", "created")

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired
 
-from app.models import LockRequest, LockSession, ResourceData, User, db
+from rotest_app.models import LockRequest, LockSession, ResourceData, User, db
 
 from .forms import AdminForm
 from .redirects import safe_next

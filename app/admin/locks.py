@@ -9,7 +9,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import FilterEqual
 from werkzeug.wrappers import Response
 
-from app.models import LockRequest, LockSession, db
+from rotest_app.models import LockRequest, LockSession, db
 
 from .modelview import AdminModelView
 

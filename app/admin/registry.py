@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from app.models import ResourceData, sub_resource_fields
+from rotest_app.models import ResourceData, sub_resource_fields
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectField
 
-from app.engine import EngineError, release
-from app.models import ResourceData, User, db, resource_models, utcnow
+from rotest_app.engine import EngineError, release
+from rotest_app.models import ResourceData, User, db, resource_models, utcnow
 
 from .forms import AdminForm, ReadOnlyField
 from .modelview import AdminModelView

@@ -7,8 +7,8 @@ from flask_admin.contrib.sqla import ModelView
 from wtforms import ValidationError
 from wtforms.validators import InputRequired, Length, Optional, URL
 
-from app.models import ErrorSignature, db
-from app.models.signatures import MAX_LINK, MAX_NAME, pattern_problem
+from rotest_app.models import ErrorSignature, db
+from rotest_app.models.signatures import MAX_LINK, MAX_NAME, pattern_problem
 
 from .forms import AdminForm
 from .modelview import AdminModelView

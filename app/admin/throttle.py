@@ -18,7 +18,7 @@ from sqlalchemy import Engine, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.models import RateLimitCounter
+from rotest_app.models import RateLimitCounter
 
 COUNTERS = RateLimitCounter.__table__
 

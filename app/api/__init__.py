@@ -1,4 +1,4 @@
-"""The JSON lock API at /api/v1: thin doors onto :mod:`app.engine`.
+"""The JSON lock API at /api/v1: thin doors onto :mod:`rotest_app.engine`.
 
 Every route but ``/health`` and ``/openapi.json`` needs ``Authorization:
 Bearer <token>``. Errors are JSON ``{"error", "message", "details"}`` with a

@@ -5,8 +5,8 @@ Resource models come from the plugins a server loads, so the file cannot list
 them. The served document states, for each model, the ``type`` names it
 answers to (the class name, or a dotted path ending in it), the lookups a
 filter may use on each of its fields with the values each takes, and the
-fields ``update_fields`` may set: the rules of :mod:`app.engine.lookups` and
-:mod:`app.engine.policy`, read from the same models, so that a client that
+fields ``update_fields`` may set: the rules of :mod:`rotest_app.engine.lookups` and
+:mod:`rotest_app.engine.policy`, read from the same models, so that a client that
 validates its requests knows them too.
 
 Filters are stated as a non-admin may use them: without the engine's fields,

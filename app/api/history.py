@@ -1,5 +1,5 @@
 """The run history's routes of /api/v1: runs, their records, ``--delta``'s
-lookup. Thin doors onto :mod:`app.history`; authenticated like every route
+lookup. Thin doors onto :mod:`rotest_app.engine.history`; authenticated like every route
 of the blueprint."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app, request, url_for
 
-from .. import history
+from ..engine import history
 from ..engine import InvalidRequest
 from .auth import current_user
 from .contract import query_number, read_body

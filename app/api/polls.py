@@ -13,7 +13,7 @@ learn of their grants a Retry-After late). A poll over either cap is
 answered at once with 429 and ``Retry-After``; the client waits that long
 and asks again.
 
-A poll open when the server process begins to stop (:mod:`app.lifecycle`) is
+A poll open when the server process begins to stop (:mod:`rotest_app.engine.lifecycle`) is
 answered at once with 503 and ``Retry-After``: the request keeps its place in
 the queue, and the client polls again, on this server once restarted or on
 another instance.

@@ -14,7 +14,7 @@ What the stream does *not* do:
 - renew the lease. A frozen client (SIGSTOP, a debugger) keeps its sockets
   open, so only its heartbeats may keep its locks; the lease frees it.
 - end the session when the server stops. A stopping process (see
-  :mod:`app.lifecycle`) ends its streams normally; the client reconnects to
+  :mod:`rotest_app.engine.lifecycle`) ends its streams normally; the client reconnects to
   the next one. It does the same after :data:`LIFETIME`, so that a proxy
   that caps how long a connection lives never cuts a stream.
 
@@ -36,7 +36,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .. import engine, lifecycle
+from rotest_app import engine
+from ..engine import lifecycle
 from ..models import db
 from .auth import current_user
 from .polls import TooManyPolls

@@ -1,5 +1,5 @@
 """The routes of /api/v1: each reads its input, makes one engine call and
-answers its result. The rules of who may hold what live in :mod:`app.engine`."""
+answers its result. The rules of who may hold what live in :mod:`rotest_app.engine`."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .. import engine, lifecycle
+from rotest_app import engine
+from ..engine import lifecycle
 from ..engine import Unavailable
 from ..models import db, resource_models
 from . import errors

@@ -2,18 +2,26 @@
 Flask or HTTP, so the JSON API and the embedded client share it.
 
 Each operation takes a ``sqlalchemy.orm.Session`` and the acting
-:class:`~app.models.User`, runs as one serialized transaction, and returns
+:class:`~rotest_app.models.User`, runs as one serialized transaction, and returns
 JSON-ready dicts. Failures are :class:`EngineError` subclasses carrying an HTTP
 status, a code and details.
 """
-from .database import configure_engine, open_engine
-from .errors import (Conflict, EngineError, InvalidRequest, NotFound, PermissionDenied,
-                     SessionExpired, Unavailable)
-from .inventory import DEFAULT_PAGE, MAX_PAGE, query, query_page, update_fields
-from .locks import (cancel, close_session, get_request, heartbeat, open_session, release,
-                    request_lock, wait_for)
-from .maintenance import sweep
-from .presence import check_presence, session_gone, still_active
+from .lazy import lazy_attributes
+
+#: The operations, imported on first use: the runtime imports the engine's light
+#: modules (settings, outcomes) at start-up, and these cost 0.5 s of SQLAlchemy.
+_EXPORTS = {
+    "configure_engine": ".database", "open_engine": ".database",
+    **dict.fromkeys(["Conflict", "EngineError", "InvalidRequest", "NotFound",
+                     "PermissionDenied", "SessionExpired", "Unavailable"], ".errors"),
+    **dict.fromkeys(["DEFAULT_PAGE", "MAX_PAGE", "query", "query_page", "update_fields"],
+                    ".inventory"),
+    **dict.fromkeys(["cancel", "close_session", "get_request", "heartbeat", "open_session",
+                     "release", "request_lock", "wait_for"], ".locks"),
+    "sweep": ".maintenance",
+    **dict.fromkeys(["check_presence", "session_gone", "still_active"], ".presence"),
+}
+__getattr__ = lazy_attributes(__name__, _EXPORTS)
 
 __all__ = [
     "DEFAULT_PAGE", "MAX_PAGE",

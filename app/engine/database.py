@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event
 
-from ..config import create_private_sqlite_file
+from .settings import create_private_sqlite_file
 
 
 def configure_engine(engine: Engine) -> Engine:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.util import identity_key
 
-from rotest_app.engine import lifecycle
+from . import lifecycle
 from ..models import LockRequest, LockSession, ResourceData, User, utcnow
 from . import queue, sessions
 from .descriptors import parse_all
@@ -117,7 +117,7 @@ def wait_for(db: Session, user: User, request_id: int, max_wait: float) -> dict[
     for others' grants; and every second, to check its deadline. It reads its
     request without the engine's write lock: the grant was made by whoever
     freed the resources. Returns the state at once, still waiting, when the
-    server begins to stop (:mod:`app.lifecycle`): the request keeps its place.
+    server begins to stop (:mod:`rotest_app.engine.lifecycle`): the request keeps its place.
     """
     notifier = notifier_for(db.get_bind())
     until = time.monotonic() + max(0.0, float(max_wait))

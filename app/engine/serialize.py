@@ -8,7 +8,7 @@ from ..models import (LockRequest, LockSession, ResourceData, rfc3339,
                       sub_resource_fields)
 
 HIDDEN_FIELDS = {"session_id"}
-#: Whether the viewer sees a resource (:meth:`app.engine.policy.Sight.sees`).
+#: Whether the viewer sees a resource (:meth:`rotest_app.engine.policy.Sight.sees`).
 Sees = Callable[[ResourceData], bool]
 
 

@@ -1,4 +1,4 @@
-"""The database models. Import from here: ``from app.models import ResourceData``."""
+"""The database models. Import from here: ``from rotest_app.models import ResourceData``."""
 from .accounts import (ApiToken, Group, RateLimitCounter, User, hash_token,
                        user_groups)
 from .base import Base, UtcDateTime, as_utc, db, rfc3339, utcnow

@@ -2,7 +2,7 @@
 
 Logged-in users only (the admin site's login, Flask-Login); ``/runs`` lists
 runs, ``/runs/<id>`` renders one with the same template as the standalone
-HTML report (:mod:`app.web.report`), ``/runs/<id>/artifact`` serves its zip.
+HTML report (:mod:`rotest_templates`), ``/runs/<id>/artifact`` serves its zip.
 """
 from flask import Flask
 

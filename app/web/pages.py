@@ -10,10 +10,10 @@ from flask import (Blueprint, abort, current_app, make_response, render_template
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from .. import history
+from ..engine import history
 from ..engine import NotFound
 from ..models import db
-from .report import REPORT_POLICY, render_report
+from rotest_templates import REPORT_POLICY, render_report
 from .views import run_view, status_text
 
 bp = Blueprint("web", __name__)

@@ -1,12 +1,12 @@
-"""The run view of :mod:`app.web.report` (its contract: the one dict the HTML
+"""The run view of :mod:`rotest_templates` (its contract: the one dict the HTML
 report and the run pages render), built from a run of the history."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from .. import history
-from ..grouping import group_as_code
+from ..engine import history
+from rotest_app.engine.grouping import group_as_code
 
 __all__ = ["run_view", "status_text"]
 
@@ -19,7 +19,7 @@ NODE_KEYS = ("name", "kind", "classname", "outcome", "start", "end", "duration",
 
 
 def run_view(run: dict[str, Any], artifact_url: str | None = None) -> dict[str, Any]:
-    """``run`` as :func:`app.history.get_run` gives it, as the report's view."""
+    """``run`` as :func:`rotest_app.engine.history.get_run` gives it, as the report's view."""
     ids = iter(range(1, 1 << 62))
     children = _grouped([_node(record, ids) for record in run["records"]], ids)
     root = {"id": 0, "name": run["name"], "kind": "suite", "classname": "",

@@ -6,11 +6,11 @@ embedded client brings SQLAlchemy and the lock engine, the remote one
 requests, and a run that locks nothing needs none of them."""
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_attributes
+from rotest_app.engine.lazy import lazy_attributes
 from .errors import (LockClientError, ResourceDoesNotExistError, ResourcePermissionError,
                      ResourceRequestError, ResourcesLostError, ResourceUnavailableError,
                      ServerError, SessionLostError)
-from .request import ResourceRequest
+from .request import DataPointer, ResourceRequest
 
 if TYPE_CHECKING:
     from .base import BaseResource, ResourceLifecycleError
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .remote import RemoteLockClient
 
 __all__ = [
-    "BaseResource", "EmbeddedLockClient", "LockClient", "LockClientError",
+    "BaseResource", "DataPointer", "EmbeddedLockClient", "LockClient", "LockClientError",
     "RemoteLockClient", "ResourceDoesNotExistError", "ResourceLifecycleError",
     "ResourceManager", "ResourcePermissionError", "ResourceRequest",
     "ResourceRequestError", "ResourceUnavailableError", "ResourceView",

@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import unittest
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
+from ..config import load_config, read_run_config
 from .data import ResourceView
+from .manager import shell_manager
 from .request import ResourceRequest, class_requests
 
 log = logging.getLogger("rotest.resources")
@@ -41,10 +44,17 @@ class BaseResource:
     def __init__(self, data: Any = None, *, config: Any = None,
                  base_work_dir: str | Path | None = None, parent: "BaseResource | None" = None,
                  **kwargs: Any) -> None:
+        data_given = data
         if data is None:
             fields = {"name": f"{type(self).__name__}-{id(self)}", **kwargs}
             data = ResourceView({"type": type(self).__name__, **fields})
         elif not isinstance(data, ResourceView):
+            if not isinstance(data, Mapping):
+                raise TypeError(
+                    f"{type(self).__name__}({data!r}): a resource takes keyword arguments "
+                    f"only (Rotest refuses positional ones too): request one with "
+                    f"{type(self).__name__}(name={data!r}) or "
+                    f"{type(self).__name__}.request(name={data!r})")
             data = ResourceView(data)
         self.data = data
         self.name: str = data.name
@@ -58,7 +68,23 @@ class BaseResource:
         self.work_dir: Path | None = None
         if base_work_dir is not None:
             self.set_work_dir(base_work_dir)
-        self._sub_resources = tuple(self.create_sub_resources())
+        #: Made bare (no data, parent, config or work directory): in a class
+        #: body this is Rotest's ``calc = Calculator()``, a request.
+        self._bare = data_given is None and config is None and parent is None \
+            and base_work_dir is None
+        # A bare lockable resource was never locked: it has no sub-resources
+        # (they come with the lock), and its data has no field to point at.
+        self._sub_resources = (() if self._bare and self.DATA_CLASS is not None
+                               else tuple(self.create_sub_resources()))
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        """Rotest's declaration form ``calc = Calculator(name="calc1")`` in the
+        body of a test (case, block, flow) or a resource: replaced by
+        ``Calculator.request(name="calc1")``, its keyword arguments being the
+        filters (or a service's parameters)."""
+        if self._bare and issubclass(owner, _DECLARING_CLASSES):
+            request = ResourceRequest(name, type(self), **self.kwargs)
+            setattr(owner, name, request)
 
     @classmethod
     def request(cls, **kwargs: Any) -> ResourceRequest:
@@ -205,21 +231,30 @@ class BaseResource:
     # --- scripts and the shell ---------------------------------------------
 
     @classmethod
-    def lock(cls, skip_init: bool = False, timeout: float = 0.0,
+    def lock(cls, skip_init: bool = False, timeout: float = 0.0, config: Any = None,
              **filters: Any) -> "BaseResource":
         """Lock, build and set up one of these outside a test (scripts, the
-        shell). Give it back with :meth:`release`."""
-        from .manager import shell_manager
-        return shell_manager().lock_one(cls.request(**filters), skip_init=skip_init,
-                                        timeout=timeout)
+        shell). ``config``: a run configuration (Rotest's, a JSON file's path
+        or a dict) the resource gets as its ``config``. Give it back with
+        :meth:`release`."""
+        manager = shell_manager()
+        run_config = None
+        if config is not None:
+            document = config if isinstance(config, dict) else read_run_config(config)
+            run_config = load_config(run_config=document)
+        return manager.lock_one(cls.request(**filters), skip_init=skip_init,
+                                timeout=timeout, config=run_config)
 
     def release(self, dirty: bool = False) -> None:
         """Finalize and release a resource taken with :meth:`lock`."""
-        from .manager import shell_manager
         shell_manager().release_one(self, dirty=dirty)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+#: Classes whose bodies may declare resources (Rotest's tutorial form).
+_DECLARING_CLASSES = (unittest.TestCase, unittest.TestSuite, BaseResource)
 
 
 def _made(folder: Path) -> Path:

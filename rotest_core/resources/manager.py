@@ -7,12 +7,15 @@ from __future__ import annotations
 import atexit
 import logging
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .base import BaseResource
+from ..config import load_config
 from .errors import ResourcesLostError, SessionLostError
 from .lock_client import LockClient
 from .request import ResourceRequest
+
+if TYPE_CHECKING:
+    from .base import BaseResource
 
 log = logging.getLogger("rotest.resources")
 
@@ -239,12 +242,20 @@ class ResourceManager:
     # --- one resource at a time, for BaseResource.lock() -------------------
 
     def lock_one(self, request: ResourceRequest, *, skip_init: bool = False,
-                 timeout: float = 0.0) -> BaseResource:
-        """Lock, build and set up one resource outside of a test."""
+                 timeout: float = 0.0, config: Any = None) -> BaseResource:
+        """Lock, build and set up one resource outside of a test; ``config``
+        (a run configuration) replaces the manager's for this resource."""
         request = ResourceRequest(f"{request.type.__name__}-{id(request)}", request.type,
                                   **request.kwargs)
-        return self.request_resources([request], skip_init=skip_init, use_previous=False,
-                                      timeout=timeout)[request.name]
+        previous = self.config
+        if config is not None:
+            self.config = config  # read by _construct: the shell locks one at a time
+        try:
+            return self.request_resources([request], skip_init=skip_init,
+                                          use_previous=False,
+                                          timeout=timeout)[request.name]
+        finally:
+            self.config = previous
 
     def release_one(self, resource: BaseResource, *, dirty: bool = False) -> None:
         """Finalize and release a resource from :meth:`lock_one`."""
@@ -277,7 +288,7 @@ def shell_manager() -> ResourceManager:
     everything it holds is released when the interpreter exits."""
     global _shell_manager
     if _shell_manager is None:
-        from ..config import load_config, lock_client_for
+        from .clients import lock_client_for  # lazy: clients import this module's peers
         config = load_config()
         _shell_manager = ResourceManager(lock_client_for(config), smart=False,
                                          timeout=config.resource_request_timeout,

@@ -18,8 +18,8 @@ reach the result too.
 from .cases import ResourcedTestCase, setUpResources, tearDownResources
 from .managers import (FixtureResource, GenericResource, TestResource, TestResourceManager,
                        neededResources)
-from .suite import OptimisingTestSuite, TestLoader
+from .suite import OptimisingTestSuite, TestLoader, split_by_resources
 
 __all__ = ["FixtureResource", "GenericResource", "OptimisingTestSuite", "ResourcedTestCase",
            "TestLoader", "TestResource", "TestResourceManager", "neededResources",
-           "setUpResources", "tearDownResources"]
+           "setUpResources", "split_by_resources", "tearDownResources"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import cache
+from inspect import Parameter, signature
 from typing import Any
 
 __all__ = ["FixtureResource", "GenericResource", "TestResource", "TestResourceManager",
@@ -17,7 +19,12 @@ class TestResourceManager:
 
     Subclasses override ``make`` (and usually ``clean``; ``_reset`` when a
     reset can be cheaper than a clean and a make; ``isDirty`` to inspect the
-    resource). ``getResource`` hands out the current resource and counts its
+    resource). Both the signatures of testresources' code and those of its
+    documentation are accepted: ``make(self, dependency_resources)`` or
+    ``make(self)``, ``isDirty(self)`` or ``isDirty(self, resource)``,
+    ``clean(self, resource)`` or ``clean(self)``, ``_reset(self, resource,
+    dependency_resources)`` or ``_reset(self, resource)``; each class's are
+    read once. ``getResource`` hands out the current resource and counts its
     users; ``finishedWith`` cleans it when the count drops to zero.
 
     Attributes:
@@ -62,15 +69,15 @@ class TestResourceManager:
 
     def _reset(self, resource: Any, dependency_resources: dict[str, Any]) -> Any:
         """Return a clean version of a dirty resource: by default, a new one."""
-        self.clean(resource)
-        return self.make(dependency_resources)
+        _hook(self, "clean", resource)
+        return _hook(self, "make", dependency_resources)
 
     def isDirty(self) -> bool:
         """Whether the current resource may not be reused as it is: it was
         dirtied, or a dependency is dirty or was replaced since."""
         if self._dirty:
             return True
-        return any(manager.isDirty() or manager._currentResource is not self._dependencies[name]
+        return any(_is_dirty(manager) or manager._currentResource is not self._dependencies[name]
                    for name, manager in self.resources if name in self._dependencies)
 
     def dirtied(self, resource: Any) -> None:
@@ -108,9 +115,9 @@ class TestResourceManager:
             fresh = True
         else:
             untouched = self._unused and not TestResourceManager.isDirty(self)
-            fresh = not untouched and self.isDirty()
+            fresh = not untouched and _is_dirty(self)
             if fresh:
-                self.reset(self._currentResource, result)
+                _hook(self, "reset", self._currentResource, result)
         self._uses += 1
         return fresh
 
@@ -125,21 +132,21 @@ class TestResourceManager:
             self._set(None, {})
             with _reporting(result, "CleanResource", self):
                 try:
-                    self.clean(resource)
+                    _hook(self, "clean", resource)
                 finally:  # a failed clean still lets go of what it stood on
                     _release(self.resources, dependencies, result)
 
     def reset(self, old_resource: Any, result: Any = None) -> Any:
         """A clean version of ``old_resource``: itself if it is not dirty, else
         dirty dependencies reset first, then ``_reset``."""
-        if not self.isDirty():
+        if not _is_dirty(self):
             return old_resource
         with _reporting(result, "ResetResource", self):
             dependencies = {}
             for name, manager in self.resources:
-                manager.reset(manager._currentResource, result)
+                _hook(manager, "reset", manager._currentResource, result)
                 dependencies[name] = manager._currentResource
-            resource = self._reset(old_resource, dict(dependencies))
+            resource = _hook(self, "_reset", old_resource, dict(dependencies))
             self._set(resource, dependencies)
         return resource
 
@@ -151,7 +158,7 @@ class TestResourceManager:
             try:
                 for name, manager in self.resources:
                     dependencies[name] = manager.getResource(result)
-                resource = self.make(dict(dependencies))
+                resource = _hook(self, "make", dict(dependencies))
             except BaseException:
                 _release(self.resources, dependencies, result)
                 raise
@@ -230,6 +237,30 @@ class FixtureResource(TestResourceManager):
         return f"{super().id()}[{self.fixture}]"
 
 
+@cache
+def _positional_count(cls: type, name: str) -> int:
+    """How many positional arguments (but self) ``cls.<name>`` takes."""
+    try:
+        parameters = list(signature(getattr(cls, name)).parameters.values())[1:]
+    except (TypeError, ValueError):  # a builtin or a callable object: pass all
+        return 99
+    if any(p.kind is Parameter.VAR_POSITIONAL for p in parameters):
+        return 99
+    return sum(p.kind in (Parameter.POSITIONAL_ONLY, Parameter.POSITIONAL_OR_KEYWORD)
+               for p in parameters)
+
+
+def _hook(manager: TestResourceManager, name: str, *args: Any) -> Any:
+    """Call a hook with as many of the upstream arguments as its signature
+    takes (testresources' documentation drops some): decided once per class."""
+    return getattr(manager, name)(*args[:_positional_count(type(manager), name)])
+
+
+def _is_dirty(manager: TestResourceManager) -> bool:
+    """``isDirty()``, or the documented ``isDirty(resource)``."""
+    return bool(_hook(manager, "isDirty", manager._currentResource))
+
+
 def neededResources(managers: Sequence[TestResourceManager]) -> list[TestResourceManager]:
     """``managers`` and all they depend on, each once, dependencies first."""
     found: dict[int, TestResourceManager] = {}
@@ -273,3 +304,8 @@ def _release(resources: Resources, acquired: dict[str, Any], result: Any) -> Non
                 failure = failure or error
     if failure is not None:
         raise failure
+
+
+# Their public home, as in ``id()``: ``rotest_core.testresources.GenericResource``.
+for _public in (TestResourceManager, GenericResource, FixtureResource):
+    _public.__module__ = "rotest_core.testresources"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 import unittest
 from types import TracebackType
-from typing import Any
+from typing import Any, Iterable
 
 from ..order import Cost, Usage, optimise_order
 from .managers import TestResourceManager, neededResources
 
-__all__ = ["OptimisingTestSuite", "TestLoader", "error_without_running", "manager_usage", "needed_managers",
-           "switch_held"]
+__all__ = ["OptimisingTestSuite", "TestLoader", "error_without_running", "manager_usage",
+           "needed_managers", "split_by_resources", "switch_held"]
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
 
@@ -64,7 +64,20 @@ class OptimisingTestSuite(unittest.TestSuite):
                                     frozenset(number[manager] for manager in dirty))
             usages.append(known[kind])
         costs = {index: manager_cost(manager) for manager, index in number.items()}
-        self._tests = [self._tests[index] for index in optimise_order(usages, costs)]
+        order = optimise_order(usages, costs)
+        # As testresources does: the tests that need nothing run last (they
+        # cost nothing anywhere, and go after everything is cleaned).
+        order = ([index for index in order if usages[index].needs]
+                 + [index for index in order if not usages[index].needs])
+        self._tests = [self._tests[index] for index in order]
+
+    def cost_of_switching(self, old_resource_set: set[Any], new_resource_set: set[Any]
+                          ) -> float:
+        """testresources' cost of going from one set of managers to another:
+        the set-up of those added and the tear-down of those dropped."""
+        return (sum(manager.setUpCost for manager in new_resource_set - old_resource_set)
+                + sum(manager.tearDownCost
+                      for manager in old_resource_set - new_resource_set))
 
     def run(self, result: unittest.TestResult, debug: bool = False) -> unittest.TestResult:
         self.sortTests()
@@ -161,6 +174,15 @@ def needed_managers(test: Any) -> list[TestResourceManager]:
     """The managers ``test`` declares, with their dependencies, dependencies first."""
     return neededResources([manager for _, manager in _declared(test)])
 
+
+
+def split_by_resources(tests: Iterable[Any]) -> dict[frozenset[TestResourceManager], list[Any]]:
+    """testresources' grouping: the tests by the set of managers they need
+    (dependencies included), in their order; the empty set is always a key."""
+    groups: dict[frozenset[TestResourceManager], list[Any]] = {frozenset(): []}
+    for test in tests:
+        groups.setdefault(frozenset(needed_managers(test)), []).append(test)
+    return groups
 
 
 def manager_usage(test: Any) -> tuple[list[TestResourceManager], set[TestResourceManager]]:

@@ -3,7 +3,7 @@ package defines its resource models."""
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models import ResourceData
+from rotest_app.models import ResourceData
 
 
 class PortData(ResourceData):
@@ -29,6 +29,6 @@ class LicenseData(ResourceData):
 
 
 # The admin part of a plugin, as in Rotest: which columns its list shows.
-from app.admin import register_resource_to_admin  # noqa: E402
+from rotest_app.admin import register_resource_to_admin  # noqa: E402
 
 register_resource_to_admin(DeviceData, attr_list=["ip_address", "mode"], link_list=["port"])

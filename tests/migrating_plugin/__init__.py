@@ -5,7 +5,7 @@ joins the test process's metadata. It ships no migrations of its own."""
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models import ResourceData
+from rotest_app.models import ResourceData
 
 
 class ProbeData(ResourceData):

@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 from api_helpers import add_user
-from app.config import default_database_url
+from rotest_app.engine.settings import default_database_url
 from engine_helpers import Lab
 from lab_plugin import DeviceData
 from rotest_core.config import RunConfig, load_config
@@ -59,7 +59,7 @@ def lab(workdir) -> Iterator[Lab]:
 @pytest.fixture
 def server(lab, workdir) -> Iterator[tuple[ThreadedServer, str]]:
     """The lock server on the lab's database, and a token of user 'tester'."""
-    from app import create_app
+    from rotest_app import create_app
     app = create_app({"database_url": lab.url, "plugins": ["lab_plugin"],
                       "workdir": str(workdir.parent / "server"), "secret_key": "test"})
     token = add_user(app, "tester")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unittest
 from pathlib import Path
 
-from reports import record
+from rotest_reports import record
 from rotest_core import TestCase
 
 #: How many times each FlakyCase test ran, by method name.

@@ -14,7 +14,7 @@ import rpyc
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models import ResourceData
+from rotest_app.models import ResourceData
 from rotest_core.resources import BaseResource
 
 DEFAULT_PORT = 18861
@@ -42,7 +42,7 @@ class CalculatorData(ResourceData):
         foreign_keys=[sub_process_id])
 
 
-from app.admin import register_resource_to_admin  # noqa: E402 - after the models
+from rotest_app.admin import register_resource_to_admin  # noqa: E402 - after the models
 
 register_resource_to_admin(CalculatorData, attr_list=["ip_address", "port"],
                            link_list=["sub_process"])

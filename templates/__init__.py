@@ -1,9 +1,13 @@
-"""The run report: one self-contained HTML document of a *run view*.
+"""The Jinja templates of the server's pages (web/, admin_site/) and of the
+standalone run report (report/), and the renderer of that report, which the
+server's run pages and the report handler share.
+
+The run report: one self-contained HTML document of a *run view*.
 
 The run view is a plain dict (JSON-serialisable; texts already cleaned) with
 the run's name, times, status (and, optionally, ``status_text``: the status
 in words, e.g. "aborted after 8 of 20"), counts per outcome, environment,
-settings and its tree of suites, flows, cases and blocks (see ``reports.html.view_of``,
+settings and its tree of suites, flows, cases and blocks (see ``rotest_reports.html.view_of``,
 which builds it from a finished run; the server's run pages build the same
 dict from the database). :func:`render_report` turns it into HTML that needs
 nothing from the network: styles and script are inline and the tree is
@@ -23,14 +27,15 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
-from ..outcomes import PASSING, pass_rate
+from rotest_app.engine.outcomes import PASSING, pass_rate
 
-__all__ = ["OUTCOME_LABELS", "PASSING", "REPORT_POLICY", "format_duration",
+__all__ = ["FOLDER", "OUTCOME_LABELS", "PASSING", "REPORT_POLICY", "format_duration",
            "format_moment", "render_report"]
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+#: The folder of every template, installed or in the checkout.
+FOLDER = Path(__file__).resolve().parent
 
-#: Every outcome, worst first (app.outcomes), with the words the report shows.
+#: Every outcome, worst first (rotest_app.engine.outcomes), with the words the report shows.
 OUTCOME_LABELS = {
     "error": "Error",
     "failure": "Failure",
@@ -69,7 +74,7 @@ def render_report(view: dict[str, Any], *, back_url: str | None = None) -> str:
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
+    environment = Environment(loader=FileSystemLoader(FOLDER), autoescape=True,
                               trim_blocks=True, lstrip_blocks=True)
     # tojson escapes <, >, & and ' (no "</script>" can close the data block)
     # and, with ensure_ascii kept, even a lone surrogate cannot break the file.
@@ -85,7 +90,7 @@ def _inline(name: str) -> Markup:
     """A style sheet or script of the templates folder, as it is: put inline
     (the report fetches nothing) and not read as a template (``{#`` in a
     script is no Jinja comment)."""
-    return Markup((TEMPLATES / name).read_text(encoding="utf-8"))
+    return Markup((FOLDER / name).read_text(encoding="utf-8"))
 
 
 def format_duration(seconds: float | None) -> str:

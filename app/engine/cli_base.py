@@ -1,4 +1,4 @@
-"""What every ``rotest`` command shares, the server's (:mod:`app.cli`) and
+"""What every ``rotest`` command shares, the server's (:mod:`rotest_app.cli`) and
 the runtime's (:mod:`rotest_core.cli`): the error a user can fix, and the
 ``--config`` option. Light, so that ``rotest run`` need not import the
 server's commands."""

@@ -4,8 +4,8 @@ A suite that holds test cases of several modules shows a group per module,
 and one holding cases of several classes a group per class; flows and
 suites stay where they are. Runs keep discovered tests flat (their paths,
 which the history matches on, do not change); the grouping is only shown.
-The file reports (:mod:`reports.record`) and the server's run pages
-(:mod:`app.web.views`) group through this one function.
+The file reports (:mod:`rotest_reports.record`) and the server's run pages
+(:mod:`rotest_app.web.views`) group through this one function.
 """
 from __future__ import annotations
 

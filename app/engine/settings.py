@@ -7,11 +7,12 @@ the wrong type is an error that names the file, the key and the problem.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-CONFIG_FILE_NAMES = ("rotest.yml", "rotest.yaml", ".rotest.yml")
+CONFIG_FILE_NAMES = ("rotest.yml", "rotest.yaml", ".rotest.yml", ".rotest.yaml")
 
 
 class ConfigError(ValueError):
@@ -26,10 +27,19 @@ class Option:
     parse: Callable[[Any], Any]
     default: Any
     help: str = ""
+    #: Other environment variables for it: Rotest's names (``ROTEST_WORK_DIR``).
+    aliases: tuple[str, ...] = ()
+    #: A path: relative in a settings file, it is relative to that file's folder.
+    is_path: bool = False
 
     @property
     def env_name(self) -> str:
         return "ROTEST_" + self.name.upper()
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        """Its environment variables, the project's own name first."""
+        return (self.env_name, *self.aliases)
 
 
 def as_bool(value: Any) -> bool:
@@ -98,7 +108,8 @@ def as_optional_str(value: Any) -> str | None:
 
 SERVER_OPTIONS = (
     Option("workdir", lambda v: str(Path(str(v)).expanduser()), "~/.rotest",
-           "where the embedded database, run work directories and keys live"),
+           "where the embedded database, run work directories and keys live",
+           aliases=("ROTEST_WORK_DIR",), is_path=True),
     Option("database_url", as_optional_str, None,
            "SQLAlchemy URL; default: SQLite file rotest.db in the workdir"),
     Option("secret_key", as_optional_str, None,
@@ -119,7 +130,8 @@ SERVER_OPTIONS = (
     Option("max_request_bytes", as_positive(int), 1_048_576,
            "largest request body the API accepts"),
     Option("artifacts_dir", as_optional_str, None,
-           "run artifacts (zips) the run pages may serve; default: <workdir>/artifacts"),
+           "run artifacts (zips) the run pages may serve; default: <workdir>/artifacts",
+           aliases=("ARTIFACTS_DIR",), is_path=True),
     # Long polls and presence streams park a thread each: keep both caps
     # together below the threads of a server process (gunicorn --threads, 64
     # in the README and app/serving.py) so that health checks and short calls
@@ -196,9 +208,13 @@ def load_settings(options: tuple[Option, ...] = SERVER_OPTIONS,
     from_file = read_config_file(path) if path else {}
     settings: dict[str, Any] = {}
     for option in options:
-        sources = [(f"{path}: key '{option.name}'", from_file.get(option.name)),
-                   (f"environment variable {option.env_name}",
-                    environ.get(option.env_name)),
+        raw_file = from_file.get(option.name)
+        if option.is_path and isinstance(raw_file, str) and path is not None:
+            # Relative to the file, not to wherever the command runs from.
+            raw_file = str(path.parent / Path(raw_file).expanduser())
+        env_name, raw_env = _from_environment(option, environ)
+        sources = [(f"{path}: key '{option.name}'", raw_file),
+                   (f"environment variable {env_name}", raw_env),
                    (f"setting '{option.name}'", (overrides or {}).get(option.name))]
         value = None if option.default is None else option.parse(option.default)
         for where, raw in sources:
@@ -211,6 +227,23 @@ def load_settings(options: tuple[Option, ...] = SERVER_OPTIONS,
         settings[option.name] = value
     settings["config_file"] = str(path) if path else None
     return settings
+
+
+def _from_environment(option: Option, environ: Mapping[str, str]) -> tuple[str, str | None]:
+    """The variable that sets ``option`` and its value: the project's name
+    wins over Rotest's; names that disagree are warned about."""
+    given = [(name, environ[name]) for name in option.env_names if name in environ]
+    if not given:
+        return option.env_name, None
+    if len({value for _, value in given}) > 1:
+        warnings.warn(f"setting '{option.name}': " + ", ".join(
+            f"{name}={value!r}" for name, value in given)
+            + f" disagree; {given[0][0]} is used", ConfigWarning, stacklevel=3)
+    return given[0]
+
+
+class ConfigWarning(UserWarning):
+    """Two names of one setting were given different values."""
 
 
 def default_database_url(workdir: str) -> str:

@@ -1,9 +1,9 @@
 """The run history's operations: plain SQLAlchemy, for both doors.
 
-The JSON API (:mod:`app.api.history`) and the embedded client
-(:mod:`rotest_core.history`) call these with a ``Session`` and the acting
-:class:`~app.models.User`; each returns JSON-ready dicts and raises the
-engine's errors (:class:`~app.engine.InvalidRequest`, ...) on bad input.
+The JSON API (:mod:`rotest_app.api.history`) and the embedded client
+(:mod:`rotest_core.store`) call these with a ``Session`` and the acting
+:class:`~rotest_app.models.User`; each returns JSON-ready dicts and raises the
+engine's errors (:class:`~rotest_app.engine.InvalidRequest`, ...) on bad input.
 
 A run is started, gets its records in batches as its top-level tests end (a
 record sent again, by its ``path``, replaces the stored one: a ``--delta``
@@ -22,9 +22,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from .engine.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
-from .engine.serialize import timestamp
-from .models import HistoryRecord, HistoryRun, User, as_utc, utcnow
+from .errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from .serialize import timestamp
+from ..models import HistoryRecord, HistoryRun, User, as_utc, utcnow
 from .outcomes import OUTCOMES, PASSING
 
 __all__ = ["OUTCOMES", "PASSING", "add_records", "end_expired_runs", "finish_run",
