@@ -258,14 +258,17 @@ def test_a_broken_handler_is_reported_once_and_left_out(workdir, capsys):
     assert [e for e, _, _ in Recorder.events].count("add_success") == 2
 
 
-def test_handlers_come_from_built_ins_then_entry_points(monkeypatch):
+def test_handlers_come_from_entry_points_ours_and_a_third_partys_alike(monkeypatch):
+    import importlib.metadata
+    installed = importlib.metadata.entry_points
     point = EntryPoint("recorder", "runtime_samples.handlers:Recorder",
                        result_module.ENTRY_POINT_GROUP)
 
-    def fake_entry_points(group, name=None):
-        return EntryPoints(p for p in [point] if name in (None, p.name))
+    def with_recorder(group, name=None):
+        found = [*installed(group=group), point]
+        return EntryPoints(p for p in found if name in (None, p.name))
 
-    monkeypatch.setattr("importlib.metadata.entry_points", fake_entry_points)
+    monkeypatch.setattr("importlib.metadata.entry_points", with_recorder)
     assert handler_class("recorder") is Recorder
     assert handler_class("tree").NAME == "tree"
     with pytest.raises(HandlerNotAvailable, match="choose from .*dots, excel, full, .*recorder.*tree"):
