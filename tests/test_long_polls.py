@@ -28,8 +28,10 @@ POLLS_EACH = 40  # 200 polls in all
 WAIT = 3.0  # seconds each poll that gets a slot is held
 #: The caps are per worker process, so one worker shows them (and starts fast).
 WORKERS = 1
-#: Generous: the behaviour checked is that health is not starved (22 s before).
-HEALTH_GUARD = 1.0
+#: Generous: the behaviour checked is that health is not starved (22 s before);
+#: CI's two cores, shared with the 200 polling threads and another test worker,
+#: once took 1.2 s.
+HEALTH_GUARD = 2.0
 
 
 def test_polls_over_either_cap_are_refused_until_a_slot_frees():
