@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# First on the path: this file's own folder would make "reports" this module.
+# The checkout first, as the other benchmarks do.
 sys.path.insert(0, str(ROOT))
 
 from rotest_core.result import HandlerNotAvailable, Result, handler_class  # noqa: E402

@@ -100,3 +100,14 @@ def lab(app) -> dict[str, Api]:
         ])
         db.session.commit()
     return people
+
+
+def case_outcomes(run: dict) -> dict[str, str]:
+    """Each case of a run the API answered, by name: its outcome."""
+    stack, leaves = list(run["records"]), {}
+    while stack:
+        node = stack.pop()
+        stack.extend(node["children"])
+        if node["kind"] == "case":
+            leaves[node["name"]] = node["outcome"]
+    return leaves

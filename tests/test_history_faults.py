@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from api_helpers import add_user
+from api_helpers import add_user, case_outcomes
 from runtime_samples.fixtures import (ROTEST, SAMPLES, cli_env,  # noqa: F401 - fixtures
                                       sample_dir, workdir)
 from server_process import ROOT, GunicornServer, server_env
@@ -50,14 +50,9 @@ def runs_on(server: GunicornServer, token: str) -> list[dict]:
     runs = []
     for summary in reversed(listed):
         run = api.get(f"{server.url}/api/v1/runs/{summary['id']}", timeout=10).json()
-        stack, leaves = list(run["records"]), {}
-        while stack:
-            node = stack.pop()
-            stack.extend(node["children"])
-            if node["kind"] == "case":
-                leaves[node["name"]] = node["outcome"]
-        runs.append({**run, "leaves": leaves})
+        runs.append({**run, "leaves": case_outcomes(run)})
     return runs
+
 
 
 def wait_for(path: Path, process: subprocess.Popen) -> None:

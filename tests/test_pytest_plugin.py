@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
-from api_helpers import add_user
+from api_helpers import add_user, case_outcomes
 from engine_helpers import Lab
 from lab_plugin import DeviceData
 from rotest_core.resources import EmbeddedLockClient, RemoteLockClient
@@ -423,12 +423,7 @@ def test_xdist_against_gunicorn_on_postgresql_with_the_history(
         (summary,) = api.get(f"{gunicorn.url}/api/v1/runs?name=pytest", timeout=10
                              ).json()["runs"]
         run = api.get(f"{gunicorn.url}/api/v1/runs/{summary['id']}", timeout=10).json()
-        stack, leaves = list(run["records"]), {}
-        while stack:
-            node = stack.pop()
-            stack.extend(node["children"])
-            if node["kind"] == "case":
-                leaves[node["name"]] = node["outcome"]
+        leaves = case_outcomes(run)
         # A function's name in the history is its module's and its own.
         assert leaves == {**{f"test_g.test_dev1[{n}]": "success" for n in range(4)},
                           "test_g.test_fails": "failure"}
