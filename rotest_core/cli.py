@@ -21,7 +21,7 @@ import click
 
 from rotest_app.engine.cli_base import CliError, config_option
 from rotest_app.engine.settings import ConfigError
-from rotest_app.engine.plugins import PluginError
+from rotest_app.engine.plugins import PluginError, installed
 
 from .resources.errors import LockClientError
 from .version import version
@@ -63,9 +63,7 @@ class LazyGroup(click.Group):
 
 
 def _command_points(**match: str) -> Any:
-    # Lazy: importlib.metadata costs ~20 ms; `rotest run` does not need it.
-    from importlib.metadata import entry_points
-    return entry_points(group=COMMANDS_GROUP, **match)
+    return installed(COMMANDS_GROUP, **match)
 
 
 def _print_version(ctx: click.Context, wanted: bool) -> None:
@@ -214,9 +212,8 @@ class PluginParser:
 
 def _hooks(group: str) -> list[Callable[..., Any]]:
     """The functions the installed distributions declare under ``group``."""
-    from importlib.metadata import entry_points
     hooks = []
-    for entry in sorted(entry_points(group=group), key=lambda entry: entry.name):
+    for entry in sorted(installed(group), key=lambda entry: entry.name):
         try:
             hooks.append(entry.load())
         except Exception as error:  # noqa: BLE001 - any error of the plugin's import

@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
+from rotest_app.engine.plugins import installed
+
 __all__ = ["AbstractResultHandler", "HandlerNotAvailable", "Result", "describe",
            "handler_class", "handler_names", "printable", "ENTRY_POINT_GROUP"]
 
@@ -145,9 +147,7 @@ def handler_names() -> list[str]:
 
 
 def _entry_points(**match: str) -> Any:
-    # Lazy: importlib.metadata costs ~20 ms, and only a run that reports needs it.
-    from importlib.metadata import entry_points
-    return entry_points(group=ENTRY_POINT_GROUP, **match)
+    return installed(ENTRY_POINT_GROUP, **match)
 
 
 def describe(test: Any) -> str:

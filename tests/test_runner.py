@@ -259,16 +259,11 @@ def test_a_broken_handler_is_reported_once_and_left_out(workdir, capsys):
 
 
 def test_handlers_come_from_entry_points_ours_and_a_third_partys_alike(monkeypatch):
-    import importlib.metadata
-    installed = importlib.metadata.entry_points
+    from rotest_app.engine import plugins
     point = EntryPoint("recorder", "runtime_samples.handlers:Recorder",
                        result_module.ENTRY_POINT_GROUP)
-
-    def with_recorder(group, name=None):
-        found = [*installed(group=group), point]
-        return EntryPoints(p for p in found if name in (None, p.name))
-
-    monkeypatch.setattr("importlib.metadata.entry_points", with_recorder)
+    with_recorder = EntryPoints([*plugins.installed(result_module.ENTRY_POINT_GROUP), point])
+    monkeypatch.setattr(plugins, "_all_entry_points", lambda: with_recorder)
     assert handler_class("recorder") is Recorder
     assert handler_class("tree").NAME == "tree"
     with pytest.raises(HandlerNotAvailable, match="choose from .*dots, excel, full, .*recorder.*tree"):
