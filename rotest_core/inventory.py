@@ -36,8 +36,8 @@ from rotest_app.engine.settings import ConfigError
 from rotest_app.engine.plugins import PluginError, load_plugins
 
 from .config import RunConfig, load_config
-from .exporter import export_file
-from .importer import InventoryError, import_file
+from rotest_app.engine.exporter import export_file
+from rotest_app.engine.importer import InventoryError, import_file
 from .resources import LockClient, LockClientError
 from .resources.clients import lock_client_for
 

@@ -338,8 +338,8 @@ def test_a_bad_entry_in_a_later_batch_names_its_line_and_changes_nothing(
         imported, rotest, tmp_path, url, monkeypatch):
     """Batches before the bad entry were already flushed: the transaction
     still takes them all back."""
-    import rotest_core.importer
-    monkeypatch.setattr(rotest_core.importer, "BATCH", 2)
+    import rotest_app.engine.importer
+    monkeypatch.setattr(rotest_app.engine.importer, "BATCH", 2)
     entries = ["- {type: DeviceData, name: dev1, comment: changed}",
                "- {type: PortData, name: new1, number: 7}",
                "- type: DeviceData\n  name: new2\n  port: {name: new3}",
@@ -444,8 +444,8 @@ def test_list_reads_every_page_in_both_modes(remote, rotest, monkeypatch):
 def test_import_and_export_on_both_databases(rotest, tmp_path, database_url, monkeypatch):
     """In batches of two (parts made in one batch, used in the next): the
     same lab, the same all-or-nothing, the same no-op re-import."""
-    import rotest_core.importer
-    monkeypatch.setattr(rotest_core.importer, "BATCH", 2)
+    import rotest_app.engine.importer
+    monkeypatch.setattr(rotest_app.engine.importer, "BATCH", 2)
     on = {"ROTEST_DATABASE_URL": database_url}
     assert "5 created" in ok(rotest("import", write(tmp_path, LAB_YML), **on))
     more = ("- {type: PortData, name: p8}\n"

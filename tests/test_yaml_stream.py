@@ -1,4 +1,4 @@
-"""rotest_core.yaml_stream: a YAML list an item at a time, as yaml.safe_load
+"""rotest_app.engine.yaml_stream: a YAML list an item at a time, as yaml.safe_load
 reads it whole, each item with its line."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import pytest
 import yaml
 
-from rotest_core.yaml_stream import NotAList, iter_list
+from rotest_app.engine.yaml_stream import NotAList, iter_list
 
 DOCUMENTS = [
     "- {type: A, name: a}\n- {type: B, name: b, n: 3}\n",
@@ -91,10 +91,10 @@ def test_bad_yaml_is_a_yaml_error_with_its_line(text, line, says):
 
 
 def test_exported_entries_read_back_as_they_were_written():
-    """rotest_core.exporter writes scalars itself: each reads back equal."""
+    """rotest_app.engine.exporter writes scalars itself: each reads back equal."""
     from datetime import datetime
 
-    from rotest_core.exporter import to_yaml
+    from rotest_app.engine.exporter import to_yaml
     values = ["calc1", "rack 3", "yes", "No", "OFF", "null", "~", "", "1e3", "0x1f",
               "10.0.0.1", "2026-01-02", "a: b", "#x", "x #y", " lead", "trail ", "it's",
               'say "hi"', "line\nbreak", "\x85", "\u2028", "tab\there", "émoji 😀",

@@ -20,14 +20,15 @@ import yaml
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, with_polymorphic
 
-from rotest_app.engine.cli_base import CliError
-from rotest_app.engine import InvalidRequest, open_engine, queue
-from rotest_app.engine.lookups import coerce_value
-from rotest_app.engine.operation import operation
-from rotest_app.engine.transaction import changed
-from rotest_app.models import Group, ResourceData, resource_models, sub_resource_fields
-from rotest_app.engine.statistics import refresh_statistics
-
+from ..models import Group, ResourceData, resource_models, sub_resource_fields
+from . import queue
+from .cli_base import CliError
+from .database import open_engine
+from .errors import InvalidRequest
+from .lookups import coerce_value
+from .operation import operation
+from .statistics import refresh_statistics
+from .transaction import changed
 from .yaml_stream import Item, NotAList, iter_list
 
 #: Kept by the lock engine, never by an inventory file.

@@ -14,8 +14,8 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, with_polymorphic
 
-from rotest_app.engine import open_engine
-from rotest_app.models import Group, ResourceData, sub_resource_fields
+from .database import open_engine
+from ..models import Group, ResourceData, sub_resource_fields
 
 from .importer import RUNTIME_FIELDS, settable_fields
 
