@@ -35,10 +35,10 @@ PG_ADMIN = os.environ.get("ROTEST_TEST_PG",
 HOLDER = """
 import sys, time
 import lab_plugin
-from rotest_core.resources import EmbeddedLockClient, RemoteLockClient, descriptor
+from rotest_core.store import EmbeddedClient, RemoteClient, descriptor
 mode, target, token = sys.argv[1:4]
-client = (RemoteLockClient(target, token) if mode == "server"
-          else EmbeddedLockClient(target, username="holder"))
+client = (RemoteClient(target, token) if mode == "server"
+          else EmbeddedClient(target, username="holder"))
 client.open(lease_seconds=120)
 client.lock([descriptor("DeviceData", name="dev0")])
 if mode == "server":
@@ -71,7 +71,7 @@ def hand_off(mode: str, target: str, token: str, waiter, kill: bool) -> float:
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                               text=True)
     assert holder.stdout.readline().strip() == "locked"
-    from rotest_core.resources import descriptor
+    from rotest_core.store import descriptor
     request = waiter.submit([descriptor("DeviceData", name="dev0")], 60, 0)
     if kill:
         holder.kill()
@@ -123,7 +123,7 @@ def main() -> None:
     import lab_plugin
     from rotest_app.engine import open_engine
     from rotest_app.models import ApiToken, User, db
-    from rotest_core.resources import EmbeddedLockClient, RemoteLockClient, descriptor
+    from rotest_core.store import EmbeddedClient, RemoteClient, descriptor
     from server_process import ROOT as REPO, GunicornServer, server_env
 
     url, pg = database()
@@ -141,7 +141,7 @@ def main() -> None:
           f"may be shared: compare within a line")
     workdir = Path(tempfile.mkdtemp())
     with GunicornServer(server_env(url, workdir), workers=2, cwd=REPO) as server:
-        with RemoteLockClient(server.url, tokens["waiter"]) as waiter:
+        with RemoteClient(server.url, tokens["waiter"]) as waiter:
             kills = [hand_off("server", server.url, tokens["holder"], waiter, True)
                      for _ in range(args.rounds)]
             releases = [hand_off("server", server.url, tokens["holder"], waiter, False)
@@ -152,7 +152,7 @@ def main() -> None:
         before = cpu_seconds(pids)
         time.sleep(10)
         idle = cpu_seconds(pids) - before
-        clients = [RemoteLockClient(server.url, tokens["waiter"])
+        clients = [RemoteClient(server.url, tokens["waiter"])
                    for _ in range(args.streams)]
         for client in clients:
             client.open(lease_seconds=120)
@@ -177,7 +177,7 @@ def main() -> None:
             session.add(lab_plugin.DeviceData(name="dev0"))
             session.commit()
         engine.dispose()
-    waiter = EmbeddedLockClient(url, username="waiter")
+    waiter = EmbeddedClient(url, username="waiter")
     waiter.open(lease_seconds=120)
     kills = [hand_off("embedded", url, "", waiter, True) for _ in range(args.rounds)]
     releases = [hand_off("embedded", url, "", waiter, False) for _ in range(args.rounds)]

@@ -44,7 +44,7 @@ CONTENDED = ["dev0", "dev1"]
 def cycles_worker(target: str, pool: list[str] | None, seconds: float, ready, go,
                   out) -> None:
     """Lock+release until the time is up; report latencies and events."""
-    from rotest_core.resources import descriptor
+    from rotest_core.store import descriptor
     client = lockbench.make_client(target)
     client.open(description="bench")
     wanted = descriptor("BenchDevice", name__in=pool) if pool else descriptor("BenchDevice")

@@ -192,11 +192,11 @@ def make_client(target: str):
     """A lock client: ``target`` is a database URL (embedded) or
     'server-URL|token'."""
     import bench_models  # noqa: F401 - the resource model must be mapped
-    from rotest_core.resources import EmbeddedLockClient, RemoteLockClient
+    from rotest_core.store import EmbeddedClient, RemoteClient
     if "|" not in target:
-        return EmbeddedLockClient(target, USER)
+        return EmbeddedClient(target, USER)
     url, token = target.split("|")
-    return RemoteLockClient(url, token)
+    return RemoteClient(url, token)
 
 
 # --- SQL per cycle ----------------------------------------------------------------
@@ -323,8 +323,8 @@ def sql_per_cycle(url: str, token: str | None, descriptor: dict[str, Any],
     on a shared machine)."""
     import bench_models  # noqa: F401
     if token is None:
-        from rotest_core.resources import EmbeddedLockClient
-        client = EmbeddedLockClient(url, USER)
+        from rotest_core.store import EmbeddedClient
+        client = EmbeddedClient(url, USER)
         counter = StatementCounter(client.engine)
         client.open()
         counter.reset()

@@ -63,12 +63,12 @@ class Load:
     """Clients cycling, a holder, two waiters; every HTTP answer timed."""
 
     def __init__(self, url: str, tokens: dict[str, str], clients: int) -> None:
-        from rotest_core.resources import RemoteLockClient, descriptor
+        from rotest_core.store import RemoteClient, descriptor
         self.url, self.answers, self.failures = url, [], []
         self.requests: list[tuple[float, float, str]] = []
         self.done = threading.Event()
         self.lock = threading.Lock()
-        self.holder = self._timed(RemoteLockClient(url, tokens["holder"]))
+        self.holder = self._timed(RemoteClient(url, tokens["holder"]))
         self.holder.open()
         self.holder.lock([descriptor("BenchDevice", name=f"dev{POOL}")])
         self.threads = [threading.Thread(target=self._wait, args=(tokens[f"waiter{i}"],))
@@ -92,10 +92,10 @@ class Load:
         return client
 
     def _cycle(self, token: str) -> None:
-        from rotest_core.resources import RemoteLockClient, descriptor
+        from rotest_core.store import RemoteClient, descriptor
         pool = [f"dev{i}" for i in range(POOL)]
         try:
-            with self._timed(RemoteLockClient(self.url, token)) as client:
+            with self._timed(RemoteClient(self.url, token)) as client:
                 while not self.done.is_set():
                     resource, = client.lock([descriptor("BenchDevice", name__in=pool)],
                                             timeout=120)
@@ -105,9 +105,9 @@ class Load:
             self.failures.append(error)
 
     def _wait(self, token: str) -> None:
-        from rotest_core.resources import RemoteLockClient, descriptor
+        from rotest_core.store import RemoteClient, descriptor
         try:
-            with self._timed(RemoteLockClient(self.url, token)) as client:
+            with self._timed(RemoteClient(self.url, token)) as client:
                 client.lock([descriptor("BenchDevice", name=f"dev{POOL}")], timeout=600)
                 client.release([f"dev{POOL}"])
         except Exception as error:  # noqa: BLE001 - counted

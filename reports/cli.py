@@ -57,12 +57,12 @@ def push_command(workdir: Path | None) -> None:
     """Send the history of runs that could not send it (the server was away,
     the run was killed), from WORKDIR (default: the configured workdir)."""
     from rotest_core.outbox import push
-    from rotest_core.store import store_for
+    from rotest_core.store import client_for
     config = _config()
     if workdir is not None:
         config.workdir = str(workdir)
     try:
-        store = store_for(config)
+        store = client_for(config)
     except Exception as error:  # noqa: BLE001 - said plainly
         raise CliError(f"cannot reach the run history: {error}", exit_code=2) from None
     try:

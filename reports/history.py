@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from rotest_core.config import RunConfig, load_config
-from rotest_core.store import Store, store_for
+from rotest_core.store import StoreClient, client_for
 from rotest_core.outbox import JournalSender, outbox_add, outbox_remove, push_outbox
 from rotest_core.resources.errors import ServerBusy, ServerUnreachable
 
@@ -44,7 +44,7 @@ def past_durations(config: RunConfig, run_name: str | None) -> dict[str, float]:
     be read (estimates are a nicety: they never stop a run)."""
     store = None
     try:
-        store = store_for(config, retry_seconds=0.0)
+        store = client_for(config, retry_seconds=0.0)
         return store.past_durations(run_name)
     except Exception:  # noqa: BLE001 - no estimate rather than no run
         return {}
@@ -61,7 +61,7 @@ class HistoryHandler(JournalHandler):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.store: Store | None = None
+        self.store: StoreClient | None = None
         self.sender: JournalSender | None = None
         self._lock = threading.Lock()     # the store, between the run and the heartbeat
         self._beat = threading.Event()    # set: the heartbeat stops
@@ -76,7 +76,7 @@ class HistoryHandler(JournalHandler):
         super().start_test_run()
         config = self.config if self.config is not None else load_config()
         try:
-            self.store = store_for(config, retry_seconds=0.0)
+            self.store = client_for(config, retry_seconds=0.0)
         except Exception as error:  # noqa: BLE001 - a report never breaks the run
             self._say(f"the run history cannot be written: {type(error).__name__}: "
                       f"{error}; the tests go on without it")
@@ -154,7 +154,7 @@ class HistoryHandler(JournalHandler):
                 continue
             with self._lock:
                 try:
-                    self.store.heartbeat(sender.run_id)
+                    self.store.renew_run(sender.run_id)
                 except Exception:  # noqa: BLE001 - the next send says it
                     pass
 

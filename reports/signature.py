@@ -22,7 +22,7 @@ import re2
 from rotest_app.models.signatures import MAX_PATTERN, PatternError, compile_pattern
 from rotest_core.config import load_config
 from rotest_core.result import AbstractResultHandler, describe
-from rotest_core.store import Store, store_for
+from rotest_core.store import StoreClient, client_for
 
 from .text import clean
 
@@ -84,7 +84,7 @@ class SignatureHandler(AbstractResultHandler):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.store: Store | None = None
+        self.store: StoreClient | None = None
         #: Each signature with its pattern compiled by RE2 (linear time).
         self.known: list[tuple[dict[str, Any], Any]] = []
         self._said: set[str] = set()  # warnings given, each once
@@ -93,7 +93,7 @@ class SignatureHandler(AbstractResultHandler):
 
     def start_test_run(self) -> None:
         try:
-            self.store = store_for(self.config or load_config(), retry_seconds=2.0)
+            self.store = client_for(self.config or load_config(), retry_seconds=2.0)
             signatures = self.store.signatures()
         except Exception as error:  # noqa: BLE001 - the run goes on unmatched
             self._warn(f"cannot load the error signatures ({_describe(error)}); "

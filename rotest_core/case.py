@@ -159,10 +159,10 @@ class RunContext:
     def manager(self) -> "ResourceManager":
         if self._manager is None:
             # Lazy: a run that locks nothing loads neither client (SQLAlchemy, requests).
-            from .resources.clients import lock_client_for
+            from .store import client_for
             from .resources.manager import ResourceManager
             self._manager = ResourceManager(
-                lock_client_for(self.config), smart=self.config.smart_client,
+                client_for(self.config), smart=self.config.smart_client,
                 timeout=self.config.resource_request_timeout, config=self.config,
                 on_event=self.on_resource_event)
         return self._manager

@@ -54,11 +54,11 @@ class DeltaPlan:
 def plan_delta(config: Any, name: str, named: bool) -> DeltaPlan:
     """Ask the history for the base run: the newest run ``name`` that the
     store took, finished or not."""
-    from .store import store_for
+    from .store import client_for
     from .outbox import push_outbox
     store = None
     try:
-        store = store_for(config)
+        store = client_for(config)
         # What earlier runs from here could not send may be the newest run.
         push_outbox(config, store, say=lambda text: print(f"rotest: {text}",
                                                            file=sys.stderr))

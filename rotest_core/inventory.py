@@ -36,10 +36,9 @@ from rotest_app.engine.settings import ConfigError
 from rotest_app.engine.plugins import PluginError, load_plugins
 
 from .config import RunConfig, load_config
-from rotest_app.engine.exporter import export_file
-from rotest_app.engine.importer import InventoryError, import_file
-from .resources import LockClient, LockClientError
-from .resources.clients import lock_client_for
+from rotest_app.engine.importer import InventoryError
+from .resources import LockClientError, ResourceRequestError
+from .store import StoreClient, client_for
 
 __all__ = ["InventoryError", "format_table", "resources"]
 
@@ -67,7 +66,7 @@ def _explained_errors() -> Iterator[None]:
     """Known failures as one line that says what to do, without a traceback."""
     try:
         yield
-    except (ConfigError, PluginError) as error:
+    except (ConfigError, PluginError, ResourceRequestError) as error:
         raise CliError(str(error), exit_code=2) from None
     except LockClientError as error:
         raise CliError(str(error)) from None
@@ -79,10 +78,10 @@ def _explained_errors() -> Iterator[None]:
 
 
 @contextmanager
-def _client() -> Iterator[LockClient]:
-    """The configured lock client (embedded or remote); no lock session needed."""
+def _client() -> Iterator[StoreClient]:
+    """The configured store client (embedded or remote); no lock session needed."""
     with _explained_errors():
-        client = lock_client_for(_config())
+        client = client_for(_config())
         try:
             yield client
         finally:
@@ -195,13 +194,10 @@ def import_command(file: Path, quiet: bool) -> None:
     database as it was. Prints each resource created or updated (after the
     import is committed), then how many were created, updated and unchanged.
     """
-    config = _config()
-    with _explained_errors():
-        url = _direct_database_url(config)
-        size = file.stat().st_size
-        with _bar(f"Importing {file.name}") as advance:
-            result = import_file(url, file, keep_changes=not quiet,
-                                 progress=lambda done, _entries: advance(done, size))
+    size = file.stat().st_size
+    with _inventory_client() as client, _bar(f"Importing {file.name}") as advance:
+        result = client.import_inventory(
+            file, keep_changes=not quiet, progress=lambda done, _entries: advance(done, size))
     for action, type_name, name in result.changes:
         click.echo(f"{action} {type_name} {name}")
     click.echo(f"Imported {result.total} resource(s) from {file}: {result.created} "
@@ -218,30 +214,17 @@ def export_command(type_name: str, output: Path | None) -> None:
     Sub-resources come before the resources made of them, by name; importing
     the file again changes nothing.
     """
-    config = _config()
-    with _explained_errors():
-        url = _direct_database_url(config)
-        model = _model_named(type_name)
+    with _inventory_client() as client:
         if output is None:
-            written = export_file(url, sys.stdout, model)
+            written = client.export_inventory(sys.stdout, type_name)
         else:
             partial = output.with_name(output.name + ".partial")
             with partial.open("w", encoding="utf-8") as out, \
                     _bar(f"Exporting to {output.name}") as advance:
-                written = export_file(url, out, model, progress=advance)
+                written = client.export_inventory(out, type_name, progress=advance)
             partial.replace(output)  # a failed export leaves no half file behind
     if output is not None:
         click.echo(f"Exported {written} resource(s) to {output}.")
-
-
-def _model_named(type_name: str) -> type:
-    from rotest_app.models import resource_models
-    models = resource_models()
-    if type_name not in models:
-        known = ", ".join(sorted(models)) or "none"
-        raise CliError(f"unknown resource type {type_name!r}; known types: {known}",
-                       exit_code=2)
-    return models[type_name]
 
 
 @contextmanager
@@ -262,18 +245,21 @@ def _bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield advance
 
 
-def _direct_database_url(config: RunConfig) -> str:
-    """The database import and export use; embedded mode prepares it, as a run does."""
-    if config.embedded:
-        from .embedded_db import prepare_database
-        prepare_database(config.embedded_database_url, config.plugins)
-        return config.embedded_database_url
-    if not config.database_url:
-        raise CliError(
-            f"import writes to the database directly, and export reads it (the lock "
-            f"server's API does not create resources), and host is set to {config.server_url}. Set "
-            f"ROTEST_DATABASE_URL (or database_url in rotest.yml) to the server's "
-            f"database, or import there with the admin site; or unset host to use "
-            f"the embedded database.", exit_code=2)
-    load_plugins(config.plugins)  # a team database is migrated by `rotest db upgrade`
-    return config.database_url
+@contextmanager
+def _inventory_client() -> Iterator[StoreClient]:
+    """The client import and export use: the configured one, except that a
+    ``database_url`` beside a ``host`` means the server's own database, which
+    the engine then reads and writes directly (as the server would)."""
+    config = _config()
+    if config.embedded or not config.database_url:
+        with _client() as client:
+            yield client
+        return
+    with _explained_errors():
+        from .store.embedded import EmbeddedClient  # lazy: the direct door only
+        load_plugins(config.plugins)  # a team database is migrated by `rotest db upgrade`
+        client = EmbeddedClient(config.database_url)
+        try:
+            yield client
+        finally:
+            client.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
-    from .store import Store
+    from .store import StoreClient
 
 
 __all__ = ["JournalSender", "entries", "outbox_add", "outbox_remove", "process_alive",
@@ -51,7 +51,7 @@ class JournalSender:
     ``journal.sent`` beside the journal, so another process can go on.
     """
 
-    def __init__(self, journal: Path, store: Store, *, lease: float | None = None,
+    def __init__(self, journal: Path, store: StoreClient, *, lease: float | None = None,
                  say: Callable[[str], None] = lambda text: None) -> None:
         self.journal = journal
         self.store = store
@@ -167,7 +167,7 @@ def _outbox_journals(config: Any) -> Iterator[Path]:
             entry.unlink(missing_ok=True)  # its run directory is gone
 
 
-def push(config: Any, store: Store, *, skip: Path | None = None,
+def push(config: Any, store: StoreClient, *, skip: Path | None = None,
          say: Callable[[str], None] = print) -> tuple[int, int]:
     """Send every journal of ``config``'s work directory that the history
     lacks, oldest first, stopping at the first the history does not take.
@@ -191,7 +191,7 @@ def push(config: Any, store: Store, *, skip: Path | None = None,
     return sent, len(journals) - sent
 
 
-def push_outbox(config: Any, store: Store, *, skip: Path | None = None,
+def push_outbox(config: Any, store: StoreClient, *, skip: Path | None = None,
                 say: Callable[[str], None]) -> None:
     """What earlier runs from this work directory could not send, first."""
     try:

@@ -164,7 +164,7 @@ def test_rotest_run_delta_on_the_command_line(workdir, tmp_path):
 def record_unfinished_run(database_url: str, name: str, records: list[dict]) -> int:
     """What a run killed mid-way leaves in the history: started, some records,
     never finished."""
-    from rotest_core.resources.embedded import local_user
+    from rotest_core.store.embedded import local_user
     engine = open_engine(database_url)
     try:
         with Session(engine) as db:

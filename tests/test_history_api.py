@@ -438,15 +438,17 @@ def test_unknown_runs_and_bad_queries(alice, method, path, status):
 
 def test_the_embedded_store_ends_silent_runs_before_it_reads(database_url, monkeypatch,
                                                              tmp_path):
-    from rotest_core.store import EmbeddedStore
+    from rotest_core.embedded_db import prepare_database
+    from rotest_core.store import EmbeddedClient
     monkeypatch.chdir(tmp_path)
-    store = EmbeddedStore(database_url)
+    prepare_database(database_url, [])
+    store = EmbeddedClient(database_url)
     try:
         run = store.start_run(name="nightly", uid=UID, planned=4, lease=10)
         assert store.start_run(name="nightly", uid=UID)["id"] == run["id"]
         answer = store.add_records(run["id"], [case("a", "success"), case("b", "nope")])
         assert [refusal["index"] for refusal in answer["refused"]] == [1]
-        assert store.heartbeat(run["id"])["stored"] == 0
+        assert store.renew_run(run["id"])["stored"] == 0
         with Session(store.engine) as session:  # ten seconds pass in silence
             session.get(HistoryRun, run["id"]).lease_until = utcnow() - timedelta(seconds=1)
             session.commit()
@@ -489,16 +491,16 @@ def api_token(app, username: str) -> str:
 
 
 def test_a_run_whose_client_went_silent_ends_aborted_on_the_server(quick_server):
-    from rotest_core.store import RemoteStore
+    from rotest_core.store import RemoteClient
     server = quick_server
-    store = RemoteStore(server.url, server.token, retry_seconds=2)
+    store = RemoteClient(server.url, server.token, retry_seconds=2)
     run = store.start_run(name="nightly", uid=UID, planned=20)
     assert store.start_run(name="nightly", uid=UID)["id"] == run["id"]
     store.add_records(run["id"], [case("a", "success"), case("b", "failure"),
                                   case("c", "success")])
     # The client is killed: nothing more comes. The server's own sweep ends it.
     deadline = time.monotonic() + 20
-    while (found := store.client.call("GET", f"/runs/{run['id']}")[1])["status"] \
+    while (found := store.call("GET", f"/runs/{run['id']}")[1])["status"] \
             == "running":
         assert time.monotonic() < deadline, "the run outlived its lease"
         time.sleep(0.2)

@@ -17,7 +17,7 @@ from server_process import ThreadedServer
 from api_helpers import add_user
 from engine_helpers import Lab
 from rotest_core.inventory import resources
-from rotest_core.resources import EmbeddedLockClient, descriptor
+from rotest_core.store import EmbeddedClient, descriptor
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "calculator"
@@ -114,7 +114,7 @@ def test_list_shows_a_table_of_one_type_or_all(imported, rotest):
 
 
 def test_list_of_an_unknown_type_says_so(imported, rotest):
-    assert "unknown resource type 'Nope'" in failed(rotest("list", "Nope"))
+    assert "unknown resource type 'Nope'" in failed(rotest("list", "Nope"), 2)
 
 
 def test_import_again_updates_by_name(imported, rotest, tmp_path):
@@ -136,7 +136,7 @@ def test_import_again_updates_by_name(imported, rotest, tmp_path):
 
 
 def test_import_refuses_to_change_a_locked_resource(imported, rotest, tmp_path, url):
-    client = EmbeddedLockClient(url, username="alice")
+    client = EmbeddedClient(url, username="alice")
     client.open()
     try:
         client.lock([descriptor("DeviceData", name="dev1")])
@@ -200,7 +200,7 @@ def test_import_of_a_missing_file_is_a_usage_error(rotest):
 # ---------------------------------------------------------------------------
 
 def test_release_gives_back_what_a_dead_run_of_mine_held(imported, rotest, url):
-    client = EmbeddedLockClient(url)  # the local user, as `rotest run` locks
+    client = EmbeddedClient(url)  # the local user, as `rotest run` locks
     client.open()
     client.lock([descriptor("DeviceData", name="dev1")])
     client._stop.set()  # the run "dies": no close, no release
@@ -212,7 +212,7 @@ def test_release_gives_back_what_a_dead_run_of_mine_held(imported, rotest, url):
 
 
 def test_release_of_someone_elses_needs_force(imported, rotest, url):
-    client = EmbeddedLockClient(url, username="alice")
+    client = EmbeddedClient(url, username="alice")
     client.open()
     try:
         client.lock([descriptor("DeviceData", name="dev2")])
@@ -259,7 +259,7 @@ def test_remote_list_and_release_go_through_the_api(remote, imported, url):
     rows = json.loads(ok(remote("list", "DeviceData", "--json")))
     assert [r["name"] for r in rows] == ["dev1", "dev2"]
     assert "lab-a" not in ok(remote("list"))  # bob is not in the licence's group
-    client = EmbeddedLockClient(url, username="bob")
+    client = EmbeddedClient(url, username="bob")
     client.open()
     try:
         client.lock([descriptor("DeviceData", name="dev1")])

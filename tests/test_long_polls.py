@@ -20,7 +20,7 @@ from rotest_app.engine.settings import load_settings
 from rotest_app.engine import open_engine
 from rotest_app.models import ApiToken, User, db
 from rotest_app.serving import DEFAULT_THREADS
-from rotest_core.resources import RemoteLockClient, descriptor
+from rotest_core.store import RemoteClient, descriptor
 from server_process import ROOT, GunicornServer, ThreadedServer, server_env
 
 POLLERS = 5  # users, each polling its own waiting request
@@ -93,9 +93,9 @@ def seed(database_url: str) -> dict[str, str]:
 
 
 def waiting_request(url: str, token: str, name: str = "dev0"
-                    ) -> tuple[RemoteLockClient, int]:
+                    ) -> tuple[RemoteClient, int]:
     """A session of the token's user and its request for ``name``, which waits."""
-    client = RemoteLockClient(url, token)
+    client = RemoteClient(url, token)
     client.open(lease_seconds=60)
     request = client.submit([descriptor("DeviceData", name=name)], timeout=60,
                             priority=0)
@@ -110,7 +110,7 @@ def test_200_long_polls_are_capped_with_429_and_health_is_still_answered(
     log = tmp_path / "gunicorn.log"
     # The README's --threads 16 and the default caps.
     with GunicornServer(env, workers=WORKERS, log=log, cwd=ROOT) as server:
-        holder = RemoteLockClient(server.url, tokens["holder"])
+        holder = RemoteClient(server.url, tokens["holder"])
         holder.open(lease_seconds=60)
         holder.lock([descriptor("DeviceData", name="dev0")])
         waiters = [waiting_request(server.url, tokens[f"poller{i}"])
@@ -184,7 +184,7 @@ def test_the_client_waits_out_a_429_and_still_gets_its_grant(app):
     alice, bob = add_user(app, "alice"), add_user(app, "bob")
     server = ThreadedServer(app)
     try:
-        holder = RemoteLockClient(server.url, alice)
+        holder = RemoteClient(server.url, alice)
         holder.open()
         holder.lock([descriptor("DeviceData", name="dev0")])
         holder.lock([descriptor("DeviceData", name="dev1")])
@@ -195,7 +195,7 @@ def test_the_client_waits_out_a_429_and_still_gets_its_grant(app):
         parked.start()
         time.sleep(0.3)
 
-        client = RemoteLockClient(server.url, bob)
+        client = RemoteClient(server.url, bob)
         seen: list[tuple[float, int, str]] = []
         client.http.hooks["response"].append(lambda response, *args, **kwargs: seen.append(
             (time.monotonic(), response.status_code, response.request.url)))

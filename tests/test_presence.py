@@ -26,7 +26,7 @@ from rotest_app.engine import lifecycle
 from rotest_app.engine import Conflict, SessionExpired
 from rotest_app.models import LockSession, utcnow
 from engine_helpers import Lab, dev
-from rotest_core.resources import EmbeddedLockClient, RemoteLockClient, descriptor
+from rotest_core.store import EmbeddedClient, RemoteClient, descriptor
 from runtime_samples.fixtures import (ROTEST, SAMPLES, cli_env, lab,  # noqa: F401
                                       server, workdir)
 from server_process import ROOT, TESTS, GunicornServer, ThreadedServer, server_env
@@ -147,8 +147,8 @@ def gunicorn(team_url, tmp_path):
 
 HOLDER = """
 import sys, time
-from rotest_core.resources import RemoteLockClient, descriptor
-client = RemoteLockClient(sys.argv[1], sys.argv[2])
+from rotest_core.store import RemoteClient, descriptor
+client = RemoteClient(sys.argv[1], sys.argv[2])
 client.open(lease_seconds=float(sys.argv[3]))
 client.lock([descriptor("DeviceData", name="dev1")])
 assert client.wait_present(30)
@@ -182,7 +182,7 @@ def granted(client, request: dict, seconds: float) -> dict:
 def test_a_killed_holder_s_lock_reaches_the_waiter_at_once(gunicorn):
     holder, session_id = start_holder(HOLDER, gunicorn.url, gunicorn.tokens["alice"],
                                       str(LONG_LEASE))
-    with RemoteLockClient(gunicorn.url, gunicorn.tokens["bob"]) as waiter:
+    with RemoteClient(gunicorn.url, gunicorn.tokens["bob"]) as waiter:
         request = waiting_for_dev1(waiter)
         holder.kill()
         holder.wait()
@@ -198,7 +198,7 @@ def test_a_frozen_holder_is_freed_by_its_lease_not_by_its_presence(gunicorn):
     holder, session_id = start_holder(HOLDER, gunicorn.url, gunicorn.tokens["alice"], "2")
     try:
         holder.send_signal(signal.SIGSTOP)
-        with RemoteLockClient(gunicorn.url, gunicorn.tokens["bob"]) as waiter:
+        with RemoteClient(gunicorn.url, gunicorn.tokens["bob"]) as waiter:
             answer = granted(waiter, waiting_for_dev1(waiter), GRANT_WITHIN)
             assert answer["state"] == "granted", answer
         # Its connections stayed open: the lease ended it, not its presence.
@@ -212,7 +212,7 @@ def test_a_frozen_holder_is_freed_by_its_lease_not_by_its_presence(gunicorn):
 def test_a_stopping_server_ends_presence_streams_but_not_their_sessions(workdir, lab,
                                                                          server):
     http, token = server
-    client = RemoteLockClient(http.url, token)
+    client = RemoteClient(http.url, token)
     client.open(lease_seconds=LONG_LEASE)
     try:
         client.lock(DEV1)  # the stream opens with the first request
@@ -236,8 +236,8 @@ def test_a_stopping_server_ends_presence_streams_but_not_their_sessions(workdir,
 EMBEDDED_HOLDER = """
 import sys, time
 import lab_plugin
-from rotest_core.resources import EmbeddedLockClient, descriptor
-client = EmbeddedLockClient(sys.argv[1], username="alice")
+from rotest_core.store import EmbeddedClient, descriptor
+client = EmbeddedClient(sys.argv[1], username="alice")
 client.open(lease_seconds=float(sys.argv[2]))
 client.lock([descriptor("DeviceData", name="dev1")])
 print(client.session_id, flush=True)
@@ -247,7 +247,7 @@ time.sleep(600)
 
 def test_a_killed_embedded_holder_s_lock_reaches_the_waiter(workdir, lab):
     holder, session_id = start_holder(EMBEDDED_HOLDER, lab.url, str(LONG_LEASE))
-    waiter = EmbeddedLockClient(lab.url, username="bob")
+    waiter = EmbeddedClient(lab.url, username="bob")
     waiter.open(lease_seconds=LONG_LEASE)
     try:
         request = waiting_for_dev1(waiter)
@@ -265,8 +265,8 @@ def test_a_killed_embedded_holder_s_lock_reaches_the_waiter(workdir, lab):
 
 
 def test_a_live_embedded_session_is_never_taken_for_dead(workdir, lab):
-    first = EmbeddedLockClient(lab.url, username="alice")
-    second = EmbeddedLockClient(lab.url, username="alice")
+    first = EmbeddedClient(lab.url, username="alice")
+    second = EmbeddedClient(lab.url, username="alice")
     first.open(lease_seconds=LONG_LEASE)
     second.open(lease_seconds=LONG_LEASE)
     try:
@@ -301,9 +301,9 @@ def test_a_frozen_then_resumed_test_errors_and_touches_nothing(workdir, lab, tmp
         http = ThreadedServer(app)
         env.update(ROTEST_HOST="127.0.0.1", ROTEST_PORT=str(http.port),
                    ROTEST_TOKEN=token)
-        other = RemoteLockClient(http.url, token)
+        other = RemoteClient(http.url, token)
     else:
-        other = EmbeddedLockClient(lab.url)  # the same local user as `rotest run`
+        other = EmbeddedClient(lab.url)  # the same local user as `rotest run`
     process = subprocess.Popen([*ROTEST, "run", str(SAMPLES / "frozen.py")], env=env,
                                cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
@@ -367,7 +367,7 @@ def test_a_stream_ends_after_its_lifetime_and_the_client_makes_another(workdir, 
     from rotest_app.api import presence
     monkeypatch.setattr(presence, "LIFETIME", 1.0)
     http, token = server
-    client = RemoteLockClient(http.url, token)
+    client = RemoteClient(http.url, token)
     client.open(lease_seconds=LONG_LEASE)
     try:
         client.lock(DEV1)

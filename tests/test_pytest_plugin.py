@@ -23,7 +23,7 @@ import requests
 from api_helpers import add_user, case_outcomes
 from engine_helpers import Lab
 from lab_plugin import DeviceData
-from rotest_core.resources import EmbeddedLockClient, RemoteLockClient
+from rotest_core.store import EmbeddedClient, RemoteClient
 from server_process import ROOT, GunicornServer, server_env
 
 from runtime_samples.fixtures import cli_env, lab, sample_dir, server, workdir  # noqa: F401
@@ -112,9 +112,9 @@ def lock_soon(lab, name: str, mode: list[str] = (), within: float = 20.0) -> flo
     """Lock ``name`` in this process (waiting up to ``within`` s), release it;
     the seconds it took. ``mode``: the plugin's options for a server, if any."""
     options = dict(zip(mode[::2], mode[1::2]))
-    client = (RemoteLockClient(f"http://127.0.0.1:{options['--rotest-port']}",
+    client = (RemoteClient(f"http://127.0.0.1:{options['--rotest-port']}",
                                options["--rotest-token"]) if options
-              else EmbeddedLockClient(lab.url))
+              else EmbeddedClient(lab.url))
     started = time.monotonic()
     try:
         client.open()
@@ -161,7 +161,7 @@ def test_function_scoped_resources_are_set_up_per_test_and_released_dirty_on_fai
 
 def test_the_fixtures_of_one_scope_are_locked_all_or_nothing(tmp_path, workdir, sample_dir,
                                                             lab):
-    other = EmbeddedLockClient(lab.url)  # another user holds dev2
+    other = EmbeddedClient(lab.url)  # another user holds dev2
     other.open()
     other.lock([{"type": "DeviceData", "properties": {"name": "dev2"}}], timeout=5)
     files = {"test_both.py": "def test_both(dev1, dev2):\n    pass\n"

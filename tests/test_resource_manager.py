@@ -17,9 +17,9 @@ import pytest
 from api_helpers import add_user
 from engine_helpers import Lab
 from lab_plugin import DeviceData, PortData
-from rotest_core.resources import (BaseResource, EmbeddedLockClient, RemoteLockClient,
-                                   ResourceManager, ResourceRequest,
+from rotest_core.resources import (BaseResource, ResourceManager, ResourceRequest,
                                    ResourceUnavailableError, ServerError)
+from rotest_core.store import EmbeddedClient, RemoteClient
 from server_process import ThreadedServer
 
 USER = "tester"
@@ -124,11 +124,11 @@ def token(flask_app) -> str:
 def client(request, lab):
     """Each test that takes it runs with both lock clients."""
     if request.param == "embedded":
-        yield EmbeddedLockClient(lab.url, username=USER)
+        yield EmbeddedClient(lab.url, username=USER)
         return
     app, token = request.getfixturevalue("flask_app"), request.getfixturevalue("token")
     server = ThreadedServer(app)
-    yield RemoteLockClient(f"http://127.0.0.1:{server.port}", token, retry_seconds=2)
+    yield RemoteClient(f"http://127.0.0.1:{server.port}", token, retry_seconds=2)
     server.stop()
 
 
@@ -202,7 +202,7 @@ def test_work_directories_per_resource(manager, tmp_path):
 
 
 def test_unavailable_resources_raise_after_the_timeout(manager, lab, client):
-    other = EmbeddedLockClient(lab.url, username="someone")
+    other = EmbeddedClient(lab.url, username="someone")
     other.open()
     try:
         other.lock([{"type": "DeviceData", "properties": {"name": "dev2"}}])
@@ -377,7 +377,7 @@ def free_port() -> int:
 
 def test_remote_client_retries_while_the_server_is_down(flask_app, token, lab, caplog):
     port = free_port()
-    client = RemoteLockClient(f"http://127.0.0.1:{port}", token, retry_seconds=20)
+    client = RemoteClient(f"http://127.0.0.1:{port}", token, retry_seconds=20)
     servers: list[ThreadedServer] = []
     starter = threading.Timer(1.0, lambda: servers.append(ThreadedServer(flask_app, port)))
     starter.start()
@@ -396,7 +396,7 @@ def test_remote_client_retries_while_the_server_is_down(flask_app, token, lab, c
 
 
 def test_remote_client_gives_up_with_a_clear_error(token):
-    client = RemoteLockClient(f"http://127.0.0.1:{free_port()}", token, retry_seconds=0.5)
+    client = RemoteClient(f"http://127.0.0.1:{free_port()}", token, retry_seconds=0.5)
     with pytest.raises(ServerError, match="cannot reach the rotest server.*Is it running"):
         client.open()
 
@@ -405,7 +405,7 @@ def test_remote_client_reports_a_server_that_does_not_answer():
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
-        client = RemoteLockClient(f"http://127.0.0.1:{silent.getsockname()[1]}", "token",
+        client = RemoteClient(f"http://127.0.0.1:{silent.getsockname()[1]}", "token",
                                   retry_seconds=1)
         # A GET may be asked again: it is, until the client's patience runs out.
         with pytest.raises(ServerError, match=r"tried for [\d.]+ s of the 1 s .*"
@@ -421,7 +421,7 @@ def test_remote_client_reports_a_server_that_does_not_answer():
 
 def test_heartbeat_keeps_a_short_lease_alive(flask_app, token, lab):
     server = ThreadedServer(flask_app)
-    client = RemoteLockClient(f"http://127.0.0.1:{server.port}", token)
+    client = RemoteClient(f"http://127.0.0.1:{server.port}", token)
     try:
         client.open(lease_seconds=2)
         client.lock([{"type": "DeviceData", "properties": {"name": "dev1"}}])
@@ -452,12 +452,12 @@ def test_embedded_heartbeat_survives_a_failed_beat(lab, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(lock_engine, "heartbeat", flaky)
-    client = EmbeddedLockClient(lab.url, username=USER)
+    client = EmbeddedClient(lab.url, username=USER)
     client.open(lease_seconds=1.5)  # a beat every 0.5 s
     try:
         client.lock([{"type": "DeviceData", "properties": {"name": "dev1"}}])
         time.sleep(3.2)  # two leases
-        other = EmbeddedLockClient(lab.url, username="other")
+        other = EmbeddedClient(lab.url, username="other")
         other.query("DeviceData")  # an engine operation: reaps expired sessions first
         other.close()
         assert len(calls) >= 4

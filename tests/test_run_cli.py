@@ -273,7 +273,7 @@ def test_a_run_of_plain_cases_loads_only_what_it_uses(workdir, tmp_path):
     loaded = set(finished.stderr.split())
     assert "rotest_core.case" in loaded  # what was printed is the list of modules
     unused = {"rotest_core.flow", "rotest_core.block", "rotest_core.monitor",
-              "rotest_core.resources.manager", "rotest_core.resources.embedded",
-              "rotest_core.resources.remote", "rotest_core.multiprocess", "rotest_app.cli",
+              "rotest_core.resources.manager", "rotest_core.store.embedded",
+              "rotest_core.store.remote", "rotest_core.multiprocess", "rotest_app.cli",
               "sqlalchemy", "flask", "requests", "yaml"}
     assert loaded & unused == set()

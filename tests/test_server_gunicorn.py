@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from rotest_app.engine import open_engine
 from rotest_app.models import ApiToken, ResourceData, User, db
-from rotest_core.resources import RemoteLockClient, ResourceUnavailableError, descriptor
+from rotest_core.resources import ResourceUnavailableError
+from rotest_core.store import RemoteClient, descriptor
 from server_process import ROOT, TESTS, GunicornServer, server_env
 
 import lab_plugin
@@ -68,7 +69,7 @@ def test_no_resource_is_ever_held_twice(server):
     users = ["alice", "bob", "carol"]
 
     def client(number: int) -> None:
-        lock = RemoteLockClient(server.url, server.tokens[users[number % 3]])
+        lock = RemoteClient(server.url, server.tokens[users[number % 3]])
         try:
             # A stress test of grants, not of leases: on a starved machine (the
             # suite runs beside others) the default 10 s lease may run out.
@@ -106,13 +107,13 @@ TIMING = pytest.mark.xdist_group("gunicorn-timing")
 
 @TIMING
 def test_waiters_served_by_priority_then_arrival_soon_after_release(server):
-    holder = RemoteLockClient(server.url, server.tokens["alice"])
+    holder = RemoteClient(server.url, server.tokens["alice"])
     holder.open()
     holder.lock([descriptor("DeviceData", name="dev0")])
     order: list[tuple[str, float]] = []
 
     def waiter(label: str, priority: int, user: str) -> None:
-        with RemoteLockClient(server.url, server.tokens[user]) as client:
+        with RemoteClient(server.url, server.tokens[user]) as client:
             client.lock([descriptor("DeviceData", name="dev0")], timeout=20,
                         priority=priority)
             order.append((label, time.monotonic()))
@@ -136,8 +137,8 @@ def test_waiters_served_by_priority_then_arrival_soon_after_release(server):
 
 CLIENT_SCRIPT = """
 import sys, time
-from rotest_core.resources import RemoteLockClient, descriptor
-client = RemoteLockClient(sys.argv[1], sys.argv[2])
+from rotest_core.store import RemoteClient, descriptor
+client = RemoteClient(sys.argv[1], sys.argv[2])
 client.open(lease_seconds=float(sys.argv[3]))
 client.lock([descriptor("DeviceData", name="dev1")])
 assert client.wait_present(30)
@@ -166,10 +167,10 @@ def test_killed_client_loses_its_locks_at_once_not_after_its_lease(server):
 
 
 def test_restart_keeps_locks_sessions_and_queue(server):
-    alice = RemoteLockClient(server.url, server.tokens["alice"])
+    alice = RemoteClient(server.url, server.tokens["alice"])
     alice.open(lease_seconds=60)
     alice.lock([descriptor("DeviceData", name="dev2")])
-    bob = RemoteLockClient(server.url, server.tokens["bob"])
+    bob = RemoteClient(server.url, server.tokens["bob"])
     bob.open(lease_seconds=60)
     queued = bob.submit([descriptor("DeviceData", name="dev2")], timeout=60, priority=0)
     assert queued["state"] == "waiting"
@@ -259,7 +260,7 @@ def test_restarting_instances_one_by_one_under_load_loses_nothing(postgres_url, 
     done = threading.Event()
     pool = [f"dev{i}" for i in range(1, 5)]
 
-    def timed(client: RemoteLockClient) -> RemoteLockClient:
+    def timed(client: RemoteClient) -> RemoteClient:
         send = client.http.request
 
         def request(method, url, **kwargs):
@@ -277,7 +278,7 @@ def test_restarting_instances_one_by_one_under_load_loses_nothing(postgres_url, 
         return client
 
     def cycle(number: int) -> None:
-        client = timed(RemoteLockClient(servers[number % 2].url, tokens[users[number]]))
+        client = timed(RemoteClient(servers[number % 2].url, tokens[users[number]]))
         try:
             with client:
                 while not done.is_set():
@@ -294,11 +295,11 @@ def test_restarting_instances_one_by_one_under_load_loses_nothing(postgres_url, 
 
     granted: list[str] = []
 
-    def pinned(url: str, user: str) -> RemoteLockClient:
+    def pinned(url: str, user: str) -> RemoteClient:
         # No load balancer stands in front of the two instances here: a client
         # pinned to one cannot renew its lease while that one restarts, which
         # on a busy machine takes longer than the default lease (10 s).
-        client = RemoteLockClient(url, tokens[user])
+        client = RemoteClient(url, tokens[user])
         client.DEFAULT_LEASE = 60
         return client
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from rotest_app.engine import open_engine
 from rotest_app.models import LockRequest
-from rotest_core.resources import RemoteLockClient, descriptor
+from rotest_core.store import RemoteClient, descriptor
 from server_process import ROOT, GunicornServer, server_env
 from test_server_gunicorn import seed
 
@@ -67,7 +67,7 @@ def test_two_instances_never_hold_a_device_twice_and_keep_one_queue_order(instan
     def client(number: int) -> None:
         server = servers[number % 2]
         try:
-            with RemoteLockClient(server.url, tokens[users[number % 3]]) as lock:
+            with RemoteClient(server.url, tokens[users[number % 3]]) as lock:
                 for _ in range(CYCLES):
                     resource, = lock.lock([descriptor("DeviceData")], timeout=60)
                     start = time.monotonic()
@@ -98,13 +98,13 @@ def test_two_instances_never_hold_a_device_twice_and_keep_one_queue_order(instan
 
 def test_a_release_on_one_instance_wakes_the_waiter_on_the_other(instances):
     servers, tokens, database_url = instances
-    holder = RemoteLockClient(servers[0].url, tokens["alice"])
+    holder = RemoteClient(servers[0].url, tokens["alice"])
     holder.open()
     holder.lock([descriptor("DeviceData", name="dev0")])
     granted: list[float] = []
 
     def waiter() -> None:
-        with RemoteLockClient(servers[1].url, tokens["bob"]) as client:
+        with RemoteClient(servers[1].url, tokens["bob"]) as client:
             client.lock([descriptor("DeviceData", name="dev0")], timeout=30)
             granted.append(time.monotonic())
             client.release(["dev0"])

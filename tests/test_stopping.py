@@ -26,8 +26,8 @@ from rotest_app.gunicorn_conf import stop_serving
 from rotest_app.models import db
 from rotest_app.serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS, free_port
 from rotest_core.config import SERVER_RETRY_SECONDS, ConfigError, load_config
-from rotest_core.resources.clients import lock_client_for
-from rotest_core.resources import RemoteLockClient
+from rotest_core.store import client_for
+from rotest_core.store import RemoteClient
 
 #: Far longer than a stop takes: a poll answered before it was ended by the stop.
 POLL_WAIT = 20
@@ -109,7 +109,7 @@ def test_the_client_polls_again_after_a_stop_and_gets_its_grant(
         app, queue, stopping, caplog):
     alice, bob, request_id = queue
     server = ThreadedServer(app)
-    client = RemoteLockClient(server.url, bob.headers["Authorization"].split()[1],
+    client = RemoteClient(server.url, bob.headers["Authorization"].split()[1],
                               retry_seconds=30)
     polled = []
     try:
@@ -135,17 +135,17 @@ def test_how_long_a_client_tries_is_a_setting(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ROTEST_HOST", "lab")
     monkeypatch.setenv("ROTEST_TOKEN", "secret")
-    assert lock_client_for(load_config()).retry_seconds == SERVER_RETRY_SECONDS
-    assert RemoteLockClient("http://lab", "t").retry_seconds == SERVER_RETRY_SECONDS
+    assert client_for(load_config()).retry_seconds == SERVER_RETRY_SECONDS
+    assert RemoteClient("http://lab", "t").retry_seconds == SERVER_RETRY_SECONDS
     monkeypatch.setenv("ROTEST_SERVER_RETRY_SECONDS", "7.5")
-    assert lock_client_for(load_config()).retry_seconds == 7.5
+    assert client_for(load_config()).retry_seconds == 7.5
     monkeypatch.setenv("ROTEST_SERVER_RETRY_SECONDS", "soon")
     with pytest.raises(ConfigError, match="ROTEST_SERVER_RETRY_SECONDS"):
         load_config()
 
 
 def test_the_client_says_how_long_it_tried(monkeypatch):
-    client = RemoteLockClient(f"http://127.0.0.1:{free_port()}", "t", retry_seconds=0.5)
+    client = RemoteClient(f"http://127.0.0.1:{free_port()}", "t", retry_seconds=0.5)
     began = time.monotonic()
     with pytest.raises(Exception, match=r"tried for 0\.[1-5] s of the 0.5 s this client "
                                         r"waits \(server_retry_seconds, or "
@@ -195,10 +195,10 @@ def test_rotest_server_serves_gunicorn_and_stops_on_ctrl_c(tmp_path):
     try:
         _wait_for_health(url, process, tmp_path / "server.log")
         tokens = seed(database_url, devices=1)  # the server made the schema
-        alice = RemoteLockClient(url, tokens["alice"], retry_seconds=1)
+        alice = RemoteClient(url, tokens["alice"], retry_seconds=1)
         alice.open()
         alice.lock([descriptor("DeviceData", name="dev0")])
-        bob = RemoteLockClient(url, tokens["bob"], retry_seconds=1)
+        bob = RemoteClient(url, tokens["bob"], retry_seconds=1)
         bob.open()
         request_id = bob.submit([descriptor("DeviceData", name="dev0")], 120, 0)["id"]
         answers = []

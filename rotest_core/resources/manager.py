@@ -1,4 +1,4 @@
-"""The client-side resource manager: lock through a LockClient, build and set
+"""The client-side resource manager: lock through a StoreClient, build and set
 up the resources, keep them for the next test that wants the same (the smart
 client), release them at the end.
 """
@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..config import load_config
 from .errors import ResourcesLostError, SessionLostError
-from .lock_client import LockClient
 from .request import ResourceRequest
 
 if TYPE_CHECKING:
+    from ..store.client import StoreClient
     from .base import BaseResource
 
 log = logging.getLogger("rotest.resources")
@@ -28,7 +28,7 @@ class ResourceManager:
     the same request. :meth:`close` gives back whatever is still live.
     """
 
-    def __init__(self, client: LockClient, *, smart: bool = True, timeout: float = 0.0,
+    def __init__(self, client: "StoreClient", *, smart: bool = True, timeout: float = 0.0,
                  config: Any = None,
                  on_event: Callable[[str, BaseResource], None] | None = None) -> None:
         self.client = client
@@ -83,7 +83,7 @@ class ResourceManager:
 
     def session_lost(self) -> SessionLostError | None:
         """Why the lock session was lost under the resources handed out (see
-        :meth:`LockClient.check_session`), or None while it holds them."""
+        :meth:`StoreClient.check_session`), or None while it holds them."""
         if not self._opened:
             return None
         try:
@@ -288,9 +288,9 @@ def shell_manager() -> ResourceManager:
     everything it holds is released when the interpreter exits."""
     global _shell_manager
     if _shell_manager is None:
-        from .clients import lock_client_for  # lazy: clients import this module's peers
+        from ..store import client_for  # lazy: the shell's manager only
         config = load_config()
-        _shell_manager = ResourceManager(lock_client_for(config), smart=False,
+        _shell_manager = ResourceManager(client_for(config), smart=False,
                                          timeout=config.resource_request_timeout,
                                          config=config)
         atexit.register(_shell_manager.close)

@@ -1,4 +1,4 @@
-"""The embedded lock client: the lock engine on a local database, no server.
+"""The embedded client: the engine in-process on a local database, no server.
 
 The same engine and models as the server, so the locking rules are the same;
 several processes on one machine share the SQLite file safely. Each session's
@@ -11,19 +11,20 @@ from __future__ import annotations
 import getpass
 import logging
 import threading
-from typing import Any, Callable
+from pathlib import Path
+from typing import IO, Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rotest_app import engine as lock_engine
-from rotest_app.engine import liveness
+from rotest_app.engine import history, liveness
 from rotest_app.engine.transaction import serialized
 from rotest_app.engine.users import UserSnapshot
-from rotest_app.models import User
+from rotest_app.models import User, resource_models, signatures
 
-from .errors import error_for
-from .lock_client import Descriptor, LockClient, ResourceDict
+from ..resources.errors import error_for
+from .client import Descriptor, ResourceDict, StoreClient
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,10 @@ def local_user(db: Session, username: str | None = None) -> User:
     return user
 
 
-class EmbeddedLockClient(LockClient):
-    """Locks through :mod:`rotest_app.engine` on the database at ``database_url``."""
+class EmbeddedClient(StoreClient):
+    """The store through :mod:`rotest_app.engine` on the database at
+    ``database_url`` (created and migrated beforehand: see
+    :func:`~rotest_core.store.client_for`)."""
 
     DEFAULT_LEASE = EMBEDDED_LEASE
     _presence: liveness.Presence | None = None
@@ -62,16 +65,28 @@ class EmbeddedLockClient(LockClient):
     def __init__(self, database_url: str, username: str | None = None, *,
                  lease_seconds: float | None = None) -> None:
         self.engine = lock_engine.open_engine(database_url)
+        self.database_url = database_url
+        self.where = f"the embedded database ({database_url})"
         self.username = username or getpass.getuser()
         if lease_seconds is not None:
             self.DEFAULT_LEASE = lease_seconds
 
     def _call(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run an engine operation in a short-lived Session of this thread."""
+        """Run an engine operation, as the local user, in a short-lived
+        Session of this thread; its errors are the remote client's."""
         with Session(self.engine) as db:
-            user = self._user(db)
             try:
-                return operation(db, user, *args, **kwargs)
+                return operation(db, self._user(db), *args, **kwargs)
+            except lock_engine.EngineError as error:
+                raise error_for(error.code, error.message, error.details) from None
+
+    def _read(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a read of the history; first end the runs whose client went
+        silent, as the server's sweeper would (embedded mode has none)."""
+        with Session(self.engine) as db:
+            history.end_expired_runs(db)
+            try:
+                return operation(db, *args, **kwargs)
             except lock_engine.EngineError as error:
                 raise error_for(error.code, error.message, error.details) from None
 
@@ -150,3 +165,59 @@ class EmbeddedLockClient(LockClient):
     def update_fields(self, type_name: str, filters: dict[str, Any],
                       values: dict[str, Any]) -> list[ResourceDict]:
         return self._call(lock_engine.update_fields, type_name, filters, values)
+
+    def start_run(self, **run: Any) -> dict[str, Any]:
+        return self._call(history.start_run, **run)
+
+    def add_records(self, run_id: int, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._call(history.add_records, run_id, records)
+
+    def finish_run(self, run_id: int, *, end: str, artifact_path: str | None,
+                   status: str | None = None) -> dict[str, Any]:
+        return self._call(history.finish_run, run_id, end=end,
+                          artifact_path=artifact_path, status=status)
+
+    def latest_results(self, name: str) -> dict[str, Any]:
+        return self._read(history.latest_results, name)
+
+    def past_durations(self, name: str | None) -> dict[str, float]:
+        return self._read(history.past_durations, name)
+
+    def signatures(self) -> list[dict[str, Any]]:
+        with Session(self.engine) as db:
+            return signatures.all_signatures(db)
+
+    def add_signature(self, name: str, pattern: str) -> dict[str, Any]:
+        with Session(self.engine) as db:
+            return signatures.record_signature(db, name=name, pattern=pattern)[0]
+
+    def count_hit(self, signature_id: int) -> None:
+        with Session(self.engine) as db:
+            signatures.count_hit(db, signature_id)
+
+    def import_inventory(self, path: Path, *, keep_changes: bool = False,
+                         progress: Callable[[int, int], None] | None = None) -> Any:
+        # Lazy: the importer brings PyYAML and the YAML stream, which a run
+        # that only locks never needs.
+        from rotest_app.engine.importer import import_file
+        return import_file(self.database_url, path, keep_changes=keep_changes,
+                           progress=progress)
+
+    def export_inventory(self, out: IO[str], type_name: str = "ResourceData", *,
+                         progress: Callable[[int, int], None] | None = None) -> int:
+        # Lazy: as for import_inventory.
+        from rotest_app.engine.exporter import export_file
+        return export_file(self.database_url, out, _model_named(type_name),
+                           progress=progress)
+
+
+def _model_named(type_name: str) -> type:
+    """The resource model of that name; an unknown one is a request error
+    that lists the known ones."""
+    from rotest_app.models import resource_models
+    models = resource_models()
+    if type_name not in models:
+        known = ", ".join(sorted(models)) or "none"
+        raise error_for("invalid_request", f"unknown resource type {type_name!r}; "
+                        f"known types: {known}", {})
+    return models[type_name]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from .errors import ResourceUnavailableError
+from ..resources.errors import ResourceUnavailableError
 
 #: The longest one poll may block; the server may cut it shorter.
 POLL_SLICE = 20.0

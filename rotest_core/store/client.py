@@ -1,8 +1,9 @@
-"""What the runtime asks of a lock client, and the parts both clients share.
+"""What the runtime and the reports ask of the store: one table of
+operations, and the parts both doors share.
 
-Two clients implement it: :class:`~.embedded.EmbeddedLockClient` calls the
-lock engine on a local database; :class:`~.remote.RemoteLockClient` calls the
-server's JSON API. Both hold one lock session for their lifetime.
+Two clients implement it: :class:`~.embedded.EmbeddedClient` calls the engine
+in-process on a local database; :class:`~.remote.RemoteClient` calls the
+server's JSON API. A client holds at most one lock session at a time.
 """
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import abc
 import logging
 import threading
 import time
-from typing import Any, Iterator
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator
 
-from .errors import LockClientError, SessionLostError
+from ..resources.errors import LockClientError, SessionLostError
+from .waiting import lock_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +28,12 @@ def descriptor(type_name: str, **filters: Any) -> Descriptor:
     return {"type": type_name, "properties": filters}
 
 
-class LockClient(abc.ABC):
-    """Lock and release resources within one lock session.
+class StoreClient(abc.ABC):
+    """The store, as the runtime and the reports use it: lock sessions and
+    locks, resource queries, the run history, error signatures and the
+    inventory.
 
+    Locks are taken within one lock session.
     The session's life is the same for every client: :meth:`open` starts it
     and a heartbeat thread renews its lease three times a lease; the client's
     *presence* (a connection or a file lock, see the subclasses) lets the
@@ -40,6 +46,8 @@ class LockClient(abc.ABC):
     ``_leave``).
     """
 
+    #: Where the store is, in words, for messages.
+    where: str = "the store"
     #: The lease asked for when :meth:`open` is given none (None: the server's).
     DEFAULT_LEASE: float | None = 10.0
     #: Heartbeats per lease: two may fail (a blip) before the lease runs out.
@@ -147,7 +155,6 @@ class LockClient(abc.ABC):
         """All the described resources, one per descriptor, in order; waits up
         to ``timeout`` seconds in the server's fair queue. Raises
         ResourceUnavailableError when they are not free in time."""
-        from .waiting import lock_and_wait
         if self._lost is not None and self.session_id is not None:
             self._reopen()
         return lock_and_wait(self, descriptors, timeout, priority)
@@ -230,7 +237,67 @@ class LockClient(abc.ABC):
                       values: dict[str, Any]) -> list[ResourceDict]:
         """Set fields on the resources matching ``filters`` (held by us, or admin)."""
 
-    def __enter__(self) -> "LockClient":
+    # --- the run history ------------------------------------------------
+
+    @abc.abstractmethod
+    def start_run(self, **run: Any) -> dict[str, Any]:
+        """Start a run (name, host, start, settings, environment, run_dir,
+        base, uid, planned, lease); a start sent again with the same ``uid``
+        returns the stored run."""
+
+    @abc.abstractmethod
+    def add_records(self, run_id: int, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Store records (and renew the run's lease); the answer says which
+        were ``refused`` and why (``index``, ``path``, ``message``)."""
+
+    def renew_run(self, run_id: int) -> dict[str, Any]:
+        """Renew the run's lease: records, none of them."""
+        return self.add_records(run_id, [])
+
+    @abc.abstractmethod
+    def finish_run(self, run_id: int, *, end: str, artifact_path: str | None,
+                   status: str | None = None) -> dict[str, Any]:
+        """End the run; ``status`` ``interrupted`` or ``aborted``, or None
+        for the tests to decide."""
+
+    @abc.abstractmethod
+    def latest_results(self, name: str) -> dict[str, Any]:
+        """The last result of each test of the runs named ``name``."""
+
+    @abc.abstractmethod
+    def past_durations(self, name: str | None) -> dict[str, float]:
+        """Each test's recent duration, by path."""
+
+    # --- error signatures -----------------------------------------------
+
+    @abc.abstractmethod
+    def signatures(self) -> list[dict[str, Any]]:
+        """Every known error signature (id, name, pattern, ...)."""
+
+    @abc.abstractmethod
+    def add_signature(self, name: str, pattern: str) -> dict[str, Any]:
+        """Record a new signature; one with the same pattern is returned as is."""
+
+    @abc.abstractmethod
+    def count_hit(self, signature_id: int) -> None:
+        """Count one more failure that matched the signature."""
+
+    # --- the inventory --------------------------------------------------
+
+    @abc.abstractmethod
+    def import_inventory(self, path: Path, *, keep_changes: bool = False,
+                         progress: Callable[[int, int], None] | None = None) -> Any:
+        """Create or update the resources of the YAML file at ``path``, all
+        or none; an :class:`~rotest_app.engine.importer.ImportResult`-like
+        answer (``created``, ``updated``, ``unchanged``, ``changes``)."""
+
+    @abc.abstractmethod
+    def export_inventory(self, out: IO[str], type_name: str = "ResourceData", *,
+                         progress: Callable[[int, int], None] | None = None) -> int:
+        """Write the resources of ``type_name`` to ``out`` as an import file;
+        how many were written."""
+
+    def __enter__(self) -> "StoreClient":
         self.open()
         return self
 

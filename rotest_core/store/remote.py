@@ -1,4 +1,4 @@
-"""The remote lock client: the server's JSON API over HTTP.
+"""The remote client: the server's JSON API over HTTP.
 
 A background thread renews the session's lease; another keeps the session's
 presence stream open, so that the server ends the session the moment this
@@ -15,14 +15,16 @@ import math
 import re
 import threading
 import time
-from typing import Any
+from pathlib import Path
+from typing import IO, Any, Callable
+from urllib.parse import urlencode
 
 import requests
 
-from ..config import SERVER_RETRY_SECONDS
-from .errors import (LockClientError, ServerBusy, ServerUnreachable, SessionLostError,
-                     error_for)
-from .lock_client import Descriptor, LockClient, ResourceDict
+from ..config import SERVER_RETRY_SECONDS, ConfigError
+from ..resources.errors import (LockClientError, ServerBusy, ServerUnreachable,
+                                SessionLostError, error_for)
+from .client import Descriptor, ResourceDict, StoreClient
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,8 @@ IDEMPOTENT = {"GET", "HEAD", "DELETE"}
 PRESENCE_SILENCE = 60.0
 
 
-class RemoteLockClient(LockClient):
-    """Locks through the server at ``base_url`` (e.g. ``http://lab:8000``)."""
+class RemoteClient(StoreClient):
+    """The store through the server at ``base_url`` (e.g. ``http://lab:8000``)."""
 
     #: The server's ``lease_seconds`` unless :meth:`open` is given one.
     DEFAULT_LEASE = None
@@ -54,6 +56,7 @@ class RemoteLockClient(LockClient):
                  retry_seconds: float = SERVER_RETRY_SECONDS,
                  connect_timeout: float = 5.0) -> None:
         self.api = base_url.rstrip("/") + "/api/v1"
+        self.where = f"the rotest server at {base_url}"
         self.retry_seconds = retry_seconds
         self.connect_timeout = connect_timeout
         self.http = requests.Session()
@@ -207,6 +210,55 @@ class RemoteLockClient(LockClient):
         return self.call("POST", "/update_fields", {"type": type_name, "filters": filters,
                                                     "values": values})[1]["resources"]
 
+    def _answer(self, method: str, path: str, body: Any = None, *,
+                read_timeout: float = 30.0) -> Any:
+        return self.call(method, path, body, read_timeout=read_timeout)[1]
+
+    def start_run(self, **run: Any) -> dict[str, Any]:
+        return self._answer("POST", "/runs", run)
+
+    def add_records(self, run_id: int, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._answer("POST", f"/runs/{run_id}/records", {"records": records})
+
+    def finish_run(self, run_id: int, *, end: str, artifact_path: str | None,
+                   status: str | None = None) -> dict[str, Any]:
+        body = {key: value for key, value in (("end", end), ("artifact_path", artifact_path),
+                                              ("status", status)) if value is not None}
+        return self._answer("POST", f"/runs/{run_id}/finish", body)
+
+    def latest_results(self, name: str) -> dict[str, Any]:
+        return self._answer("GET", "/runs/latest?" + urlencode({"name": name}))
+
+    def past_durations(self, name: str | None) -> dict[str, float]:
+        query = urlencode({"name": name}) if name else ""
+        return self._answer("GET", "/runs/durations?" + query)["durations"]
+
+    def signatures(self) -> list[dict[str, Any]]:
+        return self._answer("GET", "/signatures", read_timeout=10.0)["signatures"]
+
+    def add_signature(self, name: str, pattern: str) -> dict[str, Any]:
+        return self._answer("POST", "/signatures", {"name": name, "pattern": pattern},
+                            read_timeout=10.0)
+
+    def count_hit(self, signature_id: int) -> None:
+        self._answer("POST", f"/signatures/{signature_id}/hits", read_timeout=10.0)
+
+    def import_inventory(self, path: Path, *, keep_changes: bool = False,
+                         progress: Callable[[int, int], None] | None = None) -> Any:
+        raise self._no_inventory()
+
+    def export_inventory(self, out: IO[str], type_name: str = "ResourceData", *,
+                         progress: Callable[[int, int], None] | None = None) -> int:
+        raise self._no_inventory()
+
+    def _no_inventory(self) -> ConfigError:
+        return ConfigError(
+            f"import writes to the database directly, and export reads it (the lock "
+            f"server's API does not create resources), and host is set to {self.api}: set "
+            f"ROTEST_DATABASE_URL (or database_url in rotest.yml) to the server's "
+            f"database, or use the admin site; or unset host to use the embedded "
+            f"database.")
+
 
 def _why(error: requests.ConnectionError) -> str:
     """The cause in a few words: requests wraps it in two layers of text."""
@@ -241,7 +293,7 @@ class _Presence:
     or refuses it for now (429); given up when the session has ended (the
     heartbeat reports that) or the server has no presence (an older one)."""
 
-    def __init__(self, client: RemoteLockClient, session_id: str) -> None:
+    def __init__(self, client: RemoteClient, session_id: str) -> None:
         self.url = f"{client.api}/sessions/{session_id}/presence"
         self.client = client
         self.attached = threading.Event()  # a stream is open now
