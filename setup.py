@@ -43,7 +43,7 @@ setup(
         "rotest_templates": ["**/*.html", "**/*.css", "**/*.js"],
     },
     install_requires=[
-        "flask>=3.0",
+        "flask>=3.1",  # a request body limit per route (the inventory import)
         "flask-sqlalchemy>=3.1",
         "sqlalchemy>=2.0",
         "flask-admin[sqlalchemy]>=2.0",

@@ -271,11 +271,36 @@ def test_remote_list_and_release_go_through_the_api(remote, imported, url):
         client.close()
 
 
-def test_remote_import_needs_the_database(remote, tmp_path):
+def test_remote_import_and_export_go_through_the_api_for_an_admin(server, rotest, tmp_path):
+    app, port = server
+    admin = {"ROTEST_HOST": "127.0.0.1", "ROTEST_PORT": str(port),
+             "ROTEST_TOKEN": add_user(app, "root", is_admin=True)}
+    path = write(tmp_path, "- {type: DeviceData, name: dev9, port: {type: PortData, "
+                           "name: port9}}\n- {type: DeviceData, name: dev1}\n", "more.yml")
+    output = ok(rotest("import", path, **admin))
+    assert "created PortData port9\ncreated DeviceData dev9\n" in output
+    assert "2 created, 0 updated, 1 unchanged" in output
+    # The server's export is the embedded engine's, byte for byte, of the same database.
+    exported = tmp_path / "remote.yml"
+    assert "Exported 7 resource(s)" in ok(rotest("export", "-o", str(exported), **admin))
+    assert exported.read_text() == ok(rotest("export"))
+    assert ok(rotest("export", "DeviceData", **admin)) == ok(rotest("export", "DeviceData"))
+    assert "unknown resource type 'Nope'" in failed(rotest("export", "Nope", **admin), 2)
+
+
+def test_remote_import_is_for_admins_and_all_or_none(remote, rotest, tmp_path, server):
     path = write(tmp_path, "- {type: DeviceData, name: dev9}\n", "more.yml")
-    output = failed(remote("import", path), code=2)
-    assert "import writes to the database directly" in output
-    assert "ROTEST_DATABASE_URL" in output
+    assert "only an admin may import resources" in failed(remote("import", path))
+    assert "only an admin may export resources" in failed(remote("export"))
+    app, port = server
+    admin = {"ROTEST_HOST": "127.0.0.1", "ROTEST_PORT": str(port),
+             "ROTEST_TOKEN": add_user(app, "root", is_admin=True)}
+    bad = write(tmp_path, "- {type: DeviceData, name: new1}\n- {type: DeviceData, name: "
+                          "new2, colour: red}\n", "bad.yml")
+    output = failed(rotest("import", bad, **admin))
+    assert f"{bad}:2: entry 2 (new2), field 'colour'" in output
+    names = [r["name"] for r in json.loads(ok(remote("list", "DeviceData", "--json")))]
+    assert names == ["dev1", "dev2"]
 
 
 def test_remote_import_with_the_database_url(remote, tmp_path, url):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import errors, history, polls, presence, signatures  # noqa: F401 - they add routes to bp
+from . import errors, history, inventory, polls, presence, signatures  # noqa: F401 - they add routes to bp
 from .contract import check_answer
 from .views import bp
 

@@ -50,7 +50,16 @@ def served_document(models: tuple[type[ResourceData], ...]) -> bytes:
     _one_of(schemas, "QueryBody", models, {"filters": "Filters"})
     _one_of(schemas, "UpdateFieldsBody", models,
             {"filters": "Filters", "values": "Values"})
+    _export_types(document, models)
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+
+def _export_types(document: dict[str, Any], models: Iterable[type]) -> None:
+    """The inventory export's ``type``: one of these models, as the engine reads it."""
+    names = "|".join(sorted(re.escape(model.__name__) for model in models))
+    for parameter in document["paths"]["/inventory"]["get"]["parameters"]:
+        if parameter["name"] == "type":
+            parameter["schema"]["pattern"] = rf"^([^\n]*\.)?({names})$"
 
 
 def type_pattern(model: type) -> str:

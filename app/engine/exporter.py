@@ -11,11 +11,12 @@ import re
 from typing import IO, Any, Callable, Iterator
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, with_polymorphic
 
+from ..models import Group, ResourceData, User, sub_resource_fields
 from .database import open_engine
-from ..models import Group, ResourceData, sub_resource_fields
+from .policy import check_inventory_rights
 
 from .importer import RUNTIME_FIELDS, settable_fields
 
@@ -33,18 +34,32 @@ def export_file(database_url: str, out: IO[str], model: type[ResourceData] = Res
     returns how many entries were written."""
     engine = open_engine(database_url)
     try:
-        with Session(engine) as db:
-            written = 0
-            exporter = Exporter(db, model)
-            total = exporter.count() if progress is not None else 0
-            for page in exporter.pages():
-                out.write("".join(map(to_yaml, page)))
-                written += len(page)
-                if progress is not None:
-                    progress(written, max(total, written))
-            return written
+        written = 0
+        for chunk, written, total in export_chunks(engine, model,
+                                                   count=progress is not None):
+            out.write(chunk)
+            if progress is not None:
+                progress(written, max(total, written))
+        return written
     finally:
         engine.dispose()
+
+
+def export_chunks(engine: Engine, model: type[ResourceData] = ResourceData, *,
+                  count: bool = False, user: User | None = None
+                  ) -> Iterator[tuple[str, int, int]]:
+    """The export of :func:`export_file`, a page at a time: (the page's YAML,
+    entries written so far, rows in all, or 0 unless ``count``). ``user``,
+    when given, must be an admin (an export shows every resource)."""
+    if user is not None:
+        check_inventory_rights(user, "export")
+    with Session(engine) as db:
+        exporter = Exporter(db, model)
+        total = exporter.count() if count else 0
+        written = 0
+        for page in exporter.pages():
+            written += len(page)
+            yield "".join(map(to_yaml, page)), written, total
 
 
 class Exporter:

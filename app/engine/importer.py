@@ -14,19 +14,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 import yaml
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, with_polymorphic
 
-from ..models import Group, ResourceData, resource_models, sub_resource_fields
+from ..models import Group, ResourceData, User, resource_models, sub_resource_fields
 from . import queue
 from .cli_base import CliError
 from .database import open_engine
 from .errors import InvalidRequest
 from .lookups import coerce_value
 from .operation import operation
+from .policy import check_inventory_rights
 from .statistics import refresh_statistics
 from .transaction import changed
 from .yaml_stream import Item, NotAList, iter_list
@@ -71,22 +72,34 @@ def import_file(database_url: str, path: Path, *, keep_changes: bool = False,
     """
     engine = open_engine(database_url)
     try:
-        with path.open("rb") as stream, Session(engine) as db:
-            with operation(db):
-                importer = Importer(db, str(path), keep_changes)
-                for batch in _batches(_items(stream, str(path)), BATCH):
-                    importer.import_batch(batch)
-                    if progress is not None:
-                        progress(stream.tell(), importer.result.total)
-                if importer.result.created or importer.result.updated:
-                    changed(db)
-                    queue.serve(db)
-            result = importer.result
-        if result.created or result.updated:
-            refresh_statistics(engine, [m.__table__.name for m in _models()])
-        return result
+        with path.open("rb") as stream:
+            return import_stream(engine, stream, str(path), keep_changes=keep_changes,
+                                 progress=progress)
     finally:
         engine.dispose()
+
+
+def import_stream(engine: Engine, stream: IO[bytes], source: str, *,
+                  keep_changes: bool = False, progress: Progress | None = None,
+                  user: User | None = None) -> ImportResult:
+    """Import the YAML ``stream`` (named ``source`` in messages) on ``engine``,
+    as :func:`import_file` does; ``user``, when given, must be an admin."""
+    if user is not None:
+        check_inventory_rights(user, "import")
+    with Session(engine) as db:
+        with operation(db):
+            importer = Importer(db, source, keep_changes)
+            for batch in _batches(_items(stream, source), BATCH):
+                importer.import_batch(batch)
+                if progress is not None:
+                    progress(stream.tell(), importer.result.total)
+            if importer.result.created or importer.result.updated:
+                changed(db)
+                queue.serve(db)
+        result = importer.result
+    if result.created or result.updated:
+        refresh_statistics(engine, [m.__table__.name for m in _models()])
+    return result
 
 
 def _items(stream: Any, source: str) -> Iterator[Item]:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..models import ResourceData, User, sub_resource_fields
 from .descriptors import Descriptor
+from .errors import PermissionDenied
 from .lookups import OPEN, Rules
 
 #: The engine's bookkeeping of who holds a resource and since when (and since
@@ -100,6 +101,13 @@ def why_not(user: User, resource: ResourceData) -> str:
         return f"{subject}is reserved for {member.reserved}"
     return (f"{subject}belongs to group {member.group.name}, which {user.username} "
             f"is not in")
+
+
+def check_inventory_rights(user: User, action: str) -> None:
+    """Import and export see and change every resource, whatever its group:
+    admins only (``action``: ``import`` or ``export``, for the message)."""
+    if not user.is_admin:
+        raise PermissionDenied(f"only an admin may {action} resources")
 
 
 def admin_only_fields(model: type[ResourceData]) -> set[str]:

@@ -129,6 +129,8 @@ SERVER_OPTIONS = (
            "longest time the server holds a lock poll open"),
     Option("max_request_bytes", as_positive(int), 1_048_576,
            "largest request body the API accepts"),
+    Option("max_inventory_bytes", as_positive(int), 268_435_456,
+           "largest import file the API accepts (POST /api/v1/inventory)"),
     Option("artifacts_dir", as_optional_str, None,
            "run artifacts (zips) the run pages may serve; default: <workdir>/artifacts",
            aliases=("ARTIFACTS_DIR",), is_path=True),

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from rotest_app import engine as lock_engine
 from rotest_app.engine import history, liveness
+from rotest_app.engine.descriptors import model_for
 from rotest_app.engine.transaction import serialized
 from rotest_app.engine.users import UserSnapshot
-from rotest_app.models import User, resource_models, signatures
+from rotest_app.models import User, signatures
 
 from ..resources.errors import error_for
 from .client import Descriptor, ResourceDict, StoreClient
@@ -207,17 +208,9 @@ class EmbeddedClient(StoreClient):
                          progress: Callable[[int, int], None] | None = None) -> int:
         # Lazy: as for import_inventory.
         from rotest_app.engine.exporter import export_file
-        return export_file(self.database_url, out, _model_named(type_name),
-                           progress=progress)
+        try:
+            model = model_for(type_name)
+        except lock_engine.EngineError as error:
+            raise error_for(error.code, error.message, error.details) from None
+        return export_file(self.database_url, out, model, progress=progress)
 
-
-def _model_named(type_name: str) -> type:
-    """The resource model of that name; an unknown one is a request error
-    that lists the known ones."""
-    from rotest_app.models import resource_models
-    models = resource_models()
-    if type_name not in models:
-        known = ", ".join(sorted(models)) or "none"
-        raise error_for("invalid_request", f"unknown resource type {type_name!r}; "
-                        f"known types: {known}", {})
-    return models[type_name]
