@@ -17,12 +17,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Keys are the lower-case setting names of :mod:`rotest_app.engine.settings` (database_url,
     plugins, ...); upper-case keys go to Flask's config unchanged (TESTING, ...).
     """
+    # Lazy: the runtime imports this package for its engine; Flask only builds an app.
     from flask import Flask
     from rotest_templates import FOLDER as TEMPLATES
 
     from . import security
-    from .models import db
+    from .engine.database import configure_engine
     from .engine.plugins import load_plugins
+    from .models import db
 
     overrides = {k: v for k, v in (config or {}).items() if k.islower()}
     settings = config_module.load_settings(overrides=overrides)
@@ -42,7 +44,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in (config or {}).items() if k.isupper()})
     app.extensions["rotest_plugins"] = load_plugins(settings["plugins"])
 
-    from .engine.database import configure_engine
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
@@ -58,6 +59,7 @@ def _sqlite_write_lock_up_front() -> None:
     """Forms that change rows take SQLite's write lock when they begin: a
     transaction that reads first may not be allowed to write later. (The API
     goes through the lock engine, which does this itself.)"""
+    # Lazy: as in create_app.
     from flask import request
 
     from .models import db
@@ -67,6 +69,7 @@ def _sqlite_write_lock_up_front() -> None:
 
 
 def _register_parts(app: Flask) -> None:
+    # Lazy: as in create_app; the parts bring Flask-Admin and the views.
     from . import admin, api, migrate, routing, sweeper, web
     routing.init_app(app)
     api.init_app(app)

@@ -10,31 +10,28 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import click
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from . import create_app
 from .engine.cli_base import CliError
-from .engine.settings import ConfigError
 from .engine.plugins import PluginError
+from .engine.schema import (MigrationError, generate_revision, migration_status,
+                            upgrade_database)
+from .engine.settings import ConfigError
+from .engine.statistics import refresh_statistics
+from .migrate import schema_of
+from .models import ApiToken, User, db, resource_models
 from .serving import DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_WORKERS
-
-# Flask, SQLAlchemy, the models and Alembic are imported by the commands that
-# use them: ``rotest run`` imports this module and must stay light.
-if TYPE_CHECKING:
-    from flask import Flask
-
-    from .models import User
 
 
 @contextmanager
 def server_app() -> Iterator[Flask]:
     """The app, inside its app context; known failures become :class:`CliError`."""
-    from sqlalchemy.exc import DBAPIError
-
-    from . import create_app
-    from .engine.schema import MigrationError
-    from .models import db
     logging.basicConfig(format="%(message)s")
     try:
         app = create_app()
@@ -80,8 +77,6 @@ def db_group() -> None:
 def db_upgrade() -> None:
     """Apply every pending migration, core and plugins, and create the tables
     of plugins that ship no migrations."""
-    from .engine.schema import upgrade_database
-    from .migrate import schema_of
     with server_app() as app:
         _show_migration_progress()
         upgrade_database(schema_of(app))
@@ -96,8 +91,6 @@ def db_upgrade() -> None:
 def db_migrate(message: str, plugin: str | None) -> None:
     """Write a revision from the difference between the models and the
     database, which must be up to date."""
-    from .engine.schema import generate_revision
-    from .migrate import schema_of
     with server_app() as app:
         path = generate_revision(schema_of(app), message, plugin)
     if path is None:
@@ -109,8 +102,6 @@ def db_migrate(message: str, plugin: str | None) -> None:
 @db_group.command("current")
 def db_current() -> None:
     """Show the revision of the database on each branch."""
-    from .engine.schema import migration_status
-    from .migrate import schema_of
     with server_app() as app:
         status = migration_status(schema_of(app))
     for branch, applied, head in status:
@@ -123,8 +114,6 @@ def db_current() -> None:
 def db_analyze() -> None:
     """Refresh the query planner's statistics (ANALYZE) of the lock tables and
     the resource tables: after a large import or clean-up, or nightly."""
-    from .models import db, resource_models
-    from .engine.statistics import refresh_statistics
     with server_app():
         tables = refresh_statistics(db.engine, [model.__table__.name
                                                 for model in resource_models().values()])
@@ -146,9 +135,6 @@ def users() -> None:
               help="Default: $ROTEST_PASSWORD, else asked for twice.")
 def create_user(username: str, admin: bool, password: str) -> None:
     """Create the user USERNAME."""
-    from sqlalchemy.exc import IntegrityError
-
-    from .models import User, db
     if not password:
         raise CliError("the password must not be empty")
     with server_app():
@@ -167,9 +153,6 @@ def create_user(username: str, admin: bool, password: str) -> None:
 @users.command("list")
 def list_users() -> None:
     """List the users."""
-    from sqlalchemy import select
-
-    from .models import User, db
     with server_app():
         for user in db.session.scalars(select(User).order_by(User.username)):
             flags = " ".join(flag for flag, on in (("admin", user.is_admin),
@@ -178,9 +161,6 @@ def list_users() -> None:
 
 
 def _user(username: str) -> User:
-    from sqlalchemy import select
-
-    from .models import User, db
     user = db.session.scalar(select(User).filter_by(username=username))
     if user is None:
         raise CliError(f"no user {username!r}: create it with "
@@ -200,7 +180,6 @@ def tokens() -> None:
 @click.option("--name", default="", help="A label, e.g. the CI job that uses the token.")
 def create_token(username: str, name: str) -> None:
     """Issue a token for USERNAME and print it: it is shown only this once."""
-    from .models import ApiToken, db
     with server_app():
         token, plain = ApiToken.issue(_user(username), name)
         db.session.add(token)
@@ -214,9 +193,6 @@ def create_token(username: str, name: str) -> None:
 @tokens.command("list")
 def list_tokens() -> None:
     """List the tokens (their prefixes: the tokens themselves are not kept)."""
-    from sqlalchemy import select
-
-    from .models import ApiToken, db
     with server_app():
         for token in db.session.scalars(select(ApiToken).order_by(ApiToken.id)):
             used = token.last_used.isoformat(" ", "seconds") if token.last_used else "never"
@@ -228,7 +204,6 @@ def list_tokens() -> None:
 @click.argument("token_id", metavar="ID", type=int)
 def revoke_token(token_id: int) -> None:
     """Delete the token ID, as `rotest tokens list` shows it."""
-    from .models import ApiToken, db
     with server_app():
         token = db.session.get(ApiToken, token_id)
         if token is None:
@@ -269,9 +244,6 @@ def server(bind: str, workers: int, threads: int, dev: bool, debug: bool) -> Non
     To run gunicorn yourself (upgrade first with `rotest db upgrade`):
         gunicorn -c python:rotest_app.gunicorn_conf 'rotest_app:create_app()' --bind 0.0.0.0:8000
     """
-    from .engine.schema import upgrade_database
-    from .migrate import schema_of
-    from .models import db
     host, port = _bind(bind)
     if debug and not dev:
         raise CliError("--debug needs --dev: gunicorn does not reload code", exit_code=2)
@@ -281,5 +253,5 @@ def server(bind: str, workers: int, threads: int, dev: bool, debug: bool) -> Non
     if dev:
         app.run(host=host, port=port, debug=debug)
         return
-    from .gunicorn_app import serve
+    from .gunicorn_app import serve  # lazy: gunicorn only for this command
     serve(bind, workers=workers, threads=threads)

@@ -41,6 +41,7 @@ class RotestGunicorn(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self) -> Any:
+        # Lazy: in each worker after the fork, as gunicorn loads an app.
         from . import create_app
         return create_app()
 

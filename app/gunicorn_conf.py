@@ -51,9 +51,11 @@ def stop_serving(wsgi_app: Any) -> None:
 
 
 def _wake_waiters(wsgi_app: Any) -> None:
+    # Lazy: gunicorn reads this file before the app exists; Flask only once it does.
     from flask import Flask
     if not isinstance(wsgi_app, Flask):
         return
+    # Lazy: as above.
     from rotest_app.engine.notify import notifier_for
     from rotest_app.models import db
     with wsgi_app.app_context():

@@ -80,6 +80,7 @@ class GunicornServer:
                                    config=self.config)
         self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env,
                                         stdout=out, stderr=out)
+        # Lazy: only a test or a bench waiting for its server needs requests.
         import requests
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

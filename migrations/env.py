@@ -15,6 +15,7 @@ from rotest_app.models import db
 def _engine():
     engine = context.config.attributes.get("engine")
     if engine is None:  # flask db ...: inside the app
+        # Lazy: Flask only under Flask-Migrate; `rotest db` migrates without it.
         from flask import current_app
         engine = current_app.extensions["migrate"].db.engine
     return engine

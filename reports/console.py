@@ -471,6 +471,7 @@ def _past_durations(config: Any, run_name: str | None) -> dict[str, float]:
     when it is installed and reachable; {} otherwise (the estimate then uses
     this run's mean)."""
     try:
+        # Lazy: the store's client only when a progress estimate is asked for.
         from rotest_reports.history import past_durations
     except ImportError:
         return {}

@@ -61,5 +61,6 @@ def main(*tests: type, argv: Sequence[str] | None = None) -> None:
         if __name__ == "__main__":
             main()
     """
+    # Lazy: the CLI (click) only for a module run as a script.
     from .cli import run_module
     run_module(sys._getframe(1).f_globals["__name__"], tests, argv)

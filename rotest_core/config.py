@@ -165,9 +165,11 @@ def read_run_config(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     if path.suffix in (".yml", ".yaml"):
+        # Lazy: a run configuration file is rare; each parser only for its own kind.
         import yaml
         parse, errors = (lambda t: yaml.safe_load(t) or {}), (yaml.YAMLError,)
     else:
+        # Lazy: as yaml above.
         import json
         parse, errors = json.loads, (ValueError,)
     try:

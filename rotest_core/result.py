@@ -397,6 +397,7 @@ class Result(unittest.TestResult):
 
     def _post_mortem(self, err: Any) -> None:
         if self.debug and err[2] is not None:
+            # Lazy: only --debug needs the debugger.
             import pdb
             print(f"\n{err[0].__name__}: {err[1]}\nrotest: entering the post-mortem "
                   f"debugger (-D); 'c' goes on with the run", file=sys.stderr)

@@ -25,9 +25,20 @@ from typing import Any, Iterable, TextIO
 
 import click
 
+from rotest_app.engine.cli_base import CliError
+from rotest_app.engine.plugins import PluginError, load_plugins
+from rotest_app.engine.settings import ConfigError
+
+from . import flow, flow_component
+from .block import TestBlock
 from .case import RunContext, TestCase, new_run_dir, unique_dir
 from .config import RunConfig, load_config
+from .flow import TestFlow
+from .flow_component import Pipe
 from .resources.base import BaseResource
+from .resources.errors import LockClientError
+from .result import Result, handler_class
+from .runner import _make_handlers, build_tree
 
 __all__ = ["ShellSession", "shell"]
 
@@ -86,11 +97,6 @@ class ShellSession:
         and ``parameters`` (these win); a block's or flow's outputs go into
         ``shared_data``. ``debug``: the debugger on failures and errors, as
         ``-D`` does. Returns the result (``.wasSuccessful()``)."""
-        from .block import TestBlock
-        from .flow import TestFlow
-        from .result import Result
-        from .result import handler_class
-        from .runner import _make_handlers, build_tree
         values = {**self.shared_data, **parameters}
         if isinstance(test, type) and issubclass(test, (TestBlock, TestFlow)):
             prepared = test.params(**_for_component(test, values, parameters),
@@ -132,9 +138,6 @@ class ShellSession:
     def namespace(self, modules: Iterable[str] = ()) -> dict[str, Any]:
         """What the shell starts with: resource classes of the plugins and the
         resource and test classes of ``modules``, and the session's helpers."""
-        from rotest_app.engine.plugins import load_plugins
-
-        from . import flow, flow_component
         names: dict[str, Any] = {}
         for module in load_plugins(self.config.plugins).values():
             names.update(_classes(module, (BaseResource,)))
@@ -176,7 +179,6 @@ def _declared_names(test: type) -> set[str]:
 
 
 def _pipe_sources(values: dict[str, Any]) -> set[str]:
-    from .flow_component import Pipe
     return {value.parameter_name for value in values.values() if isinstance(value, Pipe)}
 
 
@@ -220,7 +222,7 @@ def interact(namespace: dict[str, Any], banner: str, plain: bool = False) -> Non
     """IPython if it is installed (and not ``plain``), Python's console otherwise."""
     if not plain:
         try:
-            import IPython
+            import IPython  # optional: Python's console without it
         except ImportError:
             pass
         else:
@@ -241,11 +243,6 @@ def interact(namespace: dict[str, Any], banner: str, plain: bool = False) -> Non
 def shell(modules: tuple[str, ...], outputs: str | None, plain: bool) -> None:
     """An interactive shell to lock resources and run tests, blocks and
     flows one at a time (Rotest's shell)."""
-    from rotest_app.engine.cli_base import CliError
-    from rotest_app.engine.settings import ConfigError
-    from rotest_app.engine.plugins import PluginError
-
-    from .resources.errors import LockClientError
     if modules and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # -m tests.something, from the project's folder
     try:

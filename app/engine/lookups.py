@@ -152,6 +152,7 @@ def _relation(mapper: Mapper, prop: RelationshipProperty, rest: str, value: Any,
 
 
 def _is_resource(mapper: Mapper) -> bool:
+    # Here, not above: the models import this module's lookups (a cycle).
     from ..models import ResourceData
     return issubclass(mapper.class_, ResourceData)
 

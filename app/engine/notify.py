@@ -141,6 +141,7 @@ class PostgresNotifier(Notifier):
                 self._listener.start()
 
     def _listen(self) -> None:
+        # Lazy: psycopg only on PostgreSQL.
         import psycopg
         while not self._closed.is_set():
             try:

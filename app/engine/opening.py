@@ -56,6 +56,7 @@ def open_postgres(db: Session, now: datetime, token_hash: str | None,
                   check: SessionCheck | None) -> Opened:
     """Send the opening message on the Session's connection; returns what it
     found. The transaction is open afterwards, holding the engine's lock."""
+    # Lazy: psycopg only on PostgreSQL (SQLite servers lack it).
     from psycopg import pq
     from psycopg.adapt import Transformer
     raw = db.connection().connection.driver_connection
@@ -95,6 +96,7 @@ def commit_notifying(db: Session, channel: str, payload: str) -> None:
 def _send(raw: Any, parts: list[str], **values: Any) -> list[Any]:
     """Send ``parts`` (``{name}`` fields filled with ``values``, quoted) as one
     message; their results, or the first error raised."""
+    # Lazy: as in open_postgres.
     from psycopg import errors, generators, pq
     quote = _quoter(raw)
     text = "; ".join(parts).format(**{name: quote(v) for name, v in values.items()})
@@ -122,6 +124,7 @@ def _session_statement(check: SessionCheck, now: datetime, quote: Any) -> str:
 
 
 def _quoter(raw: Any) -> Any:
+    # Lazy: as in open_postgres.
     from psycopg.sql import Literal
     return lambda value: Literal(value).as_string(raw)
 

@@ -7,6 +7,7 @@ the wrong type is an error that names the file, the key and the problem.
 from __future__ import annotations
 
 import os
+import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,6 +259,7 @@ def create_private_sqlite_file(url: str) -> None:
     SQLite gives its -wal and -shm files the same mode. An existing file is
     left as it is, and so is a relative path (Flask-SQLAlchemy and SQLite
     resolve it differently); other databases are not files."""
+    # Lazy: the runtime reads these settings at start-up; SQLAlchemy costs it ~0.1 s.
     from sqlalchemy.engine import make_url
     parsed = make_url(url)
     database = parsed.database
@@ -276,7 +278,6 @@ def create_private_sqlite_file(url: str) -> None:
 
 def secret_key_for(workdir: str) -> str:
     """A random key kept in the workdir, shared by every worker of one server."""
-    import secrets
     folder = Path(workdir).expanduser()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     key_file = folder / "secret_key"

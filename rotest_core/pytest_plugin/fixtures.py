@@ -16,6 +16,7 @@ scope that a test uses are locked together, all or nothing, in one request.
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -44,6 +45,7 @@ class FixtureSpec:
     def named(self, fixture: str) -> list["ResourceRequest"]:
         """The requests under names unique in a batch of fixtures:
         ``calc`` for a single request, ``pair.left`` for a named one."""
+        # Lazy: pytest loads this plugin in every run; it costs nothing until used.
         from ..resources.request import ResourceRequest
         return [ResourceRequest(fixture if key is None else f"{fixture}.{key}",
                                 request.type, **request.kwargs)
@@ -92,6 +94,7 @@ def resource_fixture(request: "ResourceRequest | None" = None, /, *, scope: str 
 
     Assign the result to a name in a ``conftest.py`` or a test module.
     """
+    # Lazy: pytest loads this plugin in every run; it costs nothing until used.
     from ..resources.request import ResourceRequest
     _check_scope(scope)
     if (request is None) == (not requests):
@@ -144,6 +147,7 @@ def process_state(config: pytest.Config) -> ProcessState:
         if not hasattr(config.option, "rotest_skip_init"):  # its options: not loaded
             pytest.fail("the rotest pytest plugin is off (-p no:rotest): resource "
                         "fixtures cannot lock anything", pytrace=False)
+        # Lazy: pytest loads this plugin in every run; it costs nothing until used.
         from .hooks import StateHooks
         state = config.stash[STATE] = ProcessState(config)
         config.pluginmanager.register(StateHooks(state), "rotest-state")
@@ -220,7 +224,6 @@ def _test_id(request: pytest.FixtureRequest) -> str:
 
 
 def _manager_fixture(spec: FixtureSpec, request: pytest.FixtureRequest) -> Iterator[Any]:
-    import time
     state = process_state(request.config)
     started = time.monotonic()
     carried = state.carried.pop(id(spec.manager), None)

@@ -47,6 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rotest: uses rotest resources (set by the "
                                        "rotest plugin, with the resources' names)")
     if config.getoption("rotest_report") and not hasattr(config, "workerinput"):
+        # Lazy: pytest loads this plugin in every run; it costs nothing until used.
         from .reporting import ReportBridge
         config.pluginmanager.register(ReportBridge.from_config(config), "rotest-report")
 

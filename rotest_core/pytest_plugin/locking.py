@@ -96,6 +96,7 @@ class ProcessState:
     def context(self) -> "RunContext":
         """rotest's RunContext for this process, made on first use."""
         if self._context is None:
+            # Lazy: pytest loads this plugin in every run; it costs nothing until used.
             from ..case import RunContext
             rotest_config = load_rotest_config(self.config)
             self._context = RunContext(
@@ -120,6 +121,7 @@ class ProcessState:
         Returns the resources by request name, the seconds waited for the lock
         and the seconds their set-up took.
         """
+        # Lazy: pytest loads this plugin in every run; it costs nothing until used.
         from ..case import unique_dir
         context = self.context
         work_dir = unique_dir(context.run_dir, work_dir_name)
@@ -159,6 +161,7 @@ class ProcessState:
     def store_state(self, held: list[Held], nodeid: str) -> Path | None:
         """``--rotest-save-state``: each resource of a failed test stores its
         state under ``<run dir>/<test>/state/<request name>``."""
+        # Lazy: pytest loads this plugin in every run; it costs nothing until used.
         from ..case import unique_dir
         resources = {name: r for h in held for name, r in h.resources.items()}
         if not resources:
@@ -190,6 +193,7 @@ class ProcessState:
 
 def load_rotest_config(config: pytest.Config) -> Any:
     """rotest.yml (or ``--rotest-config``), ROTEST_*, then the plugin's options."""
+    # Lazy: pytest loads this plugin in every run; it costs nothing until used.
     from ..config import load_config
     overrides = {"host": config.getoption("rotest_host"),
                  "port": config.getoption("rotest_port"),
@@ -207,6 +211,7 @@ def run_dir_for(config: pytest.Config, rotest_config: Any) -> Path:
              or getattr(config, "workerinput", {}).get("rotest_run_dir"))
     if given:
         return Path(given)
+    # Lazy: pytest loads this plugin in every run; it costs nothing until used.
     from ..case import new_run_dir
     return new_run_dir(rotest_config.workdir, config.getoption("rotest_run_name"))
 

@@ -94,6 +94,8 @@ class ReportBridge:
     @classmethod
     def from_config(cls, config: pytest.Config) -> "ReportBridge":
         """The handlers named by ``--rotest-report``; a UsageError names a bad one."""
+        # Lazy: pytest loads this plugin in every run; it costs nothing until used.
+        # Lazy: pytest loads this plugin in every run; it costs nothing until used.
         from ..case import new_run_dir
         from ..result import HandlerNotAvailable, handler_class
         from ..runner import _with_journal
@@ -113,6 +115,8 @@ class ReportBridge:
 
     def _start(self) -> Any:
         if self.result is None:
+            # Lazy: pytest loads this plugin in every run; it costs nothing until used.
+            # Lazy: pytest loads this plugin in every run; it costs nothing until used.
             from ..result import Result
             from ..runner import _make_handlers
             handlers = _make_handlers(self.handler_classes, self.root, stream=sys.stdout,

@@ -23,6 +23,7 @@ def client_for(config: RunConfig, *, retry_seconds: float | None = None) -> Stor
         raise ConfigError(f"a token is needed to use the rotest server at "
                           f"{config.server_url}: set 'token' in rotest.yml or "
                           f"ROTEST_TOKEN (make one with: rotest tokens create USER)")
+    # Lazy: as above.
     from .remote import RemoteClient
     return RemoteClient(config.server_url, config.token,
                         retry_seconds=config.server_retry_seconds
