@@ -36,11 +36,10 @@ from rotest_app.engine.settings import ConfigError
 from rotest_app.engine.plugins import PluginError, load_plugins
 
 from .config import RunConfig, load_config
-from rotest_app.engine.importer import InventoryError
 from .resources import LockClientError, ResourceRequestError
 from .store import StoreClient, client_for
 
-__all__ = ["InventoryError", "format_table", "resources"]
+__all__ = ["format_table", "resources"]
 
 COLUMNS = (("name", "NAME"), ("type", "TYPE"), ("owner", "OWNER"),
            ("is_usable", "USABLE"), ("group", "GROUP"), ("comment", "COMMENT"))

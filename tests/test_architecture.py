@@ -30,6 +30,17 @@ ALLOWED = {
 FLASK_FREE = ("rotest_app.engine", "rotest_app.models", "rotest_core", "rotest_reports",
               "rotest_templates")
 PROJECT = ("rotest_core", "rotest_app", "rotest_reports", "rotest_templates")
+#: The store's doors on the runtime's side: its client, and the migration of
+#: the embedded database. Only they call the store's operations.
+STORE_DOORS = ("rotest_core.store", "rotest_core.embedded_db")
+#: What the rest of the runtime and the reports may import of the store: its
+#: settings and vocabulary, which take no database Session.
+STORE_VOCABULARY = ("rotest_app", "rotest_app.engine", "rotest_app.engine.settings",
+                    "rotest_app.engine.lazy", "rotest_app.engine.plugins",
+                    "rotest_app.engine.cli_base", "rotest_app.engine.outcomes",
+                    "rotest_app.engine.grouping",
+                    # the signature handler checks a pattern before it records one
+                    "rotest_app.models.signatures")
 
 
 def installed_folders() -> dict[str, str]:
@@ -118,6 +129,17 @@ def test_imports_point_one_way():
              if target.split(".")[0] in PROJECT
              and not any(in_room(target, allowed) for allowed in ALLOWED[room(module)])]
     assert not wrong, "imports against the rule (docs/architecture.md):\n" + "\n".join(wrong)
+
+
+def test_the_runtime_and_the_reports_use_the_store_through_its_client():
+    wrong = [f"{module}:{line} imports {owner(target)}"
+             for module, path in MODULES.items()
+             if room(module) in ("rotest_core", "rotest_reports")
+             and not any(in_room(module, door) for door in STORE_DOORS)
+             for target, line in imports_of(module, path)
+             if in_room(owner(target), "rotest_app")
+             and owner(target) not in STORE_VOCABULARY]
+    assert not wrong, "\n".join(wrong)
 
 
 def test_the_store_and_the_runtime_are_flask_free():
