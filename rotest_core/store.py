@@ -49,6 +49,16 @@ class Store(Protocol):
         """The last result of each test of the runs named ``name``."""
     def past_durations(self, name: str | None) -> dict[str, float]:
         """Each test's recent duration, by path."""
+    def recent_durations(self, name: str | None) -> dict[str, float]:
+        """Each test's recent duration with the set-up before it, by path,
+        the shards of one run id counting as one run (``--shard``'s weights)."""
+    def claim_shard_plan(self, **plan: Any) -> dict[str, Any]:
+        """Store the split of a run id's shards (run_group, name, shards,
+        fingerprint, plan) unless one is stored: returns the stored one."""
+    def group_results(self, name: str, run_group: str | None = None,
+                      exclude_group: str | None = None) -> dict[str, Any]:
+        """What passed in a run and its shards, for ``--delta`` (see
+        :func:`rotest_app.engine.history.group_results`)."""
     def signatures(self) -> list[dict[str, Any]]:
         """Every known error signature (id, name, pattern, ...)."""
     def add_signature(self, name: str, pattern: str) -> dict[str, Any]:
@@ -109,6 +119,17 @@ class EmbeddedStore:
     def past_durations(self, name: str | None) -> dict[str, float]:
         return self._read(history.past_durations, name)
 
+    def recent_durations(self, name: str | None) -> dict[str, float]:
+        return self._read(history.recent_durations, name)
+
+    def claim_shard_plan(self, **plan: Any) -> dict[str, Any]:
+        return self._as_user(history.claim_shard_plan, **plan)[0]
+
+    def group_results(self, name: str, run_group: str | None = None,
+                      exclude_group: str | None = None) -> dict[str, Any]:
+        return self._read(history.group_results, name, run_group=run_group,
+                          exclude_group=exclude_group)
+
     def end_expired_runs(self) -> int:
         """End the runs whose client went silent, as the server's sweeper
         does: embedded mode has none, so this is done before each read."""
@@ -166,6 +187,19 @@ class RemoteStore:
     def past_durations(self, name: str | None) -> dict[str, float]:
         query = urlencode({"name": name}) if name else ""
         return self._call("GET", "/runs/durations?" + query)["durations"]
+
+    def recent_durations(self, name: str | None) -> dict[str, float]:
+        query = urlencode({"name": name}) if name else ""
+        return self._call("GET", "/runs/recent-durations?" + query)["durations"]
+
+    def claim_shard_plan(self, **plan: Any) -> dict[str, Any]:
+        return self._call("POST", "/runs/shard-plans", plan)
+
+    def group_results(self, name: str, run_group: str | None = None,
+                      exclude_group: str | None = None) -> dict[str, Any]:
+        query = {"name": name, "run_group": run_group, "exclude_group": exclude_group}
+        return self._call("GET", "/runs/group-results?" + urlencode(
+            {key: value for key, value in query.items() if value is not None}))
 
     def signatures(self) -> list[dict[str, Any]]:
         return self._call("GET", "/signatures", read_timeout=10.0)["signatures"]
