@@ -288,7 +288,7 @@ def _select_shard(root: TestSuite, config: RunConfig, options: RunOptions,
     """Keep this shard's tests; a report if it has none. Raises ShardError
     (a stored plan for other tests) or the store's errors."""
     from .shard import ShardError
-    from .shard_plan import apply_shard, plan_split
+    from .shard_plan import apply_shard, plan_split, seconds_text
     try:
         found = plan_split(root, config, options.shard, options.run_group,
                            delta_base=getattr(root, "delta_base", None))
@@ -302,8 +302,8 @@ def _select_shard(root: TestSuite, config: RunConfig, options: RunOptions,
     everything = root.countTestCases()
     left = apply_shard(root, found)
     totals = found.totals()
-    expected = (f", expected {totals[options.shard.index - 1]:.1f} s of "
-                f"{sum(totals):.1f} s" if found.by_time else "")
+    expected = (f", expected {seconds_text(totals[options.shard.index - 1])} of "
+                f"{seconds_text(sum(totals))}" if found.by_time else "")
     print(f"rotest: --shard {options.shard}: {left} of {everything} test(s){expected} "
           f"({found.source})", file=stream)
     if not left:

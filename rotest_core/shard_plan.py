@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 from .shard import Shard, ShardError, ShardUnit, select_shard, shard_units, split
 from .suite import TestSuite
 
-__all__ = ["ShardSplit", "apply_shard", "plan_split", "weights_of"]
+__all__ = ["ShardSplit", "apply_shard", "plan_split", "seconds_text", "weights_of"]
 
 #: Seconds are kept to the millisecond in a stored plan.
 PRECISION = 3
@@ -63,10 +63,15 @@ class ShardSplit:
         """Every shard's expected time (or test count), this one marked."""
         lines = [f"shards ({self.source}):"]
         for number, (total, tests) in enumerate(zip(self.totals(), self.test_counts()), 1):
-            expected = f", expected {total:.1f} s" if self.by_time else ""
+            expected = f", expected {seconds_text(total)}" if self.by_time else ""
             mark = "  <- this shard" if number == self.shard.index else ""
             lines.append(f"  {number}/{self.shard.count}: {tests} test(s){expected}{mark}")
         return "\n".join(lines)
+
+
+def seconds_text(seconds: float) -> str:
+    """``12.3 s``, or ``0.012 s`` for a short time."""
+    return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.3f} s"
 
 
 def weights_of(units: Sequence[ShardUnit], seconds: Mapping[str, float]

@@ -530,8 +530,20 @@ def group_results(db: Session, name: str, run_group: str | None = None,
         base = db.get(HistoryRun, bases[0]) if bases else None
         link_runs = [run for run in _group_of(db, base) if run.id not in seen] \
             if base is not None else []
-    return {"run": run_dict(newest), "runs": members, "passed": sorted(passed),
-            "not_passed": sorted(not_passed)}
+    first = _group_of(db, newest)
+    ends = [run.end for run in first]
+    return {"run": {**run_dict(newest), "status": _group_status(first),
+                    "end": None if None in ends else timestamp(max(ends))},
+            "runs": members, "passed": sorted(passed), "not_passed": sorted(not_passed)}
+
+
+def _group_status(runs: list[HistoryRun]) -> str:
+    """The status of a run made of shards: the first of running, aborted,
+    interrupted, failed that one of them has, else passed."""
+    statuses = {run.status for run in runs}
+    return next((status for status in (HistoryRun.RUNNING, HistoryRun.ABORTED,
+                                       HistoryRun.INTERRUPTED, HistoryRun.FAILED)
+                 if status in statuses), HistoryRun.PASSED)
 
 
 #: The start of a lone run's key in :func:`_group_key` (no run id holds it).
@@ -596,12 +608,9 @@ def get_run_group(db: Session, run_group: str, *, name: str | None = None
     for run in runs:
         for outcome, count in (run.counts or {}).items():
             counts[outcome] = counts.get(outcome, 0) + count
-    statuses = {run.status for run in runs}
     shards = max((run.shards or 0) for run in runs) or None
     missing = sorted(set(range(1, (shards or 0) + 1)) - {run.shard for run in runs})
-    status = next((status for status in (HistoryRun.RUNNING, HistoryRun.ABORTED,
-                                         HistoryRun.INTERRUPTED, HistoryRun.FAILED)
-                   if status in statuses), HistoryRun.PASSED)
+    status = _group_status(runs)
     ends = [run.end for run in runs]
     end = None if any(moment is None for moment in ends) else max(ends)
     start = min(run.start for run in runs)
