@@ -300,3 +300,72 @@ def test_the_run_pages_show_one_run_with_its_shards(app, tmp_path):
     text = one.get_data(as_text=True)
     assert text.count('<tr class="shard">') == 2 and "shard 3 not recorded" in text
     assert client.get("/runs/group/nothing-here").status_code == 404
+
+
+def test_the_api_keeps_the_first_plan_and_reads_a_run_ids_shards(app):
+    from api_helpers import api_for
+    api = api_for(app, "ci")
+    plan = {"run_group": "gh-99-1", "name": "nightly", "shards": 2,
+            "fingerprint": "a" * 64, "plan": {"seconds": [1.5, None], "base": None}}
+    first = api.post("/runs/shard-plans", plan)
+    assert first.status_code == 201 and first.json["plan"]["seconds"] == [1.5, None]
+    later = api.post("/runs/shard-plans", {**plan, "shards": 3, "plan": {"seconds": []}})
+    assert later.status_code == 200 and later.json["shards"] == 2  # the first one holds
+    assert later.json["plan"] == plan["plan"]
+    bad = api.post("/runs/shard-plans", {**plan, "fingerprint": "xyz"})
+    assert bad.status_code == 400 and "fingerprint" in bad.json["message"]
+    started = api.post("/runs", {"name": "nightly", "run_group": "gh-99-1", "shard": 2,
+                                 "shards": 2})
+    assert started.status_code == 201
+    assert (started.json["run_group"], started.json["shard"], started.json["shards"]) == \
+        ("gh-99-1", 2, 2)
+    assert api.post("/runs", {"name": "nightly", "shard": 1}).status_code == 400
+    api.post(f"/runs/{started.json['id']}/records", {"records": [
+        {"path": "T.test_a", "kind": "case", "outcome": "failure", "duration": 2.0}]})
+    api.post(f"/runs/{started.json['id']}/finish", {})
+    found = api.get("/runs/group-results?name=nightly&run_group=gh-99-1")
+    assert found.status_code == 200 and found.json["not_passed"] == ["T.test_a"]
+    assert found.json["runs"] == [started.json["id"]]
+    assert api.get("/runs/group-results?name=nightly&run_group=nope").status_code == 404
+    # This run id's own shards are passed over when it looks for its base.
+    own = api.get("/runs/group-results?name=nightly&exclude_group=gh-99-1")
+    assert own.status_code == 200 and own.json["run"] is None
+    durations = api.get("/runs/recent-durations?name=nightly").json["durations"]
+    assert durations == {"T.test_a": pytest.approx(2.0, abs=0.5)}
+
+
+def test_a_tests_recent_duration_counts_the_set_up_before_it(database_url):
+    """setUpClass and testresources set-ups run between tests: their time
+    counts for the test after them; a run id's shards count as one run."""
+    from rotest_app.models import db as models
+    engine = open_engine(database_url)
+    models.metadata.create_all(engine)
+    at = "2026-12-05T08:00:{:02d}+00:00".format
+    try:
+        with Session(engine) as db:
+            user = local_user(db)
+            for shard, offset in ((1, 0), (2, 10)):  # two shards of run id r-1
+                run = history.start_run(db, user, name="nightly", start=at(offset),
+                                        run_group="r-1", shard=shard, shards=2)
+                history.add_records(db, user, run["id"], [
+                    {"path": "Suite", "kind": "suite", "start": at(offset + 1)},
+                    # 5 s of setUpClass, then the first test's own second.
+                    {"path": f"Suite/C.test_{shard}a", "parent": "Suite", "kind": "case",
+                     "start": at(offset + 6), "end": at(offset + 7), "duration": 1.0},
+                    {"path": f"Suite/C.test_{shard}b", "parent": "Suite", "kind": "case",
+                     "start": at(offset + 7), "end": at(offset + 9), "duration": 2.0}])
+                history.finish_run(db, user, run["id"], end=at(offset + 9))
+            for newer in range(5):  # five lone runs after it
+                run = history.start_run(db, user, name="nightly", start=at(30 + newer))
+                history.add_records(db, user, run["id"], [
+                    {"path": "Suite/C.test_1b", "kind": "case", "duration": 100.0}])
+                history.finish_run(db, user, run["id"], end=at(31 + newer))
+            assert history.recent_durations(db, "nightly") == {"Suite/C.test_1b": 100.0}
+            # Six runs back: the two shards are the sixth run, both of them.
+            found = history.recent_durations(db, "nightly", runs=6)
+    finally:
+        engine.dispose()
+    assert found["Suite/C.test_1a"] == pytest.approx(6.0)  # 5 s set-up + 1 s
+    assert found["Suite/C.test_2a"] == pytest.approx(6.0)
+    assert found["Suite/C.test_2b"] == pytest.approx(2.0)
+    assert found["Suite/C.test_1b"] == pytest.approx((2.0 + 5 * 100.0) / 6)
