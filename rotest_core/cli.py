@@ -317,6 +317,8 @@ def _execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None
     shard, run_group = _shard_options(shard_text, run_group, delta_of)
     if delta_of is not None and delta is None:
         delta = 1  # --delta-of names the base of a --delta run
+    if shard is not None and delta is not None and run_group is None and delta_of is None:
+        raise CliError(SHARDED_DELTA_NEEDS_RUN_ID, exit_code=2)
     if processes > 1 and (debug or delta is not None):
         from .runner import DEBUG_NEEDS_ONE_PROCESS, DELTA_NEEDS_ONE_PROCESS
         raise CliError(DEBUG_NEEDS_ONE_PROCESS if debug else DELTA_NEEDS_ONE_PROCESS,
@@ -410,6 +412,13 @@ def _list_shard(root: Any, config: Any, shard: Any, run_group: str | None) -> st
         found = plan_split(root, config, shard, None)
     apply_shard(root, found)
     return found.summary()
+
+
+SHARDED_DELTA_NEEDS_RUN_ID = (
+    "--delta with --shard needs --run-id (or --delta-of): without one, a shard of "
+    "this run that finished first would be the newest run, and a later shard would "
+    "start from it and split other tests; give every shard of the retry one "
+    "--run-id, e.g. --run-id \"$BUILD_TAG\"")
 
 
 #: The exit code of a run stopped by SIGTERM, as a shell reports it.

@@ -145,13 +145,15 @@ def test_the_plan_stored_under_the_run_id_holds_while_the_history_changes(
     # Split by the history as it is now, shard 2 would take other tests...
     listed = rotest(env, tmp_path / "listing", *NOT_DEVICES, "-l", "--shard", "2/2",
                     "--run-id", "b3")
-    now = {line.strip() for line in listed.stdout.splitlines() if "." in line}
+    now = {line.strip() for line in listed.stdout.splitlines()
+           if re.fullmatch(r"  \w+Case\.test_\w+", line)}
     second = rotest(env, tmp_path / "a2", *NOT_DEVICES, "--shard", "2/2", "--run-id", "b2",
                     "-o", "history")
     assert second.returncode == 0, second.stderr
     ran_second = noted(tmp_path / "a2")
-    assert {name.rsplit(".", 2)[-2] + "." + name.rsplit(".", 1)[-1]
-            for name in ran_second if name.count(".") >= 2} != now
+    cases_second = {".".join(name.split(".")[-2:]) for name in ran_second
+                    if "Case.test_" in name}
+    assert now and cases_second and now != cases_second
     # ... but it follows the plan shard 1 stored: together they ran each test once.
     everything = set(noted(tmp_path / "a1")) | ran_second
     assert len(everything) == 22 and not noted(tmp_path / "a1") & ran_second
@@ -226,6 +228,10 @@ def test_delta_runs_again_what_failed_in_any_shard(embedded, tmp_path):
     # The newest run (d2's shards, on top of d1's) passed everything.
     done = rotest(env, tmp_path / "d4", *NOT_DEVICES, "--delta", "1")
     assert done.returncode == 0 and "nothing to run again" in done.stdout
+    # Sharded, a retry needs a run id: its shards must not start from one another.
+    refused = rotest(env, tmp_path / "d5", "--delta", "1", "--shard", "1/2")
+    assert refused.returncode == 2 and "--delta with --shard needs --run-id" in \
+        refused.stderr
 
 
 @pytest.fixture
