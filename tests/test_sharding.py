@@ -375,3 +375,35 @@ def test_a_tests_recent_duration_counts_the_set_up_before_it(database_url):
     assert found["Suite/C.test_2a"] == pytest.approx(6.0)
     assert found["Suite/C.test_2b"] == pytest.approx(2.0)
     assert found["Suite/C.test_1b"] == pytest.approx((2.0 + 5 * 100.0) / 6)
+
+
+def test_a_run_that_ends_while_another_sends_its_journal_is_not_aborted(
+        embedded, tmp_path, monkeypatch):
+    """Shards on one machine share a work directory: each sends the others'
+    unsent journals when it starts. A shard that wrote its finish line and
+    exited between that send and the check of its process keeps its status."""
+    from rotest_core import outbox
+    from rotest_core.config import load_config
+    from rotest_core.store import store_for
+    env, url = embedded
+    done = rotest(env, tmp_path / "ended", "-f", "PlainCase", "-o", "history")
+    assert done.returncode == 0, done.stderr
+    config = load_config()
+    journal = next((Path(config.workdir) / "runs").glob("*/journal.jsonl"))
+    whole = journal.read_bytes()
+    finish_at = whole.rindex(b'{"finish"')
+    # As another shard found it: the journal up to before the finish line.
+    journal.write_bytes(whole[:finish_at])
+    (journal.with_name("journal.sent")).write_text('{"offset": 0, "finished": false}')
+    outbox.outbox_add(config, journal)
+
+    def wrote_its_finish_and_died(pid):
+        journal.write_bytes(whole)
+        return False
+    monkeypatch.setattr(outbox, "process_alive", wrote_its_finish_and_died)
+    store = store_for(config)
+    try:
+        outbox.push(config, store, say=lambda text: None)
+        assert store.group_results("nightly")["run"]["status"] == "passed"
+    finally:
+        store.close()
