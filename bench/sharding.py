@@ -8,7 +8,7 @@ one class in eight has a ``setUpClass``, so its tests are one unit), gives
 each test a skewed duration (lognormal, with a Pareto tail of a few very
 slow tests) as the history would, and splits it into N = 2, 4, 8 and 16
 shards with the runner's own functions (:func:`rotest_core.shard.shard_units`,
-:func:`rotest_core.shard_plan.weights_of`, :func:`rotest_core.shard.split`).
+:func:`rotest_core.shard_plan.weights_of`, :func:`rotest_core.shard.split_units`).
 For each N it prints the slowest shard's time over the ideal (total / N)
 for the split by history and for the split by count (both timed by the
 durations), the bound no split can beat (the heaviest unit, or the ideal),
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rotest_core import TestCase  # noqa: E402
 from rotest_core.runner import build_tree  # noqa: E402
-from rotest_core.shard import shard_units, split  # noqa: E402
+from rotest_core.shard import shard_units, split_units  # noqa: E402
 from rotest_core.shard_plan import weights_of  # noqa: E402
 
 SHARDS = (2, 4, 8, 16)
@@ -73,7 +73,6 @@ def main() -> None:
     timed, by_time = weights_of(units, seconds)
     assert by_time
     counted = [float(len(unit.leaf_paths)) for unit in units]
-    names = [unit.name for unit in units]
     total = sum(timed)
     cases = root.countTestCases()
     print(f"{cases} tests in {len(units)} units ({unit_seconds * 1000:.0f} ms to find "
@@ -82,9 +81,9 @@ def main() -> None:
     for count in SHARDS:
         ideal = total / count
         began = time.perf_counter()
-        balanced = split(timed, names, count)
+        balanced = split_units(units, timed, count)
         took = time.perf_counter() - began
-        by_count = split(counted, names, count)
+        by_count = split_units(units, counted, count)
         bound = max(ideal, max(timed)) / ideal
         print(f"{count:>3} {slowest(timed, balanced, count) / ideal:>11.4f} "
               f"{slowest(timed, by_count, count) / ideal:>9.4f} {bound:>6.4f} "

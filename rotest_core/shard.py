@@ -34,7 +34,7 @@ from .result import test_path
 from .suite import TestSuite, iter_cases, iter_units
 
 __all__ = ["Shard", "ShardError", "ShardUnit", "parse_shard", "select_shard",
-           "shard_units", "split"]
+           "shard_units", "split", "split_units"]
 
 SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 
@@ -122,20 +122,34 @@ def shard_units(root: TestSuite) -> list[ShardUnit]:
     return sorted(units.values(), key=lambda unit: unit.name)
 
 
-def split(weights: Sequence[float], names: Sequence[str], count: int) -> list[int]:
+def split(weights: Sequence[float], names: Sequence[str], count: int,
+          sizes: Sequence[int] | None = None) -> list[int]:
     """The shard (0-based) of each unit: longest-processing-time first, each
-    unit to the least loaded shard (the lowest number among equals), the
-    units taken by weight, heaviest first, then by name. Deterministic."""
+    unit to the least loaded shard, the units taken by weight, heaviest
+    first, then by name. Among shards of equal load the one with the fewest
+    tests (``sizes``: each unit's, default 1) wins, then the lowest number,
+    so weights of zero (tests too fast to time) still spread by count.
+    Deterministic."""
     if count < 1:
         raise ShardError("the number of shards must be 1 or more")
+    sizes = sizes if sizes is not None else [1] * len(weights)
     order = sorted(range(len(weights)), key=lambda i: (-weights[i], names[i]))
-    loads = [(0.0, shard) for shard in range(count)]  # a heap: (load, shard number)
+    # A heap of (load, tests, shard number): the least loaded shard first.
+    loads = [(0.0, 0, shard) for shard in range(count)]
     assigned = [0] * len(weights)
     for index in order:
-        load, shard = heapq.heappop(loads)
+        load, tests, shard = heapq.heappop(loads)
         assigned[index] = shard
-        heapq.heappush(loads, (load + weights[index], shard))
+        heapq.heappush(loads, (load + weights[index], tests + sizes[index], shard))
     return assigned
+
+
+def split_units(units: Sequence[ShardUnit], weights: Sequence[float],
+                count: int) -> list[int]:
+    """:func:`split` of ``units`` by ``weights``, as ``rotest run --shard``
+    makes it: names and test counts from the units."""
+    return split(weights, [unit.name for unit in units], count,
+                 [len(unit.leaf_paths) for unit in units])
 
 
 def select_shard(root: TestSuite, units: Sequence[ShardUnit], assigned: Sequence[int],

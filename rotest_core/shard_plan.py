@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from .shard import Shard, ShardError, ShardUnit, select_shard, shard_units, split
+from .shard import Shard, ShardError, ShardUnit, select_shard, shard_units, split_units
 from .suite import TestSuite
 
 __all__ = ["ShardSplit", "apply_shard", "plan_split", "seconds_text", "weights_of"]
@@ -162,7 +162,7 @@ def _from_seconds(shard: Shard, units: list[ShardUnit], seconds: Mapping[str, fl
 
 def _split(shard: Shard, units: list[ShardUnit], weights: list[float], by_time: bool,
            source: str) -> ShardSplit:
-    assigned = split(weights, [unit.name for unit in units], shard.count)
+    assigned = split_units(units, weights, shard.count)
     return ShardSplit(shard, units, assigned, weights, by_time, source)
 
 

@@ -10,7 +10,7 @@ import pytest
 from rotest_core.result import test_path as path_of
 from rotest_core.runner import build_tree, select
 from rotest_core.shard import (Shard, ShardError, parse_shard, select_shard, shard_units,
-                               split)
+                               split, split_units)
 from rotest_core.shard_plan import fingerprint, weights_of
 from rotest_core.suite import iter_cases
 from runtime_samples import shard_module_fixture, shard_samples
@@ -40,7 +40,7 @@ def shard_paths(count: int, weights_from=None, filter_text=None) -> list[list[st
         units = shard_units(root)
         weights = (weights_from(units) if weights_from else
                    [float(len(unit.leaf_paths)) for unit in units])
-        assigned = split(weights, [unit.name for unit in units], count)
+        assigned = split_units(units, weights, count)
         select_shard(root, units, assigned, Shard(index, count))
         found.append(paths(root))
     return found
@@ -113,6 +113,9 @@ def test_the_split_is_longest_first_and_breaks_ties_by_name():
     assert split([1, 1, 1, 1], ["d", "c", "b", "a"], 2) == [1, 0, 1, 0]
     with pytest.raises(ShardError):
         split([1.0], ["a"], 0)
+    # Tests too fast to time weigh nothing: they still spread, by count.
+    assert split([0.0] * 6, list("abcdef"), 3) == [0, 1, 2, 0, 1, 2]
+    assert split([0.0, 0.0, 0.0], list("abc"), 2, sizes=[3, 1, 1]) == [0, 1, 1]
 
 
 def test_the_same_units_and_weights_give_the_same_split_in_any_order():
