@@ -404,12 +404,13 @@ def _list_shard(root: Any, config: Any, shard: Any, run_group: str | None) -> st
     from .shard_plan import apply_shard, plan_split
     try:
         found = plan_split(root, config, shard, run_group, store_plan=False)
+    except ShardError:
+        raise
     except Exception as error:  # noqa: BLE001 - -l still lists, by test count
-        if isinstance(error, ShardError):
-            raise
         click.echo(f"rotest: the run history cannot be read ({type(error).__name__}: "
                    f"{error}): listing the split by test count", err=True)
-        found = plan_split(root, config, shard, None)
+        found = plan_split(root, config, shard, None, say=lambda text: None)
+        found.source = "by test count: the run history cannot be read"
     apply_shard(root, found)
     return found.summary()
 

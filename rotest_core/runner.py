@@ -296,8 +296,8 @@ def _select_shard(root: TestSuite, config: RunConfig, options: RunOptions,
         raise
     except Exception as error:  # noqa: BLE001 - said plainly, with what to do
         raise ShardError(f"--shard {options.shard} --run-id {options.run_group!r} cannot "
-                         f"use the run history: {type(error).__name__}: {error}; start "
-                         f"the store, or run the shards without --run-id (they then "
+                         f"use the run history: {type(error).__name__}: {error} (start "
+                         f"the store, or run the shards without --run-id: they then "
                          f"split by test count)") from None
     everything = root.countTestCases()
     left = apply_shard(root, found)
