@@ -99,7 +99,8 @@ class JournalHandler(RecordingHandler):
                 "environment": {k: clean(v) for k, v in self.run.environment.items()},
                 "run_dir": str(self.run.run_dir or ""),
                 "planned": main.countTestCases() if main is not None else 0,
-                **({"base": base} if base is not None else {})}
+                **({"base": base} if base is not None else {}),
+                **_shard_fields(main)}
 
     def stop_test_run(self) -> None:
         super().stop_test_run()
@@ -345,3 +346,14 @@ def forget_unfinished(workdir: Path, journal: Path) -> None:
      ).unlink(missing_ok=True)
 
 
+
+
+def _shard_fields(main: Any) -> dict[str, Any]:
+    """``--run-id`` and ``--shard K/N`` of the run, as the history takes them."""
+    fields: dict[str, Any] = {}
+    run_group, shard = getattr(main, "run_group", None), getattr(main, "shard", None)
+    if run_group is not None:
+        fields["run_group"] = run_group
+    if shard is not None:
+        fields.update(shard=shard.index, shards=shard.count)
+    return fields

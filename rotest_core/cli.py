@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 import click
 
 from rotest_app.engine.cli_base import CliError, config_option
-from rotest_app.engine.settings import ConfigError
+from rotest_app.engine.settings import RUN_GROUP, ConfigError
 from rotest_app.engine.plugins import PluginError, installed
 
 from .resources.errors import LockClientError
@@ -114,6 +114,19 @@ RUN_OPTIONS = (
                  help="Run only the tests that did not pass in the previous run of the "
                       "same name (-n; default name: AllTests), each up to N times while "
                       "it fails. The run is recorded in the history (-o history)."),
+    click.option("--delta-of", "delta_of", metavar="RUN_ID",
+                 help="With --delta (default 1): start from the runs of this --run-id, all "
+                      "its shards, rather than the newest run of the name."),
+    click.option("--shard", "shard_text", metavar="K/N",
+                 help="Run only shard K of N (K from 1 to N): the N shards of the same "
+                      "tests are disjoint and hold them all; fixtures, flows and shared "
+                      "testresources stay in one shard. With --run-id they balance by "
+                      "past durations, else by test count."),
+    click.option("--run-id", "run_group", metavar="ID", envvar="ROTEST_RUN_ID",
+                 help="The id the shards of one run share (e.g. $BUILD_TAG; default "
+                      "$ROTEST_RUN_ID): the history shows them as one run, the first "
+                      "shard stores the split the others follow, and --delta reads them "
+                      "all."),
     click.option("-p", "--processes", type=click.IntRange(min=1), metavar="N",
                  help="Run the tests in N worker processes, each with its own lock "
                       "session; a test's TIMEOUT is enforced."),
@@ -287,15 +300,22 @@ def _execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None
              filter_text: str | None, order: str | None, keep_order: bool,
              run_name: str | None,
              list_only: bool, failfast: bool, debug: bool, skip_init: bool,
-             resources_text: str | None) -> None:
+             resources_text: str | None, shard_text: str | None = None,
+             run_group: str | None = None, delta_of: str | None = None) -> None:
     from .config import load_config
     from .result import printable
     from .result import HandlerNotAvailable
     from .runner import (RunOptions, arrange_tree, build_tree, format_tree,
                          parse_resource_overrides, run, select)
     from .suite import SuiteDefinitionError
+    from .shard import ShardError
 
     from .delta import DeltaError
+    shard, run_group = _shard_options(shard_text, run_group, delta_of)
+    if delta_of is not None and delta is None:
+        delta = 1  # --delta-of names the base of a --delta run
+    if shard is not None and delta is not None and run_group is None and delta_of is None:
+        raise CliError(SHARDED_DELTA_NEEDS_RUN_ID, exit_code=2)
     if processes > 1 and (debug or delta is not None):
         from .runner import DEBUG_NEEDS_ONE_PROCESS, DELTA_NEEDS_ONE_PROCESS
         raise CliError(DEBUG_NEEDS_ONE_PROCESS if debug else DELTA_NEEDS_ONE_PROCESS,
@@ -325,27 +345,76 @@ def _execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None
             if expression is not None:
                 select(root, expression)
             options = RunOptions(order=priorities, optimise=not keep_order)
+            summary = _list_shard(root, config, shard, run_group) if shard else None
             arrange_tree(root, options)  # -l shows the order the run would take
             click.echo(printable(format_tree(root), click.get_text_stream("stdout")))
+            if summary is not None:
+                click.echo(summary)
             return
         with sigterm_as_ctrl_c() as terminated:
             report = run(tests, config, RunOptions(
                 name=run_name, outputs=_names(outputs), filter=expression,
                 failfast=failfast, debug=debug, skip_init=skip_init,
                 save_state=save_state, resources=overrides, order=priorities,
-                optimise=not keep_order, delta=delta, processes=processes))
+                optimise=not keep_order, delta=delta, processes=processes,
+                shard=shard, run_group=run_group, delta_of=delta_of))
     except ConfigError as error:
         raise CliError(f"bad configuration: {error}", exit_code=2) from None
     except (HandlerNotAvailable, SuiteDefinitionError, PluginError) as error:
         raise CliError(str(error), exit_code=2) from None
     except LockClientError as error:  # e.g. the lock server cannot be reached
         raise CliError(f"cannot lock resources: {error}", exit_code=2) from None
-    except DeltaError as error:
+    except (DeltaError, ShardError) as error:
         raise CliError(str(error), exit_code=2) from None
     if terminated:
         click.echo("rotest: stopped by SIGTERM, as by Ctrl-C: resources released, "
                    "reports written", err=True)
     click.get_current_context().exit(EXIT_TERMINATED if terminated else report.exit_code)
+
+
+def _shard_options(shard_text: str | None, run_group: str | None,
+                   delta_of: str | None) -> tuple[Any, str | None]:
+    """``--shard`` parsed, and ``--run-id`` checked (an empty one is none);
+    raises CliError saying what to give."""
+    from .shard import ShardError, parse_shard
+    shard = None
+    try:
+        shard = parse_shard(shard_text) if shard_text is not None else None
+    except ShardError as error:
+        raise CliError(str(error), exit_code=2) from None
+    run_group = run_group or None
+    for flag, value in (("--run-id", run_group), ("--delta-of", delta_of)):
+        if value is None:
+            continue
+        if not RUN_GROUP.fullmatch(value):
+            raise CliError(f"bad {flag} {value!r}: give 1 to 255 printable characters "
+                           f"with no spaces at either end, e.g. $BUILD_TAG", exit_code=2)
+    return shard, run_group
+
+
+def _list_shard(root: Any, config: Any, shard: Any, run_group: str | None) -> str:
+    """``-l --shard K/N``: keep shard K's tests in ``root``; returns every
+    shard's expected time (nothing is stored: a listing writes nothing)."""
+    from .shard import ShardError
+    from .shard_plan import apply_shard, plan_split
+    try:
+        found = plan_split(root, config, shard, run_group, store_plan=False)
+    except ShardError:
+        raise
+    except Exception as error:  # noqa: BLE001 - -l still lists, by test count
+        click.echo(f"rotest: the run history cannot be read ({type(error).__name__}: "
+                   f"{error}): listing the split by test count", err=True)
+        found = plan_split(root, config, shard, None, say=lambda text: None)
+        found.source = "by test count: the run history cannot be read"
+    apply_shard(root, found)
+    return found.summary()
+
+
+SHARDED_DELTA_NEEDS_RUN_ID = (
+    "--delta with --shard needs --run-id (or --delta-of): without one, a shard of "
+    "this run that finished first would be the newest run, and a later shard would "
+    "start from it and split other tests; give every shard of the retry one "
+    "--run-id, e.g. --run-id \"$BUILD_TAG\"")
 
 
 #: The exit code of a run stopped by SIGTERM, as a shell reports it.

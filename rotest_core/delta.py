@@ -51,9 +51,13 @@ class DeltaPlan:
         return self.passed is None or test_path(test) not in self.passed
 
 
-def plan_delta(config: Any, name: str, named: bool) -> DeltaPlan:
-    """Ask the history for the base run: the newest run ``name`` that the
-    store took, finished or not."""
+def plan_delta(config: Any, name: str, named: bool, *, run_group: str | None = None,
+               delta_of: str | None = None) -> DeltaPlan:
+    """Ask the history for the base run: the runs of run id ``delta_of``
+    (``--delta-of``), or else the newest run ``name`` that the store took,
+    finished or not, that is not one of this run's own shards (``run_group``),
+    with the other shards of its run id: a test passed if it passed in the
+    shard that ran it."""
     from .store import client_for
     from .outbox import push_outbox
     store = None
@@ -62,7 +66,7 @@ def plan_delta(config: Any, name: str, named: bool) -> DeltaPlan:
         # What earlier runs from here could not send may be the newest run.
         push_outbox(config, store, say=lambda text: print(f"rotest: {text}",
                                                            file=sys.stderr))
-        found = store.latest_results(name)
+        found = store.group_results(name, run_group=delta_of, exclude_group=run_group)
         where = store.where
     except Exception as error:  # noqa: BLE001 - said plainly, with where it looked
         raise DeltaError(f"--delta cannot read the run history: {type(error).__name__}: "
@@ -70,13 +74,16 @@ def plan_delta(config: Any, name: str, named: bool) -> DeltaPlan:
     finally:
         if store is not None:
             store.close()
-    which = f"run {name!r}"
+    which = f"run {name!r}" + (f" of run id {delta_of!r}" if delta_of else "")
     default = "" if named else " (the default name; name runs with -n)"
     base = found["run"]
     if base is None:
         return DeltaPlan(f"--delta: no {which} in {where}{default}: running every test")
-    return DeltaPlan(f"--delta: the base is {which} #{base['id']} of {base['start']}, "
-                     f"the newest the history took{default} ({_state(base)}; "
+    shards = len(found.get("runs") or ())
+    group = (f" with its {shards} shard(s) of run id {base['run_group']!r}"
+             if base.get("run_group") else "")
+    return DeltaPlan(f"--delta: the base is {which} #{base['id']} of {base['start']}"
+                     f"{group}, the newest the history took{default} ({_state(base)}; "
                      f"{len(found['passed'])} test(s) passed, "
                      f"{len(found['not_passed'])} did not)",
                      frozenset(found["passed"]), base)

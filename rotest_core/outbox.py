@@ -180,7 +180,14 @@ def push(config: Any, store: StoreClient, *, skip: Path | None = None,
         try:
             sender.send()
             if _dead_unfinished(journal, sender):
-                sender.abort()
+                # Its process is gone, so its journal is whole only now: a run
+                # that wrote its finish after the send above (another rotest
+                # run in this work directory, e.g. a shard, that just ended)
+                # is finished as it said, not aborted.
+                sender = JournalSender(journal, store, say=say)
+                sender.send()
+                if not sender.finished:
+                    sender.abort()
         except Exception as error:  # noqa: BLE001 - the rest waits for the next try
             say(f"the run history could not take {journal}: {type(error).__name__}: "
                 f"{error}")

@@ -25,6 +25,7 @@ from .suite import SuiteDefinitionError, TestSuite, iter_cases
 
 if TYPE_CHECKING:
     from .filters import Expression
+    from .shard import Shard
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_TESTS", "EXIT_OK", "EXIT_USAGE",
            "RunOptions", "RunReport", "build_tree", "filter_names", "format_tree",
@@ -61,6 +62,12 @@ class RunOptions:
     delta: int | None = None
     #: Worker processes (``-p``); 1 runs in this process.
     processes: int = 1
+    #: ``--shard K/N``: run only shard K of N (see :mod:`rotest_core.shard`).
+    shard: Shard | None = None
+    #: ``--run-id``: the id the shards of one run share in the history.
+    run_group: str | None = None
+    #: ``--delta-of``: the run id whose shards ``--delta`` starts from.
+    delta_of: str | None = None
 
 
 @dataclass
@@ -181,6 +188,11 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
         stop = _select_delta(root, config, options, stream)
         if stop is not None:
             return stop
+    root.run_group, root.shard = options.run_group, options.shard  # for the history
+    if options.shard is not None and _has_tests(root):
+        stop = _select_shard(root, config, options, stream)
+        if stop is not None:
+            return stop
     if not _has_tests(root):
         print("rotest: no tests to run", file=stream)
         return RunReport(EXIT_NO_TESTS, root)
@@ -255,7 +267,8 @@ def _select_delta(root: TestSuite, config: RunConfig, options: RunOptions,
     """Keep the tests that did not pass in the base run; a report if there is
     nothing to run. Raises DeltaError when the history cannot be read."""
     from .delta import plan_delta
-    plan = plan_delta(config, root.name, named=options.name is not None)
+    plan = plan_delta(config, root.name, named=options.name is not None,
+                      run_group=options.run_group, delta_of=options.delta_of)
     print(f"rotest: {plan.message}", file=stream)
     if plan.passed is None:
         return None
@@ -267,6 +280,36 @@ def _select_delta(root: TestSuite, config: RunConfig, options: RunOptions,
         return RunReport(EXIT_OK, root)
     print(f"rotest: --delta: running {root.countTestCases()} of {everything} test(s) "
           f"again, each up to {options.delta} time(s) while it fails", file=stream)
+    return None
+
+
+def _select_shard(root: TestSuite, config: RunConfig, options: RunOptions,
+                  stream: TextIO) -> RunReport | None:
+    """Keep this shard's tests; a report if it has none. Raises ShardError
+    (a stored plan for other tests) or the store's errors."""
+    from .shard import ShardError
+    from .shard_plan import apply_shard, plan_split, seconds_text
+    try:
+        found = plan_split(root, config, options.shard, options.run_group,
+                           delta_base=getattr(root, "delta_base", None))
+    except ShardError:
+        raise
+    except Exception as error:  # noqa: BLE001 - said plainly, with what to do
+        raise ShardError(f"--shard {options.shard} --run-id {options.run_group!r} cannot "
+                         f"use the run history: {type(error).__name__}: {error} (start "
+                         f"the store, or run the shards without --run-id: they then "
+                         f"split by test count)") from None
+    everything = root.countTestCases()
+    left = apply_shard(root, found)
+    totals = found.totals()
+    expected = (f", expected {seconds_text(totals[options.shard.index - 1])} of "
+                f"{seconds_text(sum(totals))}" if found.by_time else "")
+    print(f"rotest: --shard {options.shard}: {left} of {everything} test(s){expected} "
+          f"({found.source})", file=stream)
+    if not left:
+        print(f"rotest: --shard {options.shard}: no tests in this shard (the run has "
+              f"{len(found.units)} unit(s) to share out): nothing to run", file=stream)
+        return RunReport(EXIT_OK, root)
     return None
 
 

@@ -67,3 +67,33 @@ def past_durations() -> dict[str, Any]:
     runs = query_number("runs")
     return {"durations": history.past_durations(
         _db(), request.args.get("name") or None, runs=runs)}
+
+
+@bp.get("/runs/recent-durations")
+def recent_durations() -> dict[str, Any]:
+    """Seconds per test path with the set-up before it, over recent finished
+    runs, a run id's shards counting as one (``?name=`` of one name)."""
+    runs = query_number("runs")
+    return {"durations": history.recent_durations(
+        _db(), request.args.get("name") or None, runs=runs)}
+
+
+@bp.post("/runs/shard-plans")
+def claim_shard_plan() -> tuple[dict[str, Any], int]:
+    """Store how a run id's shards split its tests (201), or answer the plan
+    stored first (200)."""
+    plan, created = history.claim_shard_plan(_db(), current_user(),
+                                             **read_body("ShardPlanBody"))
+    return plan, 201 if created else 200
+
+
+@bp.get("/runs/group-results")
+def group_results() -> dict[str, Any]:
+    """What passed in a run and its shards, for ``--delta`` across shards."""
+    name = request.args.get("name", "")
+    if not name:
+        raise InvalidRequest("give the run's name: /runs/group-results?name=NAME",
+                             field="name")
+    return history.group_results(_db(), name,
+                                 run_group=request.args.get("run_group") or None,
+                                 exclude_group=request.args.get("exclude_group") or None)

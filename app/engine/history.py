@@ -18,18 +18,21 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from .errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from .serialize import timestamp
-from ..models import HistoryRecord, HistoryRun, User, as_utc, utcnow
+from ..models import HistoryRecord, HistoryRun, HistoryShardPlan, User, as_utc, utcnow
 from .outcomes import OUTCOMES, PASSING
+from .settings import RUN_GROUP
 
-__all__ = ["OUTCOMES", "PASSING", "add_records", "end_expired_runs", "finish_run",
-           "get_run", "list_runs", "latest_results", "open_run", "past_durations",
-           "path_key", "record_dict", "run_dict", "start_run"]
+__all__ = ["OUTCOMES", "PASSING", "add_records", "check_run_group", "claim_shard_plan",
+           "end_expired_runs", "finish_run", "get_run", "get_run_group", "group_results",
+           "list_run_entries", "list_runs", "latest_results", "open_run", "past_durations",
+           "path_key", "recent_durations", "record_dict", "run_dict", "shard_plan_dict",
+           "start_run"]
 
 KINDS = ("suite", "flow", "case", "block", "error")
 LEAF_KINDS = ("case", "block", "error")
@@ -46,6 +49,9 @@ LEASE_RANGE = (10, 86400)
 #: What a client may say of how its run ended; else the tests decide.
 CLIENT_STATUSES = (HistoryRun.INTERRUPTED, HistoryRun.ABORTED)
 UID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+#: Most shards one run may have.
+MAX_SHARDS = 10000
 
 
 # --------------------------------------------------------------------------
@@ -56,7 +62,8 @@ def start_run(db: Session, user: User, *, name: str, host: str = "",
               environment: Mapping[str, Any] | None = None, run_dir: str = "",
               base: int | None = None, uid: str | None = None,
               planned: int | None = None, lease: int | None = None,
-              default_lease: int = DEFAULT_LEASE) -> dict[str, Any]:
+              default_lease: int = DEFAULT_LEASE, run_group: str | None = None,
+              shard: int | None = None, shards: int | None = None) -> dict[str, Any]:
     """Record that a run began; returns the run (its ``id`` names it later).
 
     ``base`` is the run a ``--delta`` run starts from (of the same name).
@@ -64,16 +71,20 @@ def start_run(db: Session, user: User, *, name: str, host: str = "",
     returns the stored run unchanged. ``planned`` is how many tests the run
     means to run; ``lease`` how many seconds the run may stay silent (no
     records, no heartbeat) before the server ends it as aborted.
+    ``run_group`` is the ``--run-id`` the shards of one run share, and the
+    run is shard ``shard`` of ``shards`` (``--shard K/N``).
     """
     return open_run(db, user, name=name, host=host, start=start, settings=settings,
                     environment=environment, run_dir=run_dir, base=base, uid=uid,
-                    planned=planned, lease=lease, default_lease=default_lease)[0]
+                    planned=planned, lease=lease, default_lease=default_lease,
+                    run_group=run_group, shard=shard, shards=shards)[0]
 
 
 def open_run(db: Session, user: User, *, name: str, uid: str | None = None,
              base: int | None = None, planned: int | None = None,
              lease: int | None = None, default_lease: int = DEFAULT_LEASE,
-             **fields: Any) -> tuple[dict[str, Any], bool]:
+             run_group: str | None = None, shard: int | None = None,
+             shards: int | None = None, **fields: Any) -> tuple[dict[str, Any], bool]:
     """:func:`start_run`, and whether the run is new (False: a start sent
     again, found by its ``uid``). Raises :class:`Conflict` for a ``uid``
     another user's run holds."""
@@ -83,6 +94,7 @@ def open_run(db: Session, user: User, *, name: str, uid: str | None = None,
     _check_uid(uid)
     _check_int(planned, "planned", 0, 2**31 - 1, "how many tests the run means to run")
     _check_int(lease, "lease", *LEASE_RANGE, "the run's lease in seconds")
+    _check_shard(run_group, shard, shards)
     if uid is not None:
         found = _run_of_uid(db, user, uid)
         if found is not None:
@@ -97,7 +109,8 @@ def open_run(db: Session, user: User, *, name: str, uid: str | None = None,
                      run_dir=_text(fields.get("run_dir"), NAME_LIMIT),
                      counts=dict.fromkeys(OUTCOMES, 0), base_id=_base(db, base, name),
                      uid=uid, planned=planned, lease_seconds=lease,
-                     lease_until=utcnow() + timedelta(seconds=lease))
+                     lease_until=utcnow() + timedelta(seconds=lease),
+                     run_group=run_group, shard=shard, shards=shards)
     db.add(run)
     try:
         db.commit()
@@ -123,6 +136,27 @@ def _check_uid(uid: Any) -> None:
     if uid is not None and not (isinstance(uid, str) and UID.fullmatch(uid)):
         raise InvalidRequest("'uid' must be 8 to 64 characters of A-Z, a-z, 0-9, _ "
                              "and - (e.g. a uuid4's hex)", field="uid")
+
+
+def _check_shard(run_group: Any, shard: Any, shards: Any) -> None:
+    check_run_group(run_group)
+    _check_int(shards, "shards", 1, MAX_SHARDS, "how many shards the run has")
+    _check_int(shard, "shard", 1, MAX_SHARDS, "the run's shard, from 1 to 'shards'")
+    # K <= N is the client's to check (rotest run refuses --shard 5/4): the
+    # API's document cannot say it, so the server takes what it is told.
+    if (shard is None) != (shards is None):
+        raise InvalidRequest("give 'shard' and 'shards' together (--shard K/N)",
+                             field="shard")
+
+
+def check_run_group(run_group: Any, field: str = "run_group") -> None:
+    """Raise InvalidRequest unless ``run_group`` is None or a run id as
+    ``--run-id`` takes it."""
+    if run_group is not None and not (isinstance(run_group, str)
+                                      and RUN_GROUP.fullmatch(run_group)):
+        raise InvalidRequest(f"{field!r} must be a run id (--run-id): 1 to 255 "
+                             f"printable characters, no spaces at either end, e.g. a "
+                             f"CI's build tag", field=field)
 
 
 def _check_int(value: Any, field: str, low: int, high: int, what: str) -> None:
@@ -354,6 +388,239 @@ def past_durations(db: Session, name: str | None = None,
 
 
 # --------------------------------------------------------------------------
+# Runs across many hosts: run groups (--run-id) and their shards
+
+def recent_durations(db: Session, name: str | None = None,
+                     runs: int = 5) -> dict[str, float]:
+    """Seconds each test took, with the set-up before it, averaged over the
+    last ``runs`` finished runs of ``name`` (of any name if None), the
+    shards of one ``--run-id`` counting as one run: what ``--shard``
+    balances by.
+
+    A test's time is its record's (its rotest resources locked and set up
+    in it) plus the gap since the test before it in its suite ended (or the
+    suite started): a class fixture or a testresources set-up made between
+    tests counts for the test after it.
+    """
+    if not 1 <= runs <= MAX_PAGE:
+        raise InvalidRequest(f"'runs' must be 1 to {MAX_PAGE}", field="runs")
+    key = _group_key()
+    groups = select(key.label("key")).where(HistoryRun.end.is_not(None))
+    if name:
+        groups = groups.where(HistoryRun.name == name)
+    groups = groups.group_by(key).order_by(func.max(HistoryRun.id).desc()).limit(runs)
+    recent = select(HistoryRun.id).where(key.in_(groups.scalar_subquery()),
+                                         HistoryRun.end.is_not(None))
+    if name:
+        recent = recent.where(HistoryRun.name == name)
+    rows = db.execute(select(HistoryRecord.run_id, HistoryRecord.parent_id,
+                             HistoryRecord.id, HistoryRecord.path, HistoryRecord.kind,
+                             HistoryRecord.start, HistoryRecord.end,
+                             HistoryRecord.duration)
+                      .where(HistoryRecord.run_id.in_(recent))
+                      .order_by(HistoryRecord.run_id, HistoryRecord.id)).all()
+    starts = {row.id: row.start for row in rows if row.kind not in LEAF_KINDS}
+    run_starts = dict(db.execute(select(HistoryRun.id, HistoryRun.start)
+                                 .where(HistoryRun.id.in_(recent))).all())
+    siblings: dict[tuple[int, int | None], list[Any]] = defaultdict(list)
+    for row in rows:
+        if row.kind in LEAF_KINDS and row.duration is not None:
+            siblings[(row.run_id, row.parent_id)].append(row)
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for (run_id, parent_id), leaves in siblings.items():
+        last_end = starts.get(parent_id) if parent_id is not None else run_starts[run_id]
+        for row in sorted(leaves, key=lambda row: (row.start is None, row.start, row.id)):
+            gap = 0.0
+            if row.start is not None and last_end is not None:
+                gap = max((as_utc(row.start) - as_utc(last_end)).total_seconds(), 0.0)
+            seconds[row.path].append(row.duration + gap)
+            if row.end is not None:
+                last_end = max(last_end, row.end) if last_end is not None else row.end
+    return {path: sum(values) / len(values) for path, values in seconds.items()}
+
+
+def claim_shard_plan(db: Session, user: User, *, run_group: str, name: str,
+                     shards: int, fingerprint: str,
+                     plan: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Store how the shards of run ``run_group`` split its tests, unless one
+    is stored already: returns the stored plan and whether it is this one
+    (the first shard to ask wins; the others get its plan, as it was)."""
+    check_run_group(run_group)
+    if not isinstance(run_group, str):
+        raise InvalidRequest("'run_group' must be the run's id (--run-id)",
+                             field="run_group")
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise InvalidRequest("'name' must be the run's name: 1 to 255 characters",
+                             field="name")
+    _check_int(shards, "shards", 1, MAX_SHARDS, "how many shards the run has")
+    if shards is None:
+        raise InvalidRequest("'shards' must be given", field="shards")
+    if not isinstance(fingerprint, str) or not FINGERPRINT.fullmatch(fingerprint):
+        raise InvalidRequest("'fingerprint' must be 64 hexadecimal digits (a sha256 of "
+                             "the tests' paths)", field="fingerprint")
+    if not isinstance(plan, Mapping):
+        raise InvalidRequest("'plan' must be an object", field="plan")
+    found = db.get(HistoryShardPlan, run_group)
+    if found is not None:
+        return shard_plan_dict(found), False
+    _begin_write(db)
+    row = HistoryShardPlan(run_group=run_group, name=_text(name, 255), shards=shards,
+                           fingerprint=fingerprint, plan=dict(plan), user_id=user.id)
+    db.add(row)
+    try:
+        db.commit()
+    except IntegrityError:  # another shard stored its plan first: that one holds
+        db.rollback()
+        return shard_plan_dict(db.get(HistoryShardPlan, run_group)), False
+    return shard_plan_dict(row), True
+
+
+def shard_plan_dict(row: HistoryShardPlan) -> dict[str, Any]:
+    return {"run_group": row.run_group, "name": row.name, "shards": row.shards,
+            "fingerprint": row.fingerprint, "plan": row.plan,
+            "created": timestamp(row.created)}
+
+
+def group_results(db: Session, name: str, run_group: str | None = None,
+                  exclude_group: str | None = None) -> dict[str, Any]:
+    """What passed in a run and its shards, for ``--delta``: the runs of
+    ``run_group`` (``--delta-of``), or else the newest run named ``name``
+    outside ``exclude_group`` (this run's own shards) with the other shards
+    of its run group. A test passed only if every record of it in the group
+    passed; tests the group did not run count as its ``--delta`` base says
+    (and so on down the chain), as :func:`latest_results` has it.
+    ``run`` is the group's newest run, None when there is none."""
+    check_run_group(run_group)
+    check_run_group(exclude_group, "exclude_group")
+    if run_group is not None:
+        newest = db.scalar(select(HistoryRun).where(HistoryRun.run_group == run_group,
+                                                    HistoryRun.name == name)
+                           .order_by(HistoryRun.id.desc()).limit(1))
+        if newest is None:
+            raise NotFound(f"no run named {name!r} with the run id {run_group!r} in the "
+                           f"history", field="run_group")
+    else:
+        query = select(HistoryRun).where(HistoryRun.name == name)
+        if exclude_group is not None:
+            query = query.where(func.coalesce(HistoryRun.run_group, "") != exclude_group)
+        newest = db.scalar(query.order_by(HistoryRun.id.desc()).limit(1))
+    if newest is None:
+        return {"run": None, "runs": [], "passed": [], "not_passed": []}
+    passed: set[str] = set()
+    not_passed: set[str] = set()
+    seen: set[int] = set()
+    links, link_runs = 0, _group_of(db, newest)
+    members = [run.id for run in link_runs]
+    while link_runs and links < MAX_CHAIN:
+        links += 1
+        seen.update(run.id for run in link_runs)
+        known = passed | not_passed  # what a newer run of the chain decided
+        found_passed: set[str] = set()
+        found_not: set[str] = set()
+        for path, outcome in db.execute(select(HistoryRecord.path, HistoryRecord.outcome)
+                                        .where(HistoryRecord.run_id.in_(
+                                            [run.id for run in link_runs]),
+                                            HistoryRecord.kind.in_(LEAF_KINDS))):
+            if path not in known:
+                (found_passed if outcome in PASSING else found_not).add(path)
+        passed |= found_passed - found_not
+        not_passed |= found_not
+        bases = sorted({run.base_id for run in link_runs if run.base_id is not None})
+        base = db.get(HistoryRun, bases[0]) if bases else None
+        link_runs = [run for run in _group_of(db, base) if run.id not in seen] \
+            if base is not None else []
+    first = _group_of(db, newest)
+    ends = [run.end for run in first]
+    return {"run": {**run_dict(newest), "status": _group_status(first),
+                    "end": None if None in ends else timestamp(max(ends))},
+            "runs": members, "passed": sorted(passed), "not_passed": sorted(not_passed)}
+
+
+def _group_status(runs: list[HistoryRun]) -> str:
+    """The status of a run made of shards: the first of running, aborted,
+    interrupted, failed that one of them has, else passed."""
+    statuses = {run.status for run in runs}
+    return next((status for status in (HistoryRun.RUNNING, HistoryRun.ABORTED,
+                                       HistoryRun.INTERRUPTED, HistoryRun.FAILED)
+                 if status in statuses), HistoryRun.PASSED)
+
+
+#: The start of a lone run's key in :func:`_group_key` (no run id holds it).
+LONE_RUN = "\x01#"
+
+
+def _group_key() -> Any:
+    """A run's run group, or for a run without one a key of its own."""
+    return func.coalesce(HistoryRun.run_group,
+                         literal(LONE_RUN, String).concat(cast(HistoryRun.id, String)))
+
+
+def _group_of(db: Session, run: HistoryRun) -> list[HistoryRun]:
+    """``run`` and the other shards of its run group."""
+    if run.run_group is None:
+        return [run]
+    return list(db.scalars(select(HistoryRun).where(HistoryRun.run_group == run.run_group)
+                           .order_by(HistoryRun.id)))
+
+
+def list_run_entries(db: Session, *, name: str | None = None, limit: int = 50,
+                     offset: int = 0) -> dict[str, Any]:
+    """The runs list with the shards of one run id as one entry, newest
+    first: each entry a run (``run``) or a run group (``group``, as
+    :func:`get_run_group` gives it); ``total`` counts the entries."""
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise InvalidRequest(f"'limit' must be 1 to {MAX_PAGE} and 'offset' 0 or more",
+                             field="limit")
+    key = _group_key()
+    query = select(key.label("key"), func.max(HistoryRun.start).label("newest"),
+                   func.max(HistoryRun.id).label("last"))
+    if name:
+        query = query.where(HistoryRun.name == name)
+    query = query.group_by(key)
+    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    page = db.execute(query.order_by(func.max(HistoryRun.start).desc(),
+                                     func.max(HistoryRun.id).desc())
+                      .limit(limit).offset(offset)).all()
+    entries: list[dict[str, Any]] = []
+    for row in page:
+        if row.key.startswith(LONE_RUN):
+            run = db.get(HistoryRun, row.last)
+            entries.append({"run": run_dict(run)})
+        else:
+            entries.append({"group": get_run_group(db, row.key, name=name)})
+    return {"entries": entries, "total": total}
+
+
+def get_run_group(db: Session, run_group: str, *, name: str | None = None
+                  ) -> dict[str, Any]:
+    """The runs of one run id (its shards, by shard then id) with their
+    combined counts, status, start and end."""
+    query = select(HistoryRun).where(HistoryRun.run_group == run_group)
+    if name:
+        query = query.where(HistoryRun.name == name)
+    runs = list(db.scalars(query.options(joinedload(HistoryRun.user))
+                           .order_by(HistoryRun.shard, HistoryRun.id)))
+    if not runs:
+        raise NotFound(f"no run with the run id {run_group!r} in the history",
+                       run_group=run_group)
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for run in runs:
+        for outcome, count in (run.counts or {}).items():
+            counts[outcome] = counts.get(outcome, 0) + count
+    shards = max((run.shards or 0) for run in runs) or None
+    missing = sorted(set(range(1, (shards or 0) + 1)) - {run.shard for run in runs})
+    status = _group_status(runs)
+    ends = [run.end for run in runs]
+    end = None if any(moment is None for moment in ends) else max(ends)
+    start = min(run.start for run in runs)
+    return {"run_group": run_group, "name": runs[0].name, "shards": shards,
+            "missing_shards": missing, "status": status, "counts": counts,
+            "start": timestamp(start), "end": timestamp(end),
+            "duration": None if end is None else (end - start).total_seconds(),
+            "runs": [run_dict(run) for run in runs]}
+
+
+# --------------------------------------------------------------------------
 # As JSON
 
 def run_dict(run: HistoryRun) -> dict[str, Any]:
@@ -365,7 +632,8 @@ def run_dict(run: HistoryRun) -> dict[str, Any]:
             "settings": run.settings or {}, "environment": run.environment or {},
             "run_dir": run.run_dir, "artifact_path": run.artifact_path,
             "base": run.base_id, "uid": run.uid, "planned": run.planned,
-            "lease_until": timestamp(run.lease_until)}
+            "lease_until": timestamp(run.lease_until), "run_group": run.run_group,
+            "shard": run.shard, "shards": run.shards}
 
 
 def record_dict(record: HistoryRecord) -> dict[str, Any]:

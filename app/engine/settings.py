@@ -7,6 +7,7 @@ the wrong type is an error that names the file, the key and the problem.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import warnings
 from dataclasses import dataclass
@@ -14,6 +15,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 CONFIG_FILE_NAMES = ("rotest.yml", "rotest.yaml", ".rotest.yml", ".rotest.yaml")
+#: A run id (--run-id, ROTEST_RUN_ID): printable, no control characters, no
+#: spaces at either end; the runtime checks it, and so does the store.
+RUN_GROUP = re.compile(r"[^\x00-\x20\x7f-\x9f\ud800-\udfff]"
+                       r"(?:[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{0,253}"
+                       r"[^\x00-\x20\x7f-\x9f\ud800-\udfff])?")
 
 
 class ConfigError(ValueError):

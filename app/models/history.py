@@ -58,6 +58,11 @@ class HistoryRun(db.Model):
     lease_until: Mapped[datetime | None] = mapped_column(default=None, index=True)
     #: The lease each start, batch of records or heartbeat renews.
     lease_seconds: Mapped[int | None] = mapped_column(default=None)
+    #: ``--run-id``: the id (a CI's build tag) that the shards of one run
+    #: share, or None; ``shard`` of ``shards`` is this run's ``--shard K/N``.
+    run_group: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
+    shard: Mapped[int | None] = mapped_column(default=None)
+    shards: Mapped[int | None] = mapped_column(default=None)
     user: Mapped[User | None] = relationship()
 
     # Runs by name, newest first: the runs list and --delta's lookup.
@@ -111,3 +116,28 @@ class HistoryRecord(db.Model):
 
     def __str__(self) -> str:
         return f"{self.path} ({self.outcome})"
+
+
+class HistoryShardPlan(db.Model):
+    """How the shards of one run (``--run-id``) split its tests: stored by the
+    first shard to start, read by the others, so that a history that changes
+    in between (a shard that finished) cannot make two shards split apart.
+
+    ``fingerprint`` names the tests that were split (every shard must have
+    the same); ``plan`` holds what the split was made from: the expected
+    seconds of each test and, for a ``--delta`` run, the run it starts from.
+    """
+
+    __tablename__ = "history_shard_plan"
+
+    run_group: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    shards: Mapped[int]
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), default=None)
+
+    def __str__(self) -> str:
+        return f"shard plan of {self.run_group} ({self.shards} shards)"

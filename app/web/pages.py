@@ -32,12 +32,26 @@ def runs() -> str:
         abort(400, description=f"page {page} is beyond the last possible page "
                                f"({MAX_PAGE})")
     page = max(page, 1)
-    found = history.list_runs(db.session(), name=name or None, limit=PER_PAGE,
-                              offset=(page - 1) * PER_PAGE)
+    # The shards of one --run-id are one entry, their counts combined.
+    found = history.list_run_entries(db.session(), name=name or None, limit=PER_PAGE,
+                                     offset=(page - 1) * PER_PAGE)
     pages = max(1, -(-found["total"] // PER_PAGE))
-    return render_template("web/runs.html", runs=found["runs"], total=found["total"],
+    return render_template("web/runs.html", entries=found["entries"], total=found["total"],
                            name=name, page=page, pages=pages,
                            outcomes=history.OUTCOMES, status_text=status_text)
+
+
+@bp.get("/runs/group/<path:run_group>")
+@login_required
+def run_group(run_group: str) -> str:
+    """One run made of shards (``--run-id``): its combined counts and each
+    shard, with links to their pages."""
+    try:
+        found = history.get_run_group(db.session(), run_group)
+    except NotFound:
+        abort(404, description=f"no run with the run id {run_group!r} in the history")
+    return render_template("web/run_group.html", group=found, outcomes=history.OUTCOMES,
+                           status_text=status_text)
 
 
 @bp.get("/runs/<id:run_id>")

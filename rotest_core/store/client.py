@@ -268,6 +268,22 @@ class StoreClient(abc.ABC):
     def past_durations(self, name: str | None) -> dict[str, float]:
         """Each test's recent duration, by path."""
 
+    @abc.abstractmethod
+    def recent_durations(self, name: str | None) -> dict[str, float]:
+        """Each test's recent duration with the set-up before it, by path,
+        the shards of one run id counting as one run (``--shard``'s weights)."""
+
+    @abc.abstractmethod
+    def claim_shard_plan(self, **plan: Any) -> dict[str, Any]:
+        """Store the split of a run id's shards (run_group, name, shards,
+        fingerprint, plan) unless one is stored: returns the stored one."""
+
+    @abc.abstractmethod
+    def group_results(self, name: str, run_group: str | None = None,
+                      exclude_group: str | None = None) -> dict[str, Any]:
+        """What passed in a run and its shards, for ``--delta`` (see
+        :func:`rotest_app.engine.history.group_results`)."""
+
     # --- error signatures -----------------------------------------------
 
     @abc.abstractmethod

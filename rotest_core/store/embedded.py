@@ -184,6 +184,17 @@ class EmbeddedClient(StoreClient):
     def past_durations(self, name: str | None) -> dict[str, float]:
         return self._read(history.past_durations, name)
 
+    def recent_durations(self, name: str | None) -> dict[str, float]:
+        return self._read(history.recent_durations, name)
+
+    def claim_shard_plan(self, **plan: Any) -> dict[str, Any]:
+        return self._call(history.claim_shard_plan, **plan)[0]
+
+    def group_results(self, name: str, run_group: str | None = None,
+                      exclude_group: str | None = None) -> dict[str, Any]:
+        return self._read(history.group_results, name, run_group=run_group,
+                          exclude_group=exclude_group)
+
     def signatures(self) -> list[dict[str, Any]]:
         with Session(self.engine) as db:
             return signatures.all_signatures(db)

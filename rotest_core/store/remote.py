@@ -241,6 +241,19 @@ class RemoteClient(StoreClient):
         query = urlencode({"name": name}) if name else ""
         return self._answer("GET", "/runs/durations?" + query)["durations"]
 
+    def recent_durations(self, name: str | None) -> dict[str, float]:
+        query = urlencode({"name": name}) if name else ""
+        return self._answer("GET", "/runs/recent-durations?" + query)["durations"]
+
+    def claim_shard_plan(self, **plan: Any) -> dict[str, Any]:
+        return self._answer("POST", "/runs/shard-plans", plan)
+
+    def group_results(self, name: str, run_group: str | None = None,
+                      exclude_group: str | None = None) -> dict[str, Any]:
+        query = {"name": name, "run_group": run_group, "exclude_group": exclude_group}
+        return self._answer("GET", "/runs/group-results?" + urlencode(
+            {key: value for key, value in query.items() if value is not None}))
+
     def signatures(self) -> list[dict[str, Any]]:
         return self._answer("GET", "/signatures", read_timeout=10.0)["signatures"]
 
