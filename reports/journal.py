@@ -174,6 +174,7 @@ def record_json(record: TestRecord, root: TestRecord) -> dict[str, Any]:
                        for signature in record.signatures],
         "log": clean(record.log_text(TEXT_LIMIT)),
         "stdout": clean(record.stdout), "stderr": clean(record.stderr),
+        "lock_wait": record.lock_wait, "setup_time": record.setup_time,
     }
 
 
@@ -251,7 +252,8 @@ def _node(data: dict[str, Any], parent: TestRecord) -> TestRecord:
         reruns=[Attempt(rerun["outcome"], [tuple(d) for d in rerun.get("details", ())],
                         None, None) for rerun in data.get("reruns", ())],
         signatures=list(data.get("signatures", ())), log=data.get("log", ""),
-        stdout=data.get("stdout", ""), stderr=data.get("stderr", ""))
+        stdout=data.get("stdout", ""), stderr=data.get("stderr", ""),
+        lock_wait=data.get("lock_wait"), setup_time=data.get("setup_time"))
 
 
 def _time(text: str | None) -> datetime | None:

@@ -125,7 +125,8 @@ def test_text_that_looks_like_a_formula_stays_text(workdir):
     [row] = rows_of(workbook["Results"])
     assert row["Traceback"] == "=1+1"
     assert row["Description"].startswith("=HYPERLINK(")
-    assert workbook["Results"]["F2"].data_type == "s"
+    traceback = chr(ord("A") + [header for header, _ in COLUMNS].index("Traceback"))
+    assert workbook["Results"][f"{traceback}2"].data_type == "s"
     assert workbook["Summary"]["B1"].value == "=SUM(A1:A9)"
     assert workbook["Summary"]["B1"].data_type == "s"
 
