@@ -235,10 +235,10 @@ def arrange_tree(root: TestSuite, options: RunOptions) -> None:
 
 
 def _with_journal(classes: list[type]) -> list[type]:
-    """A file report (``NEEDS_JOURNAL``) is backed by the run's journal, so a
-    killed run loses none of the tests it reached (see rotest_reports.journal)."""
-    if any(getattr(cls, "NEEDS_JOURNAL", False) for cls in classes) and not any(
-            getattr(cls, "KEEPS_JOURNAL", False) for cls in classes):
+    """Every run keeps its journal (unless a handler keeps it already): the
+    complete record of its results that a killed run's reports are rebuilt
+    from and that ``rotest report merge`` reads (see rotest_reports.journal)."""
+    if not any(getattr(cls, "KEEPS_JOURNAL", False) for cls in classes):
         return [*classes, handler_class("journal")]
     return classes
 
