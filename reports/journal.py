@@ -38,6 +38,8 @@ __all__ = ["JOURNAL_NAME", "Journal", "JournalHandler", "process_alive", "read_j
            "rebuild_reports", "record_json", "run_record", "unfinished_runs"]
 
 JOURNAL_NAME = "journal.jsonl"
+#: The journal's format: 2 records each test's lock wait and set-up time.
+JOURNAL_FORMAT = 2
 #: Longest traceback, log and info kept per test (the server keeps at most 64 KB).
 TEXT_LIMIT = 32 * 1024
 #: The file reports a journal can rebuild, by handler name.
@@ -69,6 +71,7 @@ class JournalHandler(RecordingHandler):
             return
         self._rebuild_unfinished()
         self._write({"run": self.run_fields(), "local": {
+            "format": JOURNAL_FORMAT,
             "classname": self.run.root.classname, "pid": os.getpid(),
             "outputs": list(getattr(self.main_test, "outputs", ()) or ())}})
         _mark_unfinished(self.config, self.path)
