@@ -251,22 +251,29 @@ def write_reports(run: RunRecord, out_dir: Path, names: Iterable[str] = MERGED, 
     """Have the file report handlers ``names`` write ``run`` into ``out_dir``,
     as each does at the end of a run (``stop_test_run`` on the whole record);
     returns the files written."""
+    classes = [_file_report(name) for name in dict.fromkeys(names)]  # all, or none
     written = []
-    for name in dict.fromkeys(names):
-        try:
-            cls = handler_class(name)
-        except HandlerNotAvailable as error:
-            raise MergeError(str(error)) from None
-        if not issubclass(cls, RecordingHandler) or getattr(cls, "KEEPS_JOURNAL", False) \
-                or name == "journal":
-            raise MergeError(f"{name!r} is not a file report merge can write; choose "
-                             f"from {', '.join(MERGED)}")
+    for cls in classes:
         handler = _handler(cls, run, out_dir, stream)
         handler.stop_test_run()
         path = getattr(handler, "path", None)
         if path is not None:
             written.append(Path(path))
     return written
+
+
+def _file_report(name: str) -> type[RecordingHandler]:
+    """The handler class ``name``, if it writes a file report from the
+    record of a run (the journal and the history do not)."""
+    try:
+        cls = handler_class(name)
+    except HandlerNotAvailable as error:
+        raise MergeError(str(error)) from None
+    if (not isinstance(cls, type) or not issubclass(cls, RecordingHandler)
+            or getattr(cls, "KEEPS_JOURNAL", False) or name == "journal"):
+        raise MergeError(f"{name!r} is not a file report merge can write; choose from "
+                         f"{', '.join(MERGED)}")
+    return cls
 
 
 def _handler(cls: type[RecordingHandler], run: RunRecord, out_dir: Path,
