@@ -161,7 +161,8 @@ def test_the_view_has_the_shape_the_report_renders(app, recorded):
     assert all(set(node) == {"id", "name", "kind", "classname", "outcome", "start",
                              "end", "duration", "description", "tags", "note",
                              "resources", "infos", "details", "log", "stdout",
-                             "stderr", "reruns", "signatures", "children"}
+                             "stderr", "reruns", "signatures", "lock_wait", "setup_time",
+                             "children"}
                for node in nodes)
     leaves = {node["name"]: node["outcome"] for node in nodes if node["kind"] == "case"}
     assert leaves == outcomes.EXPECTED

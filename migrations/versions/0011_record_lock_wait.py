@@ -26,7 +26,7 @@ def upgrade():
     columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("history_record")}
     for name in COLUMNS:
         if name not in columns:
-            op.add_column("history_record", sa.Column(name, sa.Float(), nullable=True))
+            op.add_column("history_record", sa.Column(name, sa.Double(), nullable=True))
 
 
 def downgrade():
