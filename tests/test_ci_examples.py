@@ -92,11 +92,12 @@ def test_a_wrong_merge_line_would_not_parse():
 
 
 def run_lines(text: str) -> list[list[str]]:
-    """The words of each ``rotest run`` command line (backslash continuations
-    joined; CI expressions and the shard variable given sample values)."""
+    """The words of each ``rotest run --shard ...`` command line (backslash
+    continuations joined; CI expressions and the shard variable given sample
+    values)."""
     joined = re.sub(r"\\\n\s*", " ", text)
     found = []
-    for match in re.finditer(r"rotest run [^\n']*", joined):
+    for match in re.finditer(r"rotest run +--shard[^\n']*", joined):
         line = re.sub(r"\$\{\{[^}]*\}\}", "1", match.group(0)).replace("$SHARD", "1")
         found.append(shlex.split(line)[2:])
     return found
