@@ -177,7 +177,11 @@ def record_json(record: TestRecord, root: TestRecord) -> dict[str, Any]:
                        for signature in record.signatures],
         "log": clean(record.log_text(TEXT_LIMIT)),
         "stdout": clean(record.stdout), "stderr": clean(record.stderr),
-        "lock_wait": record.lock_wait, "setup_time": record.setup_time,
+        # Only when known: a server older than these fields refuses only
+        # the records of tests that locked something, not every record.
+        **{name: value for name, value in (("lock_wait", record.lock_wait),
+                                           ("setup_time", record.setup_time))
+           if value is not None},
     }
 
 

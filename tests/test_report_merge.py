@@ -136,15 +136,28 @@ def test_the_shards_of_a_rotest_work_directory_and_of_copies_merge(workdir, lab,
     artifacts: merge takes the work directories whole."""
     copies = []
     for index, expression in enumerate(SHARDS):
-        shard_dir = run_tree(workdir, "-f", expression)
+        # The second in two worker processes: their waits reach the reports too.
+        shard_dir = run_tree(workdir, "-f", expression, *(("-p", "2") if index else ()))
         copy = tmp_path / f"artifact-{index}" / "runs" / shard_dir.name
         shutil.copytree(shard_dir, copy)
         copies.append(copy.parent.parent)
+    # A journal of the version before lock waits (no format number) merges,
+    # with a warning that its waits are unknown.
+    (old_journal,) = copies[0].glob("runs/*/journal.jsonl")
+    lines = old_journal.read_text().splitlines(keepends=True)
+    first = json.loads(lines[0])
+    del first["local"]["format"]
+    old_journal.write_text(json.dumps(first) + "\n" + "".join(lines[1:]))
     process = merge(workdir, *copies, "-o", tmp_path / "merged", "--name", "nightly")
     assert process.returncode == 0, process.stdout + process.stderr
+    assert "older rotest: its tests' lock waits are unknown" in process.stderr
     assert etree.parse(str(tmp_path / "merged" / "junit.xml")).getroot().get(
         "name") == "nightly"
     assert junit_totals(tmp_path / "merged" / "junit.xml")["tests"] == "11"
+    cases = {case.get("name"): case.findtext("system-out") or "" for case in
+             etree.parse(str(tmp_path / "merged" / "junit.xml")).iter("testcase")}
+    assert cases["test_holds_the_device"].startswith("rotest.lock_wait: ")  # -p 2
+    assert cases["test_holds_the_device_too"].startswith("rotest.lock_wait: ")
 
 
 def assert_refused(process: subprocess.CompletedProcess, *words: str) -> None:
