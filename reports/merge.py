@@ -24,12 +24,13 @@ from rotest_core.result import HandlerNotAvailable, handler_class
 from .journal import JOURNAL_NAME, Journal, read_journal, run_record
 from .record import RecordingHandler, RunRecord, TestRecord, worst
 
-__all__ = ["MERGED", "MergeError", "Shard", "find_journals", "merge_runs", "read_runs",
-           "write_reports"]
+__all__ = ["MERGED", "MergeError", "Shard", "check_out_dir", "find_journals", "merge_runs",
+           "read_runs", "write_reports"]
 
 #: The reports merge writes by default, by handler name.
 MERGED = ("junit", "excel", "html")
-#: Older journals (before the lock wait was recorded) have no format number.
+#: The journal format that records lock waits (rotest_reports.journal's
+#: JOURNAL_FORMAT; older journals have no format number).
 LOCK_WAIT_FORMAT = 2
 
 
