@@ -2,11 +2,16 @@
 runs that did not end well, from their journals (see :mod:`rotest_reports.journal`)."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import click
 
 from rotest_core.cli import CliError, config_option
+
+#: What ``rotest report merge`` writes by default (rotest_reports.merge.MERGED,
+#: not imported here: the command line starts without the report modules).
+MERGED_DEFAULT = ("junit", "excel", "html")
 
 
 def _config(config_file: str | None = None):
@@ -43,6 +48,41 @@ def rebuild(run_dirs: tuple[Path, ...], outputs: str | None) -> None:
             raise CliError(f"cannot rebuild the reports of {run_dir}: {error}") from None
         for path in written:
             click.echo(f"wrote {path}")
+
+
+@report.command("merge")
+@click.argument("work_dirs", nargs=-1, required=True, metavar="WORKDIR...",
+                type=click.Path(path_type=Path))
+@click.option("-o", "--output-dir", "out_dir", required=True, metavar="OUTDIR",
+              type=click.Path(path_type=Path),
+              help="A new or empty folder for the merged reports.")
+@click.option("--outputs", metavar="NAMES", default=",".join(MERGED_DEFAULT),
+              show_default=True, help="Reports to write, of junit, excel, html.")
+@click.option("--name", metavar="NAME",
+              help="The merged run's name. Default: the runs' names joined.")
+def merge(work_dirs: tuple[Path, ...], out_dir: Path, outputs: str,
+          name: str | None) -> None:
+    """Write one JUnit file, one workbook and one HTML page for the runs in
+    WORKDIR... (shards of one run, from this host or copied back from others):
+    each a run's work directory, or a rotest work directory holding runs/."""
+    # Lazy: the reports' modules load only for the command that needs them.
+    from rotest_reports.merge import (MergeError, check_out_dir, merge_runs, read_runs,
+                                      write_reports)
+    names = [item.strip() for item in outputs.split(",") if item.strip()]
+    try:
+        check_out_dir(out_dir)
+        shards = read_runs(work_dirs)
+        run = merge_runs(shards, name=name, out_dir=out_dir)
+        # The handlers say where they wrote on their stream; this command says it below.
+        written = write_reports(run, out_dir, names, stream=io.StringIO())
+    except MergeError as error:
+        raise CliError(f"cannot merge: {error}", exit_code=2) from None
+    counts = run.counts()
+    click.echo(f"merged {len(shards)} run(s): {sum(counts.values())} tests, " + ", ".join(
+        f"{count} {outcome}" for outcome, count in counts.items() if count)
+        + f"; waited {run.lock_wait():.2f} s for locks in all")
+    for path in written:
+        click.echo(f"wrote {path}")
 
 
 @click.group()

@@ -4,10 +4,12 @@
 name and start (so two runs' workbooks compare side by side):
 
 - *Summary* (the sheet it opens on): the run, its times and duration, the
+  seconds its tests waited for locks in all, the
   count of tests per outcome, the pass rate (:func:`rotest_app.engine.outcomes.pass_rate`:
   skips left out), a pie chart and the run's settings; printed on one page.
 - *Results*: a row per suite, flow, test and block in running order, with
-  Rotest's columns and what the test printed; the name indented by depth
+  Rotest's columns, the seconds each waited for its resources' locks (*Lock
+  wait*: a flow's own wait is on the flow's row) and what the test printed; the name indented by depth
   (folded by outline levels when not streamed), the result coloured by
   outcome, the header frozen and filters on every column. Printed landscape, fit to the page's width, the
   header on every page and the run's name and date at the top. Assignee and
@@ -50,7 +52,8 @@ CELL_LIMIT = 32_767
 
 #: (header, column width) of the results sheet, Rotest's columns.
 COLUMNS = (("Name", 60), ("Result", 20), ("Start time", 20), ("End time", 20),
-           ("Duration", 10), ("Traceback", 80), ("Output", 60), ("Description", 40),
+           ("Duration", 10), ("Lock wait", 10), ("Traceback", 80), ("Output", 60),
+           ("Description", 40),
            ("Resources", 30),
            ("Assignee", 15), ("Comments", 40))
 LABELS = {"success": "Success", "failure": "Failure", "error": "Error", "skip": "Skip",
@@ -148,7 +151,7 @@ def _row(sheet: Any, record: TestRecord, depth: int) -> list[Any]:
     outcome = record.outcome if record.end is not None else None
     values = [record.name, LABELS.get(outcome, "running" if outcome is None else outcome),
               _local(record.start), _local(record.end), record.duration,
-              "\n".join(text for _kind, text in record.details), _output(record),
+              record.lock_wait, "\n".join(text for _kind, text in record.details), _output(record),
               record.description,
               ", ".join(f"{name}={value}" for name, value in record.resources.items()),
               None, None]
@@ -157,7 +160,7 @@ def _row(sheet: Any, record: TestRecord, depth: int) -> list[Any]:
     if outcome in COLOURS:
         cells[1].fill = _fill(outcome)
     cells[2].number_format = cells[3].number_format = TIME_FORMAT
-    cells[4].number_format = "0.000"
+    cells[4].number_format = cells[5].number_format = "0.000"
     return cells
 
 
@@ -208,7 +211,8 @@ def _summary(sheet: Any, run: RunRecord) -> None:
     counts = run.counts()
     sheet.column_dimensions["A"].width = 22
     header = [("Run", run.name), ("Start time", _local(run.start)),
-              ("End time", _local(run.end)), ("Duration", run.duration), (None, None)]
+              ("End time", _local(run.end)), ("Duration", run.duration),
+              ("Lock wait", run.lock_wait()), (None, None)]
     sheet.column_dimensions["B"].width = 40
     for label, value in header:
         cell = _cell(sheet, value)

@@ -86,6 +86,8 @@ class _ViewBuilder:
             "start": _iso(record.start),
             "end": _iso(record.end),
             "duration": record.duration,
+            "lock_wait": record.lock_wait,
+            "setup_time": record.setup_time,
             "description": clean(record.description),
             "tags": [clean(tag) for tag in record.tags],
             "note": clean(record.note),

@@ -38,6 +38,8 @@ __all__ = ["JOURNAL_NAME", "Journal", "JournalHandler", "process_alive", "read_j
            "rebuild_reports", "record_json", "run_record", "unfinished_runs"]
 
 JOURNAL_NAME = "journal.jsonl"
+#: The journal's format: 2 records each test's lock wait and set-up time.
+JOURNAL_FORMAT = 2
 #: Longest traceback, log and info kept per test (the server keeps at most 64 KB).
 TEXT_LIMIT = 32 * 1024
 #: The file reports a journal can rebuild, by handler name.
@@ -69,6 +71,7 @@ class JournalHandler(RecordingHandler):
             return
         self._rebuild_unfinished()
         self._write({"run": self.run_fields(), "local": {
+            "format": JOURNAL_FORMAT,
             "classname": self.run.root.classname, "pid": os.getpid(),
             "outputs": list(getattr(self.main_test, "outputs", ()) or ())}})
         _mark_unfinished(self.config, self.path)
@@ -175,6 +178,11 @@ def record_json(record: TestRecord, root: TestRecord) -> dict[str, Any]:
                        for signature in record.signatures],
         "log": clean(record.log_text(TEXT_LIMIT)),
         "stdout": clean(record.stdout), "stderr": clean(record.stderr),
+        # Only when known: a server older than these fields refuses only
+        # the records of tests that locked something, not every record.
+        **{name: value for name, value in (("lock_wait", record.lock_wait),
+                                           ("setup_time", record.setup_time))
+           if value is not None},
     }
 
 
@@ -252,7 +260,8 @@ def _node(data: dict[str, Any], parent: TestRecord) -> TestRecord:
         reruns=[Attempt(rerun["outcome"], [tuple(d) for d in rerun.get("details", ())],
                         None, None) for rerun in data.get("reruns", ())],
         signatures=list(data.get("signatures", ())), log=data.get("log", ""),
-        stdout=data.get("stdout", ""), stderr=data.get("stderr", ""))
+        stdout=data.get("stdout", ""), stderr=data.get("stderr", ""),
+        lock_wait=data.get("lock_wait"), setup_time=data.get("setup_time"))
 
 
 def _time(text: str | None) -> datetime | None:

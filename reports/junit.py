@@ -17,7 +17,11 @@ own (Jenkins's schema allows no nesting; the suite's name is its path, e.g.
 Outcomes: an error is ``<error>``; a failure and an unexpected success are
 ``<failure>``; a skip is ``<skipped>`` (its reason as text: Jenkins's schema
 allows no attribute there); an expected failure passes, with a note in
-``<system-out>``. Earlier attempts of a re-run test (``--delta``) are
+``<system-out>``. A test that locked resources says first in its
+``<system-out>`` how long it waited for their locks (``rotest.lock_wait:
+1.234 s``: neither schema allows properties on a testcase), and each suite's
+``<properties>`` hold its tests' total wait (``rotest.lock_wait``, a flow's
+own wait included). Earlier attempts of a re-run test (``--delta``) are
 Surefire's ``flakyFailure``/``flakyError`` when the test passed in the end,
 else ``rerunFailure``/``rerunError``. Jenkins's schema predates those
 elements, so only a file with re-runs in it fails that schema; Jenkins itself
@@ -45,6 +49,8 @@ __all__ = ["JUnitHandler", "build_document"]
 LOG_LIMIT = 64 * 1024
 TRACEBACK_LIMIT = 64 * 1024
 MESSAGE_LIMIT = 1024
+#: How a testcase's system-out starts when the test locked resources.
+WAIT_PREFIX = "rotest.lock_wait:"
 _EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
 _CLASS_FIXTURE = re.compile(r"^(\w+) \((.+)\)$")  # "setUpClass (module.Class)"
 
@@ -165,10 +171,24 @@ def _suite(run: RunRecord, name: str, start: datetime | None, tests: list[TestRe
                           timestamp=(start or run.start).isoformat(timespec="seconds"),
                           hostname=clean(run.environment.get("host", "")))
     if properties is not None:
-        suite.append(copy.deepcopy(properties))
+        own = copy.deepcopy(properties)
+        wait = _suite_wait(tests)
+        if wait is not None:
+            etree.SubElement(own, "property", name="rotest.lock_wait", value=f"{wait:.3f}")
+        suite.append(own)
     for test in tests:
         suite.append(_case(test, seen))
     return suite
+
+
+def _suite_wait(tests: list[TestRecord]) -> float | None:
+    """Seconds a suite's tests waited for locks, with its flow's own wait
+    (a flow locks once for all its blocks); None when none locked anything."""
+    parent = tests[0].parent if tests else None
+    waits = [test.lock_wait for test in tests if test.lock_wait is not None]
+    if parent is not None and parent.kind == "flow" and parent.lock_wait is not None:
+        waits.append(parent.lock_wait)
+    return sum(waits) if waits else None
 
 
 # --------------------------------------------------------------------------
@@ -270,10 +290,21 @@ def _summary(text: str, kind: str) -> tuple[str, str]:
     return clean(cap(last, MESSAGE_LIMIT, keep="start")), match.group(1) if match else kind
 
 
+def wait_line(record: TestRecord) -> str:
+    """``rotest.lock_wait: 1.234 s (set-up: 0.100 s)``: the first line of a
+    testcase's system-out when it locked resources (merge and tools read it)."""
+    line = f"{WAIT_PREFIX} {record.lock_wait:.3f} s"
+    if record.setup_time is not None:
+        line += f" (set-up: {record.setup_time:.3f} s)"
+    return line
+
+
 def _output(record: TestRecord) -> str:
-    """system-out: success messages, an expected failure's traceback, what
-    the test printed, the log."""
-    parts = [f"success: {info}" for info in record.infos]
+    """system-out: the wait for its resources (neither schema allows a
+    testcase properties), success messages, an expected failure's traceback,
+    what the test printed, the log."""
+    parts = [wait_line(record)] if record.lock_wait is not None else []
+    parts += [f"success: {info}" for info in record.infos]
     parts += [f"expected failure (counted as a pass):\n{text}"
               for kind, text in record.details if kind == "expected_failure"]
     if record.stdout:

@@ -84,6 +84,11 @@ class TestRecord:
     #: What the test wrote to stdout and stderr (the end of each, capped).
     stdout: str = ""
     stderr: str = ""
+    #: Seconds it waited for its resources' locks (in the server's queue
+    #: too) and spent setting them up; None when it locked nothing. A flow's
+    #: are its own request's (for the whole flow), not its blocks'.
+    lock_wait: float | None = None
+    setup_time: float | None = None
 
     @property
     def is_composite(self) -> bool:
@@ -204,6 +209,10 @@ class RunRecord:
     def tests(self) -> Iterator[TestRecord]:
         return self.root.tests()
 
+    def lock_wait(self) -> float:
+        """Seconds the run's tests and flows waited for locks, in all."""
+        return sum(record.lock_wait or 0.0 for record in self.root.walk())
+
 
 def shown_children(record: TestRecord) -> list[TestRecord]:
     """A record's children as the reports show them, grouped as the code is
@@ -262,6 +271,16 @@ def environment() -> dict[str, str]:
             "python": sys.version.split()[0], "platform": platform.platform(),
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
             "cwd": os.getcwd()}
+
+
+def _take_timing(record: TestRecord, test: Any) -> None:
+    """The test's ``lock_wait`` and ``setup_time`` (set by the runtime, the
+    pytest plugin or a parallel run's replay), when it has them."""
+    own = vars(test) if hasattr(test, "__dict__") else {}
+    for name in ("lock_wait", "setup_time"):
+        value = own.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            setattr(record, name, float(value))
 
 
 def _kind(test: Any) -> str:
@@ -374,6 +393,7 @@ class RecordingHandler(AbstractResultHandler):
         record = self.record_of(test)
         record.end = now()
         record.note = getattr(test, "report_note", "") or record.note
+        _take_timing(record, test)
 
     def start_test(self, test: Any) -> None:
         record = self.record_of(test)
@@ -429,6 +449,7 @@ class RecordingHandler(AbstractResultHandler):
         output = own.get("output")
         if output is not None:
             record.stdout, record.stderr = output.stdout, output.stderr
+        _take_timing(record, test)
         if record.own_outcome is None:
             record.own_outcome = "error"
         self.record_ended(record)

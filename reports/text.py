@@ -26,6 +26,8 @@ def clean(text: object) -> str:
     hold replaced by U+FFFD (so it shows that something was there), and
     invisible controls shown escaped (``\\u202e``), so every report reads
     the text as it is."""
+    if isinstance(text, str) and text.isascii() and text.isprintable():
+        return text  # most names and paths: nothing to remove (and it is cheap)
     text = _NOT_XML.sub("\ufffd", ANSI.sub("", str(text)))
     return INVISIBLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 

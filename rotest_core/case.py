@@ -208,6 +208,10 @@ class TestCase(unittest.TestCase):
         locked_resources: the resources the test holds, by request name.
         success_messages: what :meth:`success` recorded.
         expectation_failures: expect* failures not yet reported.
+        lock_wait: seconds this run of the test waited for its resources'
+            locks (in the server's queue too); None when it locked nothing.
+            The reports read it at ``stop_test``.
+        setup_time: seconds its resources' set-up took (None: nothing set up).
     """
 
     TAGS: Sequence[str] = []
@@ -223,6 +227,8 @@ class TestCase(unittest.TestCase):
     locked_resources: Mapping[str, BaseResource] = MappingProxyType({})
     success_messages: Sequence[str] = ()
     expectation_failures: Sequence[str] = ()
+    lock_wait: float | None = None
+    setup_time: float | None = None
     _work_dir: Path | None = None
     #: The directory to make the work directory in, on first use.
     _pending_work_dir: Path | None = None
@@ -319,6 +325,7 @@ class TestCase(unittest.TestCase):
         self.locked_resources: dict[str, BaseResource] = {}
         self.success_messages: list[str] = []
         self.expectation_failures: list[str] = []
+        self.lock_wait = self.setup_time = None
         self._failed = self._skipped = False
         self._running = True
         # Made on first use: most tests never write to theirs.
@@ -417,9 +424,14 @@ class TestCase(unittest.TestCase):
         requests = [self._overridden(r) for r in requests]
         if not requests:
             return {}
-        got = self.context.manager.request_resources(
-            requests, skip_init=self.context.skip_init, use_previous=use_previous,
-            base_work_dir=self.work_dir, timeout=self.context.config.resource_request_timeout)
+        manager = self.context.manager
+        try:
+            got = manager.request_resources(
+                requests, skip_init=self.context.skip_init, use_previous=use_previous,
+                base_work_dir=self.work_dir,
+                timeout=self.context.config.resource_request_timeout)
+        finally:  # a lock that timed out waited too
+            add_timing(self, manager)
         # A test that holds resources has its log file (its directory holds theirs).
         self.logger.debug("got resources: %s", ", ".join(
             f"{name}={getattr(resource, 'name', None) or type(resource).__name__}"
@@ -523,6 +535,13 @@ class TestCase(unittest.TestCase):
         count = len(failures)
         return (f"{count} expectation{'s' * (count != 1)} failed:\n"
                 + "\n".join("  " + failure.replace("\n", "\n    ") for failure in failures))
+
+
+def add_timing(test: Any, manager: Any) -> None:
+    """Add the manager's last request's lock wait and set-up time to
+    ``test``'s (a case's or a flow's ``lock_wait`` and ``setup_time``)."""
+    test.lock_wait = (test.lock_wait or 0.0) + manager.last_wait
+    test.setup_time = (test.setup_time or 0.0) + manager.last_setup
 
 
 def _adopt(resource: Any, logger: logging.Logger) -> None:

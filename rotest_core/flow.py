@@ -27,7 +27,7 @@ import unittest
 from typing import Any, Iterable, Mapping, Sequence
 
 from .block import TestBlock
-from .case import TEST_LOG, RunContext, TestCase, unique_dir
+from .case import TEST_LOG, RunContext, TestCase, add_timing, unique_dir
 from .flow_component import (MODE_CRITICAL, MODE_FINALLY, MODE_NAMES, MODE_OPTIONAL,
                              OWN_PARAMETERS, PREVIOUS_FAILED_MESSAGE, BlockInput,
                              BlockOutput, FlowComponent, FlowDefinitionError, Pipe)
@@ -72,6 +72,10 @@ class TestFlow(FlowComponent, TestSuite):
         self.result: Any = None
         self.outcome: str | None = None
         self.report_note = ""
+        #: The flow's own wait for its locks and its resources' set-up
+        #: (TestCase's attributes of the same names): its blocks' are theirs.
+        self.lock_wait: float | None = None
+        self.setup_time: float | None = None
         # Into the run's test logs (store_state reports there); no file of its own.
         self.logger = TEST_LOG.getChild(self._name)
         self.parent = parent
@@ -176,9 +180,14 @@ class TestFlow(FlowComponent, TestSuite):
                     for r in requests]
         if not requests:
             return {}
-        got = self.context.manager.request_resources(
-            requests, skip_init=self.context.skip_init, use_previous=use_previous,
-            base_work_dir=self.work_dir, timeout=self.context.config.resource_request_timeout)
+        manager = self.context.manager
+        try:
+            got = manager.request_resources(
+                requests, skip_init=self.context.skip_init, use_previous=use_previous,
+                base_work_dir=self.work_dir,
+                timeout=self.context.config.resource_request_timeout)
+        finally:  # the flow's own wait: its blocks' are theirs
+            add_timing(self, manager)
         self.locked_resources.update(got)
         self._set_parameters(**got, **unpacked(requests, got))
         _notify(self.result, "updateResources", self, got)
@@ -206,6 +215,7 @@ class TestFlow(FlowComponent, TestSuite):
         if own_context:  # run by another runner: the blocks read the result's context
             context = result.context = RunContext.standalone()
         self.context, self.result = context, result
+        self.lock_wait = self.setup_time = None
         if self.work_dir is None:
             parent_dir = getattr(self.parent, "work_dir", None) or context.run_dir
             self.work_dir = unique_dir(parent_dir, self.name)

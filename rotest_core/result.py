@@ -99,7 +99,11 @@ class AbstractResultHandler:
         """A test marked ``expectedFailure`` passed."""
 
     def stop_test(self, test: Any) -> None:
-        """A test case ended (its resources are released)."""
+        """A test case ended (its resources are released). ``test.lock_wait``
+        and ``test.setup_time`` (seconds, or None when it locked nothing) say
+        how long it waited for its resources' locks and set them up; a flow
+        has its own at ``stop_composite``. Read them with ``getattr(test,
+        "lock_wait", None)``: a test of another kind may lack them."""
 
     def stop_composite(self, test: Any) -> None:
         """A suite ended."""

@@ -182,7 +182,9 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
     if options.delta is not None:
         outputs = _with_history(outputs)
     handler_classes = _with_journal([handler_class(h) if isinstance(h, str) else h
-                                     for h in outputs])
+                                     for h in outputs],
+                                    merged=options.shard is not None
+                                    or options.run_group is not None)
     root.outputs = [getattr(h, "NAME", "") or str(h) for h in outputs]
     if options.delta is not None and _has_tests(root):
         stop = _select_delta(root, config, options, stream)
@@ -246,11 +248,14 @@ def arrange_tree(root: TestSuite, options: RunOptions) -> None:
     arrange(root, rank, optimise=options.optimise)
 
 
-def _with_journal(classes: list[type]) -> list[type]:
-    """A file report (``NEEDS_JOURNAL``) is backed by the run's journal, so a
-    killed run loses none of the tests it reached (see rotest_reports.journal)."""
-    if any(getattr(cls, "NEEDS_JOURNAL", False) for cls in classes) and not any(
-            getattr(cls, "KEEPS_JOURNAL", False) for cls in classes):
+def _with_journal(classes: list[type], *, merged: bool = False) -> list[type]:
+    """The run's journal, the complete record of its results, when a file
+    report (``NEEDS_JOURNAL``) is backed by it (a killed run's reports are
+    rebuilt from it) or the run is a part that ``rotest report merge`` may
+    join (``merged``: a shard, a run id). A run on the console alone keeps
+    none: about 50 µs a test it need not pay (see rotest_reports.journal)."""
+    wanted = merged or any(getattr(cls, "NEEDS_JOURNAL", False) for cls in classes)
+    if wanted and not any(getattr(cls, "KEEPS_JOURNAL", False) for cls in classes):
         return [*classes, handler_class("journal")]
     return classes
 

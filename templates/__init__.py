@@ -7,7 +7,8 @@ The run report: one self-contained HTML document of a *run view*.
 The run view is a plain dict (JSON-serialisable; texts already cleaned) with
 the run's name, times, status (and, optionally, ``status_text``: the status
 in words, e.g. "aborted after 8 of 20"), counts per outcome, environment,
-settings and its tree of suites, flows, cases and blocks (see ``rotest_reports.html.view_of``,
+settings and its tree of suites, flows, cases and blocks (each node may
+have ``lock_wait`` and ``setup_time``: seconds, or None; see ``rotest_reports.html.view_of``,
 which builds it from a finished run; the server's run pages build the same
 dict from the database). :func:`render_report` turns it into HTML that needs
 nothing from the network: styles and script are inline and the tree is
@@ -30,7 +31,7 @@ from markupsafe import Markup
 from rotest_app.engine.outcomes import PASSING, pass_rate
 
 __all__ = ["FOLDER", "OUTCOME_LABELS", "PASSING", "REPORT_POLICY", "format_duration",
-           "format_moment", "render_report"]
+           "format_moment", "lock_wait", "render_report"]
 
 #: The folder of every template, installed or in the checkout.
 FOLDER = Path(__file__).resolve().parent
@@ -68,8 +69,20 @@ def render_report(view: dict[str, Any], *, back_url: str | None = None) -> str:
     rate = pass_rate(counts)
     return _environment().get_template("report/run.html").render(
         view=view, back_url=back_url, labels=OUTCOME_LABELS, counts=counts,
-        policy=REPORT_POLICY, total=total, passed=passed,
+        policy=REPORT_POLICY, total=total, passed=passed, lock_wait=lock_wait(view),
         pass_rate="–" if rate is None else f"{100 * rate:.1f} %")
+
+
+def lock_wait(view: dict[str, Any]) -> float | None:
+    """Seconds the view's tests and flows waited for locks, in all (nodes'
+    optional ``lock_wait``); None when none of them locked anything."""
+    waits, stack = [], [view.get("tree") or {}]
+    while stack:
+        node = stack.pop()
+        if isinstance(node.get("lock_wait"), (int, float)):
+            waits.append(node["lock_wait"])
+        stack.extend(node.get("children") or ())
+    return sum(waits) if waits else None
 
 
 @lru_cache(maxsize=1)

@@ -403,6 +403,9 @@ def test_a_batch_that_is_not_a_list_is_refused_whole(alice):
     (case("b", "success", details=[["oops", "x"]]), ["[outcome, text] pairs"]),
     (case("b", "success", duration="1s"), ["'duration' must be a number"]),
     (case("b", "success", tags="smoke"), ["'tags' must be a list"]),
+    (case("b", "success", lock_wait=-1.0), ["'lock_wait' must be a number of seconds, "
+                                            "not negative"]),
+    (case("b", "success", setup_time="2s"), ["'setup_time' must be a number"]),
 ])
 def test_a_bad_record_is_refused_alone(alice, bad, words):
     run_id = start(alice, planned=2)["id"]
@@ -517,6 +520,17 @@ def test_a_run_whose_client_went_silent_ends_aborted_on_the_server(quick_server)
     assert runs.status_code == 200 and 'class="aborted">aborted after 3 of 20' in runs.text
     page = browser.get(server.url + f"/runs/{run['id']}").text
     assert "aborted after 3 of 20" in page and 'class="status-aborted"' in page
+
+
+def test_the_wait_for_locks_is_stored_and_read_back(alice):
+    run_id = start(alice)["id"]
+    records = [case("W.test_waits", "success", lock_wait=2.5, setup_time=0.25),
+               case("W.test_locks_nothing", "success")]
+    assert alice.post(f"/runs/{run_id}/records", {"records": records}).status_code == 200
+    stored = {node["path"]: node for node in alice.get(f"/runs/{run_id}").json["records"]}
+    assert (stored["W.test_waits"]["lock_wait"], stored["W.test_waits"]["setup_time"]) \
+        == (2.5, 0.25)
+    assert stored["W.test_locks_nothing"]["lock_wait"] is None
 
 
 def test_what_a_test_printed_is_stored_and_read_back(alice):

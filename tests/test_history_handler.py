@@ -18,7 +18,8 @@ from rotest_core import TestCase
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
 from runtime_samples import outcomes
-from runtime_samples.fixtures import workdir  # noqa: F401 - fixture
+from runtime_samples import merge_samples
+from runtime_samples.fixtures import lab, workdir  # noqa: F401 - fixtures
 from server_process import ThreadedServer
 
 
@@ -175,3 +176,16 @@ def test_the_artifact_path_set_on_the_main_test_is_recorded(workdir):
         stream=io.StringIO())
     [recorded] = embedded_runs(workdir)
     assert recorded["artifact_path"] == "/artifacts/run.zip"
+
+
+def test_the_history_keeps_each_test_s_wait_for_its_locks(workdir, lab):
+    report = run_outcomes(load_config(), tests=[merge_samples.DeviceCase,
+                                                *outcomes.TESTS])
+    assert report.exit_code == 1
+    (recorded,) = embedded_runs(workdir)
+    tests = leaves(recorded["records"])
+    device = tests["DeviceCase.test_holds_the_device"]
+    assert device["lock_wait"] is not None and device["lock_wait"] >= 0
+    assert device["setup_time"] is not None and device["setup_time"] >= 0
+    assert all(node["lock_wait"] is None for name, node in tests.items()
+               if name != "DeviceCase.test_holds_the_device")  # they locked nothing

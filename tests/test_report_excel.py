@@ -12,8 +12,8 @@ from rotest_reports.excel import CELL_LIMIT, COLOURS, COLUMNS, LABELS, build_wor
 from rotest_reports.text import cap, clean
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
-from runtime_samples import outcomes, report_samples
-from runtime_samples.fixtures import workdir  # noqa: F401
+from runtime_samples import merge_samples, outcomes, report_samples
+from runtime_samples.fixtures import lab, workdir  # noqa: F401
 
 #: The sample run's rows: (name, indent), in running order.
 TREE = [("OuterSuite", 0), ("PassingCase.test_passes", 1),
@@ -125,7 +125,8 @@ def test_text_that_looks_like_a_formula_stays_text(workdir):
     [row] = rows_of(workbook["Results"])
     assert row["Traceback"] == "=1+1"
     assert row["Description"].startswith("=HYPERLINK(")
-    assert workbook["Results"]["F2"].data_type == "s"
+    traceback = chr(ord("A") + [header for header, _ in COLUMNS].index("Traceback"))
+    assert workbook["Results"][f"{traceback}2"].data_type == "s"
     assert workbook["Summary"]["B1"].value == "=SUM(A1:A9)"
     assert workbook["Summary"]["B1"].data_type == "s"
 
@@ -143,3 +144,17 @@ def test_any_text_is_kept_as_text_in_both_modes(text):
         [row] = rows_of(load_workbook(stream)["Results"])
         assert row["Traceback"] == expected and len(expected or "") <= CELL_LIMIT
         assert row["Name"] == in_cell(f"Case.{text}")
+
+
+def test_the_lock_wait_has_a_column_and_a_total(workdir, lab):
+    _report, path = run_excel([merge_samples.DeviceCase, merge_samples.DeviceFlow,
+                               merge_samples.OutcomesA])
+    workbook = load_workbook(path)
+    rows = {row["Name"]: row for row in rows_of(workbook["Results"])}
+    device = rows["DeviceCase.test_holds_the_device"]["Lock wait"]
+    flow = rows["DeviceFlow"]["Lock wait"]  # the flow's own request, for its blocks
+    assert device >= 0 and flow >= 0 and isinstance(device, float)
+    assert rows["OutcomesA.test_passes"]["Lock wait"] is None  # it locked nothing
+    assert rows["PassBlock"]["Lock wait"] is None  # its flow locked for it
+    summary = {row[0]: row[1] for row in workbook["Summary"].iter_rows(values_only=True)}
+    assert summary["Lock wait"] == pytest.approx(device + flow, abs=1e-6)

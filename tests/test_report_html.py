@@ -18,8 +18,8 @@ from rotest_reports.html import DETAIL_LIMIT, view_of
 from rotest_reports.record import Attempt, RunRecord, TestRecord as Record  # not a test class
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
-from runtime_samples import outcomes
-from runtime_samples.fixtures import workdir  # noqa: F401 - fixture
+from runtime_samples import merge_samples, outcomes
+from runtime_samples.fixtures import lab, workdir  # noqa: F401 - fixtures
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -485,3 +485,17 @@ def test_sort_the_slowest_and_links_to_a_tests_files(workdir, open_report):
     link = page.locator(".panel a:text-matches('test.log$')").first
     href = link.get_attribute("href")
     assert href.startswith("./") and (path.parent / href).resolve().is_file()
+
+
+def test_each_test_s_wait_for_its_locks_and_the_total_are_shown(workdir, lab):
+    path = run_report(merge_samples.DeviceCase, merge_samples.OutcomesA)
+    document = lxml.html.parse(str(path)).getroot()
+    nodes = {node["name"]: node for node in leaves(data_of(document)["tree"])}
+    wait = nodes["DeviceCase.test_holds_the_device"]["lock_wait"]
+    assert wait >= 0 and nodes["DeviceCase.test_holds_the_device"]["setup_time"] >= 0
+    assert nodes["OutcomesA.test_passes"]["lock_wait"] is None
+    (total,) = document.xpath("//*[@id='lock-wait']")
+    assert total.text_content().startswith("waited ")
+    # A run that locked nothing says nothing of waits.
+    plain = lxml.html.parse(str(run_report(merge_samples.OutcomesA))).getroot()
+    assert plain.xpath("//*[@id='lock-wait']") == []

@@ -15,8 +15,8 @@ from lxml import etree
 from rotest_reports.junit import JUnitHandler, build_document
 from rotest_core.config import load_config
 from rotest_core.runner import RunOptions, run
-from runtime_samples import outcomes, report_samples
-from runtime_samples.fixtures import REPO, ROTEST, SAMPLES, cli_env, workdir  # noqa: F401
+from runtime_samples import merge_samples, outcomes, report_samples
+from runtime_samples.fixtures import REPO, ROTEST, SAMPLES, cli_env, lab, workdir  # noqa: F401
 
 SCHEMA_DIRS = [REPO.parent / "shared" / "schemas", Path("/work/shared/schemas")]
 SCHEMA_DIR = next((folder for folder in SCHEMA_DIRS if folder.is_dir()), None)
@@ -208,3 +208,29 @@ def test_any_text_gives_a_file_both_schemas_accept(text, outcome):
         checker = schema(name)
         assert checker.validate(document), (name, checker.error_log)
     assert document.getroot().get("tests") == "1"
+
+
+@needs_schemas
+def test_a_test_that_locked_resources_says_how_long_it_waited(workdir, lab):
+    """Neither schema has testcase properties: the wait opens system-out; each
+    suite's properties sum its tests' waits, with a flow's own."""
+    _report, path = run_junit([merge_samples.DeviceCase, merge_samples.DeviceFlow,
+                               merge_samples.OutcomesA])
+    document = etree.parse(str(path))
+    cases = cases_by_name(document)
+    device = cases["DeviceCase.test_holds_the_device"].findtext("system-out")
+    match = re.match(r"rotest\.lock_wait: (\d+\.\d{3}) s \(set-up: \d+\.\d{3} s\)\n?",
+                     device)
+    assert match, device
+    assert not (cases["OutcomesA.test_passes"].findtext("system-out") or "").startswith(
+        "rotest.lock_wait")  # it locked nothing
+    suites = {suite.get("name"): {p.get("name"): p.get("value")
+                                  for p in suite.iter("property")}
+              for suite in document.iter("testsuite")}
+    flow = next(props for name, props in suites.items() if name.endswith("DeviceFlow"))
+    assert float(flow["rotest.lock_wait"]) > 0  # the flow's own lock, for its blocks
+    assert not any("rotest.lock_wait" in props for name, props in suites.items()
+                   if "Outcomes" in name)
+    for name in SCHEMAS:
+        checker = schema(name)
+        assert checker.validate(document), checker.error_log

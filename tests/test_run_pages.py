@@ -161,7 +161,8 @@ def test_the_view_has_the_shape_the_report_renders(app, recorded):
     assert all(set(node) == {"id", "name", "kind", "classname", "outcome", "start",
                              "end", "duration", "description", "tags", "note",
                              "resources", "infos", "details", "log", "stdout",
-                             "stderr", "reruns", "signatures", "children"}
+                             "stderr", "reruns", "signatures", "lock_wait", "setup_time",
+                             "children"}
                for node in nodes)
     leaves = {node["name"]: node["outcome"] for node in nodes if node["kind"] == "case"}
     assert leaves == outcomes.EXPECTED
@@ -220,3 +221,20 @@ def test_the_pages_in_a_browser(app, recorded):
             browser.close()
     finally:
         http.stop()
+
+
+def test_a_run_page_shows_each_test_s_wait_for_locks_and_the_total(app, client):
+    with app.app_context():
+        user = db.session.scalar(db.select(User).filter_by(username="viewer"))
+        run_id = history.start_run(db.session(), user, name="waits")["id"]
+        history.add_records(db.session(), user, run_id, [
+            {"path": "m.C.test_waited", "kind": "case", "classname": "m.C",
+             "name": "C.test_waited", "outcome": "success", "lock_wait": 12.5,
+             "setup_time": 0.5},
+            {"path": "m.C.test_locked_nothing", "kind": "case", "classname": "m.C",
+             "name": "C.test_locked_nothing", "outcome": "success"}])
+    page = client.get(f"/runs/{run_id}").get_data(as_text=True)
+    nodes = {node["name"]: node for node in walk(embedded_view(page)["tree"])}
+    assert nodes["C.test_waited"]["lock_wait"] == 12.5
+    assert nodes["C.test_locked_nothing"]["lock_wait"] is None
+    assert re.search(r'id="lock-wait"[^>]*>waited <strong>12.5 s</strong> for locks', page)

@@ -645,7 +645,8 @@ def record_dict(record: HistoryRecord) -> dict[str, Any]:
             "tags": record.tags, "resources": record.resources,
             "details": record.details, "infos": record.infos, "reruns": record.reruns,
             "signatures": record.signatures, "log": record.log, "stdout": record.stdout,
-            "stderr": record.stderr, "children": []}
+            "stderr": record.stderr, "lock_wait": record.lock_wait,
+            "setup_time": record.setup_time, "children": []}
 
 
 # --------------------------------------------------------------------------
@@ -716,8 +717,11 @@ def _record_values(record: Any, index: int) -> dict[str, Any]:
                                  or not isinstance(duration, (int, float))
                                  or not math.isfinite(duration)):
         raise bad("duration", "a number of seconds or null")
+    seconds = {name: _seconds_or_none(record.get(name), name, bad)
+               for name in ("lock_wait", "setup_time")}
     try:
         return {
+            **seconds,
             "path": path_key(path), "parent": path_key(parent) if parent else None,
             "kind": kind, "outcome": outcome,
             "name": _text(record.get("name", path.rsplit("/", 1)[-1]), NAME_LIMIT),
@@ -746,7 +750,17 @@ def _record_values(record: Any, index: int) -> dict[str, Any]:
 RECORD_FIELDS = frozenset({
     "path", "parent", "name", "kind", "classname", "outcome", "start", "end",
     "duration", "description", "note", "log", "stdout", "stderr", "tags", "infos",
-    "resources", "details", "reruns", "signatures"})
+    "resources", "details", "reruns", "signatures", "lock_wait", "setup_time"})
+
+
+def _seconds_or_none(value: Any, field: str, bad: Any) -> float | None:
+    """A record's lock wait or set-up time: seconds (not negative) or null."""
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value < 0):
+        raise bad(field, "a number of seconds, not negative, or null")
+    return float(value)
 
 
 def _list(record: Mapping[str, Any], field: str) -> list[Any]:

@@ -110,6 +110,10 @@ class HistoryRecord(db.Model):
     #: The end of what the test printed to stdout and stderr (capped).
     stdout: Mapped[str] = mapped_column(Text, default="")
     stderr: Mapped[str] = mapped_column(Text, default="")
+    #: Seconds the test (or flow) waited for its resources' locks and spent
+    #: setting them up; None when it locked nothing.
+    lock_wait: Mapped[float | None] = mapped_column(default=None)
+    setup_time: Mapped[float | None] = mapped_column(default=None)
     run: Mapped[HistoryRun] = relationship()
 
     __table_args__ = (Index("ix_history_record_run_id_id", "run_id", "id"),)

@@ -15,7 +15,7 @@ CUT_SHORT = ("aborted", "interrupted")
 
 NODE_KEYS = ("name", "kind", "classname", "outcome", "start", "end", "duration",
              "description", "tags", "note", "resources", "infos", "details", "log",
-             "stdout", "stderr", "reruns", "signatures")
+             "stdout", "stderr", "reruns", "signatures", "lock_wait", "setup_time")
 
 
 def run_view(run: dict[str, Any], artifact_url: str | None = None) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def run_view(run: dict[str, Any], artifact_url: str | None = None) -> dict[str, 
             "start": run["start"], "end": run["end"], "duration": run["duration"],
             "description": "", "tags": [], "note": "", "resources": {}, "infos": [],
             "details": [], "log": "", "stdout": "", "stderr": "", "reruns": [],
-            "signatures": [],
+            "signatures": [], "lock_wait": None, "setup_time": None,
             "children": children}
     artifact = None
     if run["artifact_path"]:
@@ -68,6 +68,7 @@ def _grouped(nodes: list[dict[str, Any]], ids: Any) -> list[dict[str, Any]]:
                 "end": end, "duration": _seconds(start, end), "description": "",
                 "tags": [], "note": "", "resources": {}, "infos": [], "details": [],
                 "log": "", "stdout": "", "stderr": "", "reruns": [], "signatures": [],
+                "lock_wait": None, "setup_time": None,
                 "children": members}
 
     return group_as_code(nodes, lambda n: n["classname"] if n["kind"] == "case" else None,

@@ -63,11 +63,12 @@ class Replayer:
             self.result.updateResources(test, {
                 name: ResourceInfo(*info) for name, info in resources.items()})
         elif event == "stop_test":
-            work_dir, output = args
+            work_dir, output, timing = args
             if work_dir is not None and hasattr(test, "_testMethodName"):
                 test.work_dir = Path(work_dir)
             if output is not None:
                 test.output = ReplayedOutput(*output)
+            test.lock_wait, test.setup_time = timing
             self.result.stopTest(test)
         elif event == "start_composite":
             (work_dir,) = args
@@ -75,6 +76,8 @@ class Replayer:
                 test.work_dir = Path(work_dir)
             self.result.startComposite(test)
         elif event == "stop_composite":
+            (timing,) = args
+            test.lock_wait, test.setup_time = timing
             self.result.stopComposite(test)
 
     def start(self, test: Any) -> None:

@@ -66,7 +66,7 @@ class Forwarder(AbstractResultHandler):
         self.forward("start_composite", test, str(work_dir) if work_dir else None)
 
     def stop_composite(self, test: Any) -> None:
-        self.forward("stop_composite", test)
+        self.forward("stop_composite", test, _timing(test))
 
     def forward(self, event: str, test: Any, *args: Any) -> None:
         self.channel.send("event", event, self.ident(test), args)
@@ -85,7 +85,14 @@ class Forwarder(AbstractResultHandler):
         work_dir = getattr(test, "_work_dir", None)
         output = vars(test).get("output")
         self.forward("stop_test", test, str(work_dir) if work_dir else None,
-                     (output.stdout, output.stderr) if output is not None else None)
+                     (output.stdout, output.stderr) if output is not None else None,
+                     _timing(test))
+
+
+def _timing(test: Any) -> tuple[float | None, float | None]:
+    """The test's (or flow's) lock wait and set-up time, for the reports."""
+    own = vars(test)
+    return own.get("lock_wait"), own.get("setup_time")
 
 
 def _forwarding(event: str) -> Callable[..., None]:

@@ -145,6 +145,8 @@ class StateHooks:
         waited = sum(entry.wait for entry in held if entry.locked_for == item.nodeid)
         item.user_properties.append(("rotest_resources", {**resources, **managers}))
         item.user_properties.append(("rotest_lock_wait", round(waited, 3)))
+        setup = sum(entry.setup for entry in held if entry.locked_for == item.nodeid)
+        item.user_properties.append(("rotest_setup_time", round(setup, 3)))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: Any) -> Iterator[None]:

@@ -153,6 +153,9 @@ class ReportBridge:
                                                    for key, resource in value.items()})
             elif name == "rotest_lock_wait" and report.when in ("setup", "call"):
                 self.result.addInfo(test, f"waited {value:.2f} s for the resources' locks")
+                test.lock_wait = value  # the reports' per-test wait, as rotest run's
+            elif name == "rotest_setup_time" and report.when in ("setup", "call"):
+                test.setup_time = value
             elif name == "rotest_tags" and report.when == "setup":
                 self._tag(test, list(value))
         if report.when == "???":  # pytest-xdist: the worker died in this test

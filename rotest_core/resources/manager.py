@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -43,6 +44,10 @@ class ResourceManager:
         #: Live resources the smart client keeps for a later, equal request.
         self._kept: list[tuple[ResourceRequest, BaseResource]] = []
         self._opened = False
+        #: Of the last :meth:`request_resources`: seconds waited for the
+        #: locks (the lock call, queue included) and spent setting up.
+        self.last_wait = 0.0
+        self.last_setup = 0.0
 
     def open(self) -> None:
         """Open the lock session now (it opens on first use otherwise), so an
@@ -63,6 +68,7 @@ class ResourceManager:
         resources go back to the smart client's keeping.
         """
         requests = list(requests)
+        self.last_wait = self.last_setup = 0.0
         self._forget_if_lost()
         reused = self._take_kept(requests) if use_previous and self.smart else {}
         try:
@@ -70,7 +76,11 @@ class ResourceManager:
             wanted = [r for r in requests if r.name not in reused]
             built = self._build(wanted, base_work_dir,
                                 self.timeout if timeout is None else timeout)
-            self._setup(built, wanted, skip_init, force_initialize)
+            began = time.monotonic()
+            try:
+                self._setup(built, wanted, skip_init, force_initialize)
+            finally:
+                self.last_setup = time.monotonic() - began
         except BaseException:
             self._kept.extend((self._live[id(r)][0], r) for r in reused.values())
             raise
@@ -122,8 +132,13 @@ class ResourceManager:
         locked = [r for r in requests if not r.is_service]
         granted: list[dict[str, Any]] = []
         if locked:
-            self.open()
-            granted = self.client.lock([r.descriptor() for r in locked], timeout=timeout)
+            self.open()  # opening the session is not waiting for a lock
+            began = time.monotonic()
+            try:
+                granted = self.client.lock([r.descriptor() for r in locked],
+                                           timeout=timeout)
+            finally:
+                self.last_wait = time.monotonic() - began
         data = dict(zip((r.name for r in locked), granted))
         try:
             return {r.name: self._construct(r, data.get(r.name), base_work_dir)

@@ -96,6 +96,7 @@
                        "skip", "success"];
   var ORDERS = {
     duration: function (a, b) { return (b.duration || 0) - (a.duration || 0); },
+    wait: function (a, b) { return (b.lock_wait || 0) - (a.lock_wait || 0); },
     outcome: function (a, b) { return rank(a) - rank(b); },
     name: function (a, b) { return a.name.localeCompare(b.name); }
   };
@@ -214,6 +215,13 @@
       var message = make("span", "message", headline(node));
       if (message.textContent) message.title = message.textContent;
       row.appendChild(message);
+    }
+    // A wait of a millisecond or more shows on the row: a badly balanced
+    // pool shows itself where people look.
+    if (typeof node.lock_wait === "number" && node.lock_wait >= 0.0005) {
+      var wait = make("span", "wait", "waited " + formatDuration(node.lock_wait));
+      wait.title = "Waited this long for its resources' locks";
+      row.appendChild(wait);
     }
     row.appendChild(make("span", "duration", formatDuration(node.duration)));
     box.appendChild(row);
@@ -385,6 +393,11 @@
     add("started", formatMoment(node.start));
     add("ended", formatMoment(node.end));
     add("duration", formatDuration(node.duration));
+    if (typeof node.lock_wait === "number") {
+      add("lock wait", formatDuration(node.lock_wait) + (node.kind === "flow"
+          ? " (the flow's own resources, for all its blocks)" : ""));
+    }
+    if (typeof node.setup_time === "number") add("resources' set-up", formatDuration(node.setup_time));
     add("tags", node.tags.join(", "));
     [["work directory", node.work_dir], ["log file", node.log_file]].forEach(function (pair) {
       if (!pair[1]) return;
