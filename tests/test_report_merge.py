@@ -130,6 +130,26 @@ def test_merged_shards_report_what_the_whole_run_reports(workdir, lab, tmp_path)
     assert "merged 2 run(s): 11 tests" in process.stdout
 
 
+@needs_schemas
+def test_shards_made_by_shard_k_of_n_merge_into_the_whole_run(workdir, lab, tmp_path):
+    """``--shard K/3`` (no run id: the split by count every host computes
+    alike), each shard's run directory merged."""
+    whole = run_tree(workdir)
+    shards = []
+    for index in (1, 2, 3):
+        process = rotest(workdir, "run", "-o", f"dots,{REPORTS}", "--shard", f"{index}/3",
+                         TREE)
+        assert process.returncode in (0, 1), process.stdout + process.stderr
+        shards.append(run_dir_of(process))
+    process = merge(workdir, *shards, "-o", tmp_path / "merged")
+    assert process.returncode == 0, process.stdout + process.stderr
+    merged = tmp_path / "merged" / "junit.xml"
+    assert junit_cases(merged) == junit_cases(whole / "junit.xml")
+    assert junit_totals(merged) == junit_totals(whole / "junit.xml")
+    assert workbook_rows(tmp_path / "merged" / "results.xlsx")[:2] == \
+        workbook_rows(whole / "results.xlsx")[:2]
+
+
 def test_the_shards_of_a_rotest_work_directory_and_of_copies_merge(workdir, lab,
                                                                    tmp_path):
     """Shards made with separate work directories (hosts), copied back as CI

@@ -253,7 +253,7 @@ def test_shards_against_gunicorn_share_one_device_through_the_queue(
                   ROTEST_TOKEN=server.token, ROTEST_RESOURCE_REQUEST_TIMEOUT="60")
     # By count, the device's four tests go two to each shard: both want dev1.
     shards = shards_ran(env, tmp_path / "g", 2, "-f", "DeviceCase or FixtureCase",
-                        "--run-id", "jenkins-nightly-7", "-o", "history")
+                        "--run-id", "jenkins-nightly-7", "-o", "history,junit")
     everything = {f"{M}.DeviceCase.test_dev_{x}" for x in "abcd"} | {
         f"{M}.FixtureCase.test_fixture_{x}" for x in "abc"}
     assert_partition(shards, everything)
@@ -274,6 +274,16 @@ def test_shards_against_gunicorn_share_one_device_through_the_queue(
     # Nothing left held.
     from test_server_gunicorn import holders
     assert not any(holders(server.database_url).values())
+    # One JUnit file for the whole run, from the shards' work directory.
+    merged = subprocess.run([*ROTEST, "report", "merge", str(workdir), "-o",
+                             str(tmp_path / "merged"), "--outputs", "junit"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    from test_report_merge import junit_cases
+    cases = junit_cases(tmp_path / "merged" / "junit.xml")
+    assert {(cls, name) for cls, name, outcome in cases} == {
+        tuple(path.rsplit(".", 1)) for path in everything}
+    assert {outcome for *_, outcome in cases} == {"passed"} and sum(cases.values()) == 7
 
 
 def test_the_run_pages_show_one_run_with_its_shards(app, tmp_path):
