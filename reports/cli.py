@@ -15,6 +15,7 @@ MERGED_DEFAULT = ("junit", "excel", "html")
 
 
 def _config(config_file: str | None = None):
+    # Lazy: `rotest report`'s commands each need their own parts.
     from rotest_core.config import ConfigError, load_config
     try:
         return load_config(config_file)
@@ -38,6 +39,7 @@ def rebuild(run_dirs: tuple[Path, ...], outputs: str | None) -> None:
     """Write the reports of each RUN_DIR (a run's work directory) from its
     journal, as the run would have at its end: after a kill -9, a CI timeout
     or a crash."""
+    # Lazy: as above.
     from rotest_reports.journal import rebuild_reports
     config = _config()
     names = [name.strip() for name in (outputs or "").split(",") if name.strip()] or None
@@ -96,6 +98,7 @@ def history() -> None:
 def push_command(workdir: Path | None) -> None:
     """Send the history of runs that could not send it (the server was away,
     the run was killed), from WORKDIR (default: the configured workdir)."""
+    # Lazy: as above.
     from rotest_core.outbox import push
     from rotest_core.store import client_for
     config = _config()

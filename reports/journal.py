@@ -31,6 +31,7 @@ from typing import Any
 
 from rotest_core.outbox import entries, process_alive
 
+from .files import report_path, write_atomically
 from .record import Attempt, RecordingHandler, RunRecord, TestRecord
 from .text import cap, clean
 
@@ -281,7 +282,8 @@ def rebuild_reports(run_dir: Path, config: Any, names: list[str] | None = None
 
 
 def _junit(run: RunRecord, run_dir: Path, config: Any) -> Path:
-    from .files import report_path, write_atomically
+    # Lazy, as in _excel and _html: a run keeps a journal; only a rebuild
+    # writes the reports (lxml, openpyxl, Jinja).
     from .junit import build_document
     path = report_path(getattr(config, "junit_path", None), "junit.xml", run_dir)
     document = build_document(run)
@@ -291,16 +293,14 @@ def _junit(run: RunRecord, run_dir: Path, config: Any) -> Path:
 
 
 def _excel(run: RunRecord, run_dir: Path, config: Any) -> Path:
-    from .excel import build_workbook
-    from .files import write_atomically
+    from .excel import build_workbook  # lazy: see _junit
     path = run_dir / "results.xlsx"
     write_atomically(path, build_workbook(run).save)
     return path
 
 
 def _html(run: RunRecord, run_dir: Path, config: Any) -> Path:
-    from .files import report_path, write_atomically
-    from .html import DEFAULT_PATH, render_report, view_of
+    from .html import DEFAULT_PATH, render_report, view_of  # lazy: see _junit
     path = report_path(getattr(config, "html_path", None), DEFAULT_PATH, run_dir)
     page = render_report(view_of(run, links_from=path.parent)).encode("utf-8")
     write_atomically(path, lambda stream: stream.write(page))

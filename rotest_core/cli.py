@@ -24,6 +24,7 @@ from rotest_app.engine.settings import RUN_GROUP, ConfigError
 from rotest_app.engine.plugins import PluginError, installed
 
 from .resources.errors import LockClientError
+from .config import RUN_CONFIG_OPTIONS, load_config, read_run_config
 from .version import version
 
 # A command's process ends with it: its last garbage collection need not walk
@@ -89,6 +90,7 @@ def main() -> None:
 def __getattr__(name: str) -> Any:
     # ``from rotest_core.cli import resources`` still works, importing it then.
     if name == "resources":
+        # Lazy: the inventory's command brings YAML and the store's client.
         from .inventory import resources
         return resources
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -253,6 +255,7 @@ def _plugin_values(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _discover(paths: Sequence[str], config: Any) -> list[type]:
+    # Lazy: the runtime only for `rotest run` (see _execute).
     from .discover import discover
     found = discover(paths, config.discoverer_blacklist)
     for error in found.errors:
@@ -270,7 +273,6 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
     plugin_values = _plugin_values(options)
     document: dict[str, Any] = {}
     if run_config is not None:
-        from .config import read_run_config
         try:
             document = read_run_config(run_config)
         except ConfigError as error:
@@ -286,7 +288,6 @@ def execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None,
 def with_run_config(options: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     """``options`` with those not given on the command line taken from the
     run configuration ``document``."""
-    from .config import RUN_CONFIG_OPTIONS
     merged = dict(options)
     for key, (parameter, _) in RUN_CONFIG_OPTIONS.items():
         if key in document and merged.get(parameter) in (None, False):
@@ -302,27 +303,28 @@ def _execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None
              list_only: bool, failfast: bool, debug: bool, skip_init: bool,
              resources_text: str | None, shard_text: str | None = None,
              run_group: str | None = None, delta_of: str | None = None) -> None:
-    from .config import load_config
-    from .result import printable
-    from .result import HandlerNotAvailable
+    # Lazy, here and below: the runtime only for `rotest run`; the other
+    # commands (resources, db, report...) start without it.
+    from .delta import DeltaError
+    from .result import HandlerNotAvailable, printable
+    from .shard import ShardError
+    from .suite import SuiteDefinitionError
     from .runner import (RunOptions, arrange_tree, build_tree, format_tree,
                          parse_resource_overrides, run, select)
-    from .suite import SuiteDefinitionError
-    from .shard import ShardError
-
-    from .delta import DeltaError
     shard, run_group = _shard_options(shard_text, run_group, delta_of)
     if delta_of is not None and delta is None:
         delta = 1  # --delta-of names the base of a --delta run
     if shard is not None and delta is not None and run_group is None and delta_of is None:
         raise CliError(SHARDED_DELTA_NEEDS_RUN_ID, exit_code=2)
     if processes > 1 and (debug or delta is not None):
+        # Lazy: the runtime only for `rotest run` (see _execute).
         from .runner import DEBUG_NEEDS_ONE_PROCESS, DELTA_NEEDS_ONE_PROCESS
         raise CliError(DEBUG_NEEDS_ONE_PROCESS if debug else DELTA_NEEDS_ONE_PROCESS,
                        exit_code=2)
     try:
         expression = None
         if filter_text is not None:
+            # Lazy: the runtime only for `rotest run` (see _execute).
             from .filters import parse_filter
             expression = parse_filter(filter_text)
         overrides = parse_resource_overrides(resources_text)
@@ -331,6 +333,7 @@ def _execute(find_tests: Callable[[Any], list[type]], *, config_file: str | None
     try:
         priorities = None
         if order is not None:
+            # Lazy: the runtime only for `rotest run` (see _execute).
             from .arrange import parse_order
             priorities = parse_order(order)
     except ValueError as error:
@@ -376,6 +379,7 @@ def _shard_options(shard_text: str | None, run_group: str | None,
                    delta_of: str | None) -> tuple[Any, str | None]:
     """``--shard`` parsed, and ``--run-id`` checked (an empty one is none);
     raises CliError saying what to give."""
+    # Lazy: the runtime only for `rotest run` (see _execute).
     from .shard import ShardError, parse_shard
     shard = None
     try:
@@ -395,6 +399,7 @@ def _shard_options(shard_text: str | None, run_group: str | None,
 def _list_shard(root: Any, config: Any, shard: Any, run_group: str | None) -> str:
     """``-l --shard K/N``: keep shard K's tests in ``root``; returns every
     shard's expected time (nothing is stored: a listing writes nothing)."""
+    # Lazy: the runtime only for `rotest run` (see _execute).
     from .shard import ShardError
     from .shard_plan import apply_shard, plan_split
     try:
@@ -455,6 +460,7 @@ def run_module(module_name: str, tests: Sequence[type] = (),
                argv: Sequence[str] | None = None) -> None:
     """Run ``tests``, or the test classes of the module ``module_name``, with
     ``rotest run``'s options read from ``argv`` (default: sys.argv); exits."""
+    # Lazy: the runtime only for `rotest run` (see _execute).
     from .discover import module_tests
     chosen = list(tests) or module_tests(sys.modules[module_name])
 

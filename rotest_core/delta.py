@@ -58,6 +58,7 @@ def plan_delta(config: Any, name: str, named: bool, *, run_group: str | None = N
     finished or not, that is not one of this run's own shards (``run_group``),
     with the other shards of its run id: a test passed if it passed in the
     shard that ran it."""
+    # Lazy: the store's client only for a --delta run.
     from .store import client_for
     from .outbox import push_outbox
     store = None

@@ -118,6 +118,7 @@ def filter_names(case: Any) -> list[str]:
 def select(root: TestSuite, expression: str | Expression) -> int:
     """Keep the tests the filter selects; returns how many are left."""
     if isinstance(expression, str):
+        # Lazy: the runtime's parts only for the runs that use them.
         from .filters import parse_filter
         expression = parse_filter(expression)
     return root.prune(lambda case: expression.matches(filter_names(case)))
@@ -125,6 +126,7 @@ def select(root: TestSuite, expression: str | Expression) -> int:
 
 def format_tree(root: TestSuite) -> str:
     """The tree of suites and tests with their tags, as ``-l`` prints it."""
+    # Lazy: the runtime's parts only for the runs that use them.
     from .flow_component import MODE_CRITICAL, MODE_NAMES
     lines: list[str] = []
 
@@ -217,6 +219,7 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
                               work_dir=run_dir)
     body = None
     if options.delta is not None:
+        # Lazy: the runtime's parts only for the runs that use them.
         from .delta import OutcomeTracker, run_attempts
         tracker = OutcomeTracker()
         handlers.append(tracker)
@@ -228,6 +231,7 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
         interrupted, released = _run_tree(root, result, context, body)
         all_ran = True
     else:
+        # Lazy: the runtime's parts only for the runs that use them.
         from .multiprocess import run_parallel
         interrupted, released = run_parallel(supervisor, result)
         all_ran = not supervisor.not_run
@@ -242,6 +246,7 @@ def run(tests: Iterable[type], config: RunConfig | None = None,
 def arrange_tree(root: TestSuite, options: RunOptions) -> None:
     """The run's order: ``-O`` priorities first, then, unless turned off,
     the resource optimiser (see :mod:`rotest_core.arrange`)."""
+    # Lazy: the runtime's parts only for the runs that use them.
     from .arrange import arrange, order_rank, parse_order
     order = parse_order(options.order) if isinstance(options.order, str) else options.order
     rank = order_rank(order, filter_names) if order else None
@@ -262,6 +267,7 @@ def _with_journal(classes: list[type], *, merged: bool = False) -> list[type]:
 
 def _with_history(outputs: list[Any]) -> list[Any]:
     """``--delta`` reads the history, so its run writes it too."""
+    # Lazy: the runtime's parts only for the runs that use them.
     from .delta import HISTORY_HANDLERS
     names = {getattr(h, "NAME", h) for h in outputs}
     return outputs if names & HISTORY_HANDLERS else [*outputs, "history"]
@@ -271,6 +277,7 @@ def _select_delta(root: TestSuite, config: RunConfig, options: RunOptions,
                   stream: TextIO) -> RunReport | None:
     """Keep the tests that did not pass in the base run; a report if there is
     nothing to run. Raises DeltaError when the history cannot be read."""
+    # Lazy: the runtime's parts only for the runs that use them.
     from .delta import plan_delta
     plan = plan_delta(config, root.name, named=options.name is not None,
                       run_group=options.run_group, delta_of=options.delta_of)
@@ -292,6 +299,7 @@ def _select_shard(root: TestSuite, config: RunConfig, options: RunOptions,
                   stream: TextIO) -> RunReport | None:
     """Keep this shard's tests; a report if it has none. Raises ShardError
     (a stored plan for other tests) or the store's errors."""
+    # Lazy: the runtime's parts only for the runs that use them.
     from .shard import ShardError
     from .shard_plan import apply_shard, plan_split, seconds_text
     try:
@@ -329,6 +337,7 @@ DELTA_NEEDS_ONE_PROCESS = ("--delta cannot be used with -p/--processes above 1 y
 
 def _start_workers(root: TestSuite, context: RunContext, options: RunOptions) -> Any:
     """The worker processes of a parallel run, started (each with its lock session)."""
+    # Lazy: the runtime's parts only for the runs that use them.
     from .multiprocess import Plan, Supervisor
     supervisor = Supervisor(Plan.of(root, context.run_dir, options.resources), context,
                             options.processes, locks_anything=_locks_anything(root))
