@@ -210,3 +210,32 @@ def test_one_name_per_outcome():
     events = {name[4:] for name in vars(AbstractResultHandler) if name.startswith("add_")}
     assert events - set(OUTCOMES) == {"info"}  # a note, not an outcome
     assert tuple(OUTCOME_LABELS) == OUTCOMES
+
+
+def test_every_import_inside_a_function_says_why():
+    """Imports belong at the top; one that waits for its function (start-up
+    time, a cycle, an optional library) says why in a comment on the line
+    or just above its block of imports."""
+    silent = []
+    for module, path in MODULES.items():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for function in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)) \
+                        and not _explained(lines, node.lineno - 1):
+                    silent.append(f"{path.relative_to(ROOT)}:{node.lineno}: "
+                                  f"{lines[node.lineno - 1].strip()}")
+    assert not silent, "say why these wait (or move them to the top):\n" + "\n".join(
+        sorted(set(silent)))
+
+
+def _explained(lines: list[str], index: int) -> bool:
+    if "#" in lines[index]:
+        return True
+    above = index - 1  # the block of imports it belongs to, then the line above it
+    while above >= 0 and (lines[above].strip().startswith(("import ", "from "))
+                          or not lines[above].strip()):
+        above -= 1
+    return above >= 0 and lines[above].strip().startswith("#")
