@@ -247,3 +247,27 @@ def test_random_bodies_never_get_a_500(lab):
     check()
     # a fresh session: on a loaded machine the examples may outlast the first's lease
     assert alice.lock(alice.open_session(), DEV2).status_code == 200
+
+
+def test_a_body_that_passed_once_does_not_let_others_through(lab):
+    """The server remembers the exact bytes of bodies that passed their schema
+    (a lock client sends the same ones every cycle): the same bytes pass again,
+    and anything else, or the same bytes sent where another schema rules,
+    is checked afresh and refused as before."""
+    alice = lab["alice"]
+    session = alice.open_session()
+    good = json.dumps(lock_body(session, timeout=0)).encode()
+    for _ in range(2):
+        response = alice.client.post("/api/v1/locks", data=good, headers=alice.headers,
+                                     content_type="application/json")
+        assert response.status_code in (200, 409), response.json
+        released = alice.release("dev2", session_id=session)
+        assert released.status_code in (200, 409), released.json
+    bad = good.replace(b'"timeout": 0', b'"timeout": -1')
+    response = alice.client.post("/api/v1/locks", data=bad, headers=alice.headers,
+                                 content_type="application/json")
+    assert_json_error(response, 400, "invalid_request", "'timeout'")
+    # Passed as a lock body; as a release body its keys are unknown.
+    response = alice.client.post("/api/v1/release", data=good, headers=alice.headers,
+                                 content_type="application/json")
+    assert_json_error(response, 400, "invalid_request", "unknown key")

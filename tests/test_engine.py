@@ -392,6 +392,43 @@ def test_release_errors_and_all_or_nothing(lab):
     assert held(lab) == {"d2", "p2"}
 
 
+def test_a_release_bound_to_its_session_answers_as_the_general_one(lab):
+    """A session's release of resources without parts that it holds is one
+    statement; what it does not cover goes the general way: either way the
+    same answers, all or nothing, and the waiter is served."""
+    sid, other = lab.alice.session(), lab.alice.session()
+    assert sorted(lab.alice.names(lab.alice.lock(sid, [port(name="p1"), port(name="p3")]))) \
+        == ["p1", "p3"]
+    lab.alice.lock(other, [dev(name="d2")])  # d2 with p2, in another of alice's sessions
+    with pytest.raises(Conflict):
+        lab.alice.release(["p1", "p2"], session_id=sid)  # p2 is the other session's
+    with pytest.raises(NotFound):
+        lab.alice.release(["p1", "missing"], session_id=sid)
+    with pytest.raises(NotFound):
+        lab.alice.release(["p1", "d3"], session_id=sid)  # hidden from alice
+    with pytest.raises(Conflict):
+        lab.alice.release(["p1", "lic1", "d1"], session_id=sid)  # d1 is not locked
+    assert held(lab) == {"p1", "p3", "d2", "p2"}
+    bob_sid = lab.bob.session()
+    waiting = lab.bob.lock(bob_sid, [port(name="p1")], timeout=30)
+    assert waiting["state"] == "waiting"
+    assert lab.alice.release(["p3", "p1", "p1"], session_id=sid, dirty=True) == ["p1", "p3"]
+    assert lab.row("p3")["owner"] == "" and lab.row("p3")["session_id"] is None
+    assert lab.row("p3")["dirty"] is True
+    assert lab.bob.get_request(waiting["id"])["state"] == "granted"
+    assert lab.row("p1")["owner"] == "bob" and lab.row("p1")["session_id"] == bob_sid
+    with pytest.raises(Conflict):
+        lab.alice.release(["p3"], session_id=sid)  # released already
+    with pytest.raises(PermissionDenied):
+        lab.alice.release(["p1"], session_id=sid)  # bob's now
+    # A device with its port (parts), and a shared licence: the general way.
+    assert lab.alice.release(["d2", "lic1"], session_id=other) == ["d2", "lic1"]
+    assert held(lab) == {"p1"}
+    lab.alice.lock(sid, [port(name="p3")])
+    assert lab.alice.release(["p3"], session_id=sid) == ["p3"]
+    assert lab.row("p3")["dirty"] is False
+
+
 # ---------------------------------------------------------------------------
 # The queue
 # ---------------------------------------------------------------------------

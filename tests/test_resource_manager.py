@@ -395,6 +395,30 @@ def test_remote_client_retries_while_the_server_is_down(flask_app, token, lab, c
             server.stop()
 
 
+def test_remote_client_takes_its_proxy_from_the_environment(flask_app, token, monkeypatch):
+    """Read once, when the client is made (requests alone reads it again on
+    every call): a proxy is used, and no_proxy is honoured."""
+    server = ThreadedServer(flask_app)
+    url = f"http://127.0.0.1:{server.port}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "all_proxy",
+                 "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        with socket.socket() as proxy:  # accepts connections, never answers
+            proxy.bind(("127.0.0.1", 0))
+            proxy.listen()
+            monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.getsockname()[1]}")
+            monkeypatch.setenv("no_proxy", "example.invalid")
+            through = RemoteLockClient(url, token, retry_seconds=0.5)
+            monkeypatch.setenv("no_proxy", "127.0.0.1")
+            direct = RemoteLockClient(url, token)
+            assert direct.call("GET", "/whoami")[1]["username"] == USER
+            with pytest.raises(ServerError, match="no answer within 0.3 s"):
+                through.call("GET", "/whoami", read_timeout=0.3)  # sent to the proxy
+    finally:
+        server.stop()
+
+
 def test_remote_client_gives_up_with_a_clear_error(token):
     client = RemoteClient(f"http://127.0.0.1:{free_port()}", token, retry_seconds=0.5)
     with pytest.raises(ServerError, match="cannot reach the rotest server.*Is it running"):
@@ -437,6 +461,38 @@ def test_heartbeat_keeps_a_short_lease_alive(flask_app, token, lab):
     finally:
         client.close()
         server.stop()
+
+
+def test_lock_requests_stand_for_heartbeats(lab, monkeypatch):
+    """Each lock request renews the lease: a client that locks more often than
+    it would beat sends no heartbeat; idle, it beats again and keeps its lease."""
+    import rotest_app.engine as lock_engine
+    real, calls = lock_engine.heartbeat, []
+
+    def counted(*args, **kwargs):
+        calls.append(time.monotonic())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lock_engine, "heartbeat", counted)
+    client = EmbeddedLockClient(lab.url, username=USER)
+    client.open(lease_seconds=3)  # a beat every second when idle
+    try:
+        until = time.monotonic() + 3
+        while time.monotonic() < until:  # three beats' time, locking every 0.1 s
+            resource, = client.lock([{"type": "DeviceData", "properties": {"name": "dev2"}}])
+            client.release([resource["name"]])
+            time.sleep(0.1)
+        busy = len(calls)
+        assert busy <= 1, f"{busy} heartbeats while locking every 0.1 s"
+        client.lock([{"type": "DeviceData", "properties": {"name": "dev1"}}])
+        time.sleep(4)  # idle past its lease
+        other = EmbeddedLockClient(lab.url, username="other")
+        other.query("DeviceData")  # an engine operation: reaps expired sessions first
+        other.close()
+        assert len(calls) - busy >= 2
+        assert lab.row("dev1")["session_id"] == client.session_id
+    finally:
+        client.close()
 
 
 def test_embedded_heartbeat_survives_a_failed_beat(lab, monkeypatch):

@@ -19,6 +19,7 @@ from ..models import LockRequest, LockSession, ResourceData, User, utcnow
 from . import queue, sessions
 from .descriptors import parse_all
 from .errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from .held import release_held
 from .lookups import MAX_LIST, check_text
 from .notify import RECHECK, notifier_for
 from .operation import operation
@@ -196,6 +197,13 @@ def release(db: Session, user: User, names: list[str], *, dirty: bool = False,
     bound = session_id is not None and not force
     with operation(db, _check(user, session_id, renew=False) if bound else None):
         session = sessions.acting(db, user, session_id, renew=False) if bound else None
+        quick = release_held(db, user, session, names, bool(dirty)) if bound else None
+        if quick is not None:
+            if opened(db).waiting:  # as below
+                freed = Scope()
+                freed.add_freed_ids(db, quick)
+                queue.serve(db, scope=freed, overdue=False)
+            return sorted(set(names))
         found = {r.name: r for r in Sight(user).rows(
             db, select(ResourceData).where(ResourceData.name.in_(names)))}
         missing = sorted(set(names) - set(found))

@@ -158,8 +158,17 @@ class Scope:
     def add_freed(self, db: Session, resources: Sequence[ResourceData]) -> None:
         """Resources freed: they, and what is made of them (free now too,
         if its other parts are)."""
-        self.add(resources)
-        for model, ids in ancestors_by_model(db, {r.id for r in resources}).items():
+        freed: dict[type[ResourceData], set[int]] = {}
+        for resource in resources:
+            freed.setdefault(type(resource), set()).add(resource.id)
+        self.add_freed_ids(db, freed)
+
+    def add_freed_ids(self, db: Session, freed: dict[type[ResourceData], set[int]]) -> None:
+        """:meth:`add_freed` by ids, by model."""
+        for model, ids in freed.items():
+            self.ids.setdefault(model, set()).update(ids)
+        every = {i for ids in freed.values() for i in ids}
+        for model, ids in ancestors_by_model(db, every).items():
             self.ids.setdefault(model, set()).update(ids)
 
     def widen(self, wants: Iterable[Want]) -> None:

@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Text, cast, exists, func, insert, select, update
+from sqlalchemy import Insert, Text, bindparam, cast, exists, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -263,22 +264,35 @@ def insert_granted(db: Session, request: LockRequest) -> None:
         resource = db.identity_map[identity_key(ResourceData, resource_id)]
         held.update((m.id, m) for m in resource.family() if m.OWNABLE)
     request.session_id = request.session.id
-    values = {column: getattr(request, column) for column in REQUEST_COLUMNS}
-    requests = LockRequest.__table__
-    statement = insert(requests).values(values).returning(requests.c.id)
+    values = {f"request_{column}": getattr(request, column) for column in REQUEST_COLUMNS}
     if held:  # none when all it took is shared (not ownable)
-        first, table = next(iter(held.values())), ResourceData.__table__
-        statement = statement.add_cte(
-            update(table).where(table.c.id.in_(list(held)))
-            .values({column: getattr(first, column) for column in HOLDER_COLUMNS})
-            .returning(table.c.id).cte("held"))
+        first = next(iter(held.values()))
+        values.update({f"held_{column}": getattr(first, column) for column in HOLDER_COLUMNS},
+                      held_ids=list(held))
     with db.no_autoflush:  # the resources' changes are this statement's
-        request.id = db.execute(statement).scalar_one()
+        request.id = db.execute(_insert_granted(bool(held)), values).scalar_one()
     for member in held.values():
         for column in HOLDER_COLUMNS:
             set_committed_value(member, column, getattr(member, column))
     make_transient_to_detached(request)
     db.add(request)
+
+
+@lru_cache(maxsize=2)
+def _insert_granted(holding: bool) -> Insert:
+    """:func:`insert_granted`'s statement, built once (building it and its
+    cache key cost more than sending it), its values as parameters."""
+    requests, table = LockRequest.__table__, ResourceData.__table__
+    statement = insert(requests).values({
+        column: bindparam(f"request_{column}", type_=requests.c[column].type)
+        for column in REQUEST_COLUMNS}).returning(requests.c.id)
+    if not holding:
+        return statement
+    return statement.add_cte(
+        update(table).where(table.c.id.in_(bindparam("held_ids", expanding=True)))
+        .values({column: bindparam(f"held_{column}", type_=table.c[column].type)
+                 for column in HOLDER_COLUMNS})
+        .returning(table.c.id).cte("held"))
 
 
 def finish(db: Session, request: LockRequest, state: str, message: str) -> None:

@@ -55,6 +55,8 @@ class StoreClient(abc.ABC):
 
     session_id: str | None = None
     _lease = 10.0
+    #: When (time.monotonic()) a renewal last began that the server confirmed.
+    _confirmed = 0.0
     _lost: SessionLostError | None = None
 
     def open(self, *, lease_seconds: float | None = None, description: str = "") -> None:
@@ -70,8 +72,17 @@ class StoreClient(abc.ABC):
         self._attend()
 
     def _beat(self, stop: threading.Event, lease: float) -> None:
-        while not stop.wait(lease / self.HEARTBEATS_PER_LEASE):
+        # A beat is due an interval after the last renewal, a heartbeat's or
+        # a lock request's (the server renews the lease with each request),
+        # or after the last try: a client that locks often sends none.
+        interval = lease / self.HEARTBEATS_PER_LEASE
+        tried = time.monotonic()
+        while not stop.wait(max(0.0, max(self._confirmed, tried) + interval
+                                - time.monotonic())):
             started = time.monotonic()
+            if started < self._confirmed + interval:
+                continue  # a lock request renewed the lease meanwhile
+            tried = started
             try:
                 self._renew()
             except SessionLostError as error:
@@ -157,7 +168,11 @@ class StoreClient(abc.ABC):
         ResourceUnavailableError when they are not free in time."""
         if self._lost is not None and self.session_id is not None:
             self._reopen()
-        return lock_and_wait(self, descriptors, timeout, priority)
+        started = time.monotonic()
+        granted = lock_and_wait(self, descriptors, timeout, priority)
+        # Its request renewed the lease when it arrived: the heartbeat may wait.
+        self._confirmed = max(self._confirmed, started)
+        return granted
 
     # --- what each client implements --------------------------------------
 
