@@ -409,9 +409,9 @@ def test_remote_client_takes_its_proxy_from_the_environment(flask_app, token, mo
             proxy.listen()
             monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.getsockname()[1]}")
             monkeypatch.setenv("no_proxy", "example.invalid")
-            through = RemoteLockClient(url, token, retry_seconds=0.5)
+            through = RemoteClient(url, token, retry_seconds=0.5)
             monkeypatch.setenv("no_proxy", "127.0.0.1")
-            direct = RemoteLockClient(url, token)
+            direct = RemoteClient(url, token)
             assert direct.call("GET", "/whoami")[1]["username"] == USER
             with pytest.raises(ServerError, match="no answer within 0.3 s"):
                 through.call("GET", "/whoami", read_timeout=0.3)  # sent to the proxy
@@ -474,7 +474,7 @@ def test_lock_requests_stand_for_heartbeats(lab, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(lock_engine, "heartbeat", counted)
-    client = EmbeddedLockClient(lab.url, username=USER)
+    client = EmbeddedClient(lab.url, username=USER)
     client.open(lease_seconds=3)  # a beat every second when idle
     try:
         until = time.monotonic() + 3
@@ -486,7 +486,7 @@ def test_lock_requests_stand_for_heartbeats(lab, monkeypatch):
         assert busy <= 1, f"{busy} heartbeats while locking every 0.1 s"
         client.lock([{"type": "DeviceData", "properties": {"name": "dev1"}}])
         time.sleep(4)  # idle past its lease
-        other = EmbeddedLockClient(lab.url, username="other")
+        other = EmbeddedClient(lab.url, username="other")
         other.query("DeviceData")  # an engine operation: reaps expired sessions first
         other.close()
         assert len(calls) - busy >= 2
