@@ -424,14 +424,7 @@ class TestCase(unittest.TestCase):
         requests = [self._overridden(r) for r in requests]
         if not requests:
             return {}
-        manager = self.context.manager
-        try:
-            got = manager.request_resources(
-                requests, skip_init=self.context.skip_init, use_previous=use_previous,
-                base_work_dir=self.work_dir,
-                timeout=self.context.config.resource_request_timeout)
-        finally:  # a lock that timed out waited too
-            add_timing(self, manager)
+        got = lock_timed(self, requests, use_previous)
         # A test that holds resources has its log file (its directory holds theirs).
         self.logger.debug("got resources: %s", ", ".join(
             f"{name}={getattr(resource, 'name', None) or type(resource).__name__}"
@@ -537,11 +530,21 @@ class TestCase(unittest.TestCase):
                 + "\n".join("  " + failure.replace("\n", "\n    ") for failure in failures))
 
 
-def add_timing(test: Any, manager: Any) -> None:
-    """Add the manager's last request's lock wait and set-up time to
-    ``test``'s (a case's or a flow's ``lock_wait`` and ``setup_time``)."""
-    test.lock_wait = (test.lock_wait or 0.0) + manager.last_wait
-    test.setup_time = (test.setup_time or 0.0) + manager.last_setup
+def lock_timed(owner: Any, requests: list[ResourceRequest],
+               use_previous: bool) -> dict[str, BaseResource]:
+    """Lock and set up ``requests`` for ``owner`` (a case, or a flow for its
+    blocks) through its run's manager. The wait for the lock and the set-up
+    time are added to the owner's ``lock_wait`` and ``setup_time``, which the
+    reports show; a lock that timed out waited too."""
+    context = owner.context
+    manager = context.manager
+    try:
+        return manager.request_resources(
+            requests, skip_init=context.skip_init, use_previous=use_previous,
+            base_work_dir=owner.work_dir, timeout=context.config.resource_request_timeout)
+    finally:
+        owner.lock_wait = (owner.lock_wait or 0.0) + manager.last_wait
+        owner.setup_time = (owner.setup_time or 0.0) + manager.last_setup
 
 
 def _adopt(resource: Any, logger: logging.Logger) -> None:

@@ -27,7 +27,7 @@ import unittest
 from typing import Any, Iterable, Mapping, Sequence
 
 from .block import TestBlock
-from .case import TEST_LOG, RunContext, TestCase, add_timing, unique_dir
+from .case import TEST_LOG, RunContext, TestCase, lock_timed, unique_dir
 from .flow_component import (MODE_CRITICAL, MODE_FINALLY, MODE_NAMES, MODE_OPTIONAL,
                              OWN_PARAMETERS, PREVIOUS_FAILED_MESSAGE, BlockInput,
                              BlockOutput, FlowComponent, FlowDefinitionError, Pipe)
@@ -180,14 +180,7 @@ class TestFlow(FlowComponent, TestSuite):
                     for r in requests]
         if not requests:
             return {}
-        manager = self.context.manager
-        try:
-            got = manager.request_resources(
-                requests, skip_init=self.context.skip_init, use_previous=use_previous,
-                base_work_dir=self.work_dir,
-                timeout=self.context.config.resource_request_timeout)
-        finally:  # the flow's own wait: its blocks' are theirs
-            add_timing(self, manager)
+        got = lock_timed(self, requests, use_previous)  # the flow's wait, not its blocks'
         self.locked_resources.update(got)
         self._set_parameters(**got, **unpacked(requests, got))
         _notify(self.result, "updateResources", self, got)

@@ -271,10 +271,15 @@ def test_remote_list_and_release_go_through_the_api(remote, imported, url):
         client.close()
 
 
-def test_remote_import_and_export_go_through_the_api_for_an_admin(server, rotest, tmp_path):
+@pytest.fixture
+def admin(server) -> dict[str, str]:
+    """The settings of ``rotest resources`` for the server, as an admin."""
     app, port = server
-    admin = {"ROTEST_HOST": "127.0.0.1", "ROTEST_PORT": str(port),
-             "ROTEST_TOKEN": add_user(app, "root", is_admin=True)}
+    return {"ROTEST_HOST": "127.0.0.1", "ROTEST_PORT": str(port),
+            "ROTEST_TOKEN": add_user(app, "root", is_admin=True)}
+
+
+def test_remote_import_and_export_go_through_the_api_for_an_admin(admin, rotest, tmp_path):
     path = write(tmp_path, "- {type: DeviceData, name: dev9, port: {type: PortData, "
                            "name: port9}}\n- {type: DeviceData, name: dev1}\n", "more.yml")
     output = ok(rotest("import", path, **admin))
@@ -288,13 +293,10 @@ def test_remote_import_and_export_go_through_the_api_for_an_admin(server, rotest
     assert "unknown resource type 'Nope'" in failed(rotest("export", "Nope", **admin), 2)
 
 
-def test_remote_import_is_for_admins_and_all_or_none(remote, rotest, tmp_path, server):
+def test_remote_import_is_for_admins_and_all_or_none(remote, admin, rotest, tmp_path):
     path = write(tmp_path, "- {type: DeviceData, name: dev9}\n", "more.yml")
     assert "only an admin may import resources" in failed(remote("import", path))
     assert "only an admin may export resources" in failed(remote("export"))
-    app, port = server
-    admin = {"ROTEST_HOST": "127.0.0.1", "ROTEST_PORT": str(port),
-             "ROTEST_TOKEN": add_user(app, "root", is_admin=True)}
     bad = write(tmp_path, "- {type: DeviceData, name: new1}\n- {type: DeviceData, name: "
                           "new2, colour: red}\n", "bad.yml")
     output = failed(rotest("import", bad, **admin))

@@ -2,7 +2,7 @@
 ``setup_time`` of the history's records (seconds; null when it locked nothing).
 
 Revision ID: rotest_0011
-Revises: rotest_0008
+Revises: rotest_0009
 Create Date: 2026-12-05
 
 Like the earlier revisions, it adopts a database made by ``db.create_all()``:
