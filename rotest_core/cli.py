@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import functools
 import gc
+import re
 import signal
 import sys
 import threading
@@ -390,7 +391,7 @@ def _shard_options(shard_text: str | None, run_group: str | None,
     for flag, value in (("--run-id", run_group), ("--delta-of", delta_of)):
         if value is None:
             continue
-        if not RUN_GROUP.fullmatch(value):
+        if not re.fullmatch(RUN_GROUP, value):
             raise CliError(f"bad {flag} {value!r}: give 1 to 255 printable characters "
                            f"with no spaces at either end, e.g. $BUILD_TAG", exit_code=2)
     return shard, run_group

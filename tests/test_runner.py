@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import sys
 import textwrap
-from importlib.metadata import EntryPoint, EntryPoints
 
 import pytest
 
@@ -260,6 +259,7 @@ def test_a_broken_handler_is_reported_once_and_left_out(workdir, capsys):
 
 def test_handlers_come_from_entry_points_ours_and_a_third_partys_alike(monkeypatch):
     from rotest_app.engine import plugins
+    from rotest_app.engine.entry_points import EntryPoint, EntryPoints
     point = EntryPoint("recorder", "runtime_samples.handlers:Recorder",
                        result_module.ENTRY_POINT_GROUP)
     with_recorder = EntryPoints([*plugins.installed(result_module.ENTRY_POINT_GROUP), point])

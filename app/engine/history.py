@@ -153,7 +153,7 @@ def check_run_group(run_group: Any, field: str = "run_group") -> None:
     """Raise InvalidRequest unless ``run_group`` is None or a run id as
     ``--run-id`` takes it."""
     if run_group is not None and not (isinstance(run_group, str)
-                                      and RUN_GROUP.fullmatch(run_group)):
+                                      and re.fullmatch(RUN_GROUP, run_group)):
         raise InvalidRequest(f"{field!r} must be a run id (--run-id): 1 to 255 "
                              f"printable characters, no spaces at either end, e.g. a "
                              f"CI's build tag", field=field)

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterable
 
+from . import entry_points
+
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "rotest.plugins"
@@ -28,19 +30,14 @@ class PluginError(ImportError):
 def installed(group: str, **match: str) -> Any:
     """The entry points the installed distributions declare under ``group``
     (``name=`` narrows them): every plugin kind (resource models, result
-    handlers, commands, CLI hooks) is found here, from one reading of the
-    distributions' metadata per process."""
+    handlers, commands, CLI hooks) is found here, read once a process (see
+    :mod:`.entry_points`)."""
     return _all_entry_points().select(group=group, **match)
 
 
 @functools.cache
 def _all_entry_points() -> Any:
-    # Lazy: importlib.metadata costs ~20 ms to import, and reading every
-    # distribution's metadata a few more; a process pays both once, and only
-    # when it looks for a plugin. (Python < 3.12 answers a mapping by group;
-    # both kinds have ``select``.)
-    from importlib.metadata import entry_points
-    return entry_points()
+    return entry_points.read()
 
 
 def plugin_names(configured: Iterable[str] = ()) -> list[str]:

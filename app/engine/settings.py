@@ -7,8 +7,6 @@ the wrong type is an error that names the file, the key and the problem.
 from __future__ import annotations
 
 import os
-import re
-import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +14,11 @@ from typing import Any, Callable, Mapping
 
 CONFIG_FILE_NAMES = ("rotest.yml", "rotest.yaml", ".rotest.yml", ".rotest.yaml")
 #: A run id (--run-id, ROTEST_RUN_ID): printable, no control characters, no
-#: spaces at either end; the runtime checks it, and so does the store.
-RUN_GROUP = re.compile(r"[^\x00-\x20\x7f-\x9f\ud800-\udfff]"
-                       r"(?:[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{0,253}"
-                       r"[^\x00-\x20\x7f-\x9f\ud800-\udfff])?")
+#: spaces at either end; the runtime checks it, and so does the store. (A
+#: pattern, compiled on first use by re's cache: a run without one saves 1 ms.)
+RUN_GROUP = (r"[^\x00-\x20\x7f-\x9f\ud800-\udfff]"
+             r"(?:[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{0,253}"
+             r"[^\x00-\x20\x7f-\x9f\ud800-\udfff])?")
 
 
 class ConfigError(ValueError):
@@ -284,6 +283,7 @@ def create_private_sqlite_file(url: str) -> None:
 
 def secret_key_for(workdir: str) -> str:
     """A random key kept in the workdir, shared by every worker of one server."""
+    import secrets  # lazy: ~2 ms (hmac, hashlib), for a server's first start only
     folder = Path(workdir).expanduser()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     key_file = folder / "secret_key"
