@@ -103,7 +103,8 @@ def plan_split(root: TestSuite, config: Any, shard: Shard, run_group: str | None
     """The split of ``root``'s tests (filtered, and pruned by ``--delta``)
     into ``shard.count`` shards. With a ``run_group`` the weights come from
     the history, through the plan stored under the run id (stored now by the
-    first shard when ``store_plan``; ``-l`` stores nothing). Raises
+    first shard when ``store_plan``; ``-l`` shows the stored one, or while
+    there is none the history's now, and stores nothing). Raises
     ShardError when the stored plan was made for other tests or another N,
     and other errors when the store cannot be read."""
     units = shard_units(root)
@@ -119,17 +120,19 @@ def plan_split(root: TestSuite, config: Any, shard: Shard, run_group: str | None
     from .store import client_for  # the store only for runs that name a run id
     store = client_for(config)
     try:
-        if not store_plan:
-            seconds = store.recent_durations(root.name)
-            return _from_seconds(shard, units, seconds,
-                                 f"run id {run_group!r}: from the history now; the run's "
-                                 f"first shard stores the plan the others follow")
-        history = store.recent_durations(root.name)
-        plan = {"seconds": [round(history[path], PRECISION) if path in history else None
-                            for path in leaves],
-                "base": delta_base, "tests": len(leaves)}
-        stored = store.claim_shard_plan(run_group=run_group, name=root.name,
-                                        shards=shard.count, fingerprint=print_, plan=plan)
+        stored = store.shard_plan(run_group) if not store_plan else None
+        if stored is None:
+            history = store.recent_durations(root.name)
+            if not store_plan:
+                return _from_seconds(shard, units, history,
+                                     f"run id {run_group!r}: from the history now; the "
+                                     f"run's first shard stores the plan the others follow")
+            plan = {"seconds": [round(history[path], PRECISION) if path in history
+                                else None for path in leaves],
+                    "base": delta_base, "tests": len(leaves)}
+            stored = store.claim_shard_plan(run_group=run_group, name=root.name,
+                                            shards=shard.count, fingerprint=print_,
+                                            plan=plan)
     finally:
         store.close()
     if stored["shards"] != shard.count:

@@ -157,6 +157,12 @@ def test_the_plan_stored_under_the_run_id_holds_while_the_history_changes(
     # ... but it follows the plan shard 1 stored: together they ran each test once.
     everything = set(noted(tmp_path / "a1")) | ran_second
     assert len(everything) == 22 and not noted(tmp_path / "a1") & ran_second
+    # And -l of run id b2 shows that plan, what shard 2 ran, not the history's now.
+    relisted = rotest(env, tmp_path / "relisting", *NOT_DEVICES, "-l", "--shard", "2/2",
+                      "--run-id", "b2")
+    assert "the plan its first shard stored" in relisted.stdout
+    assert set(re.findall(r"^\s+(\w+Case\.test_\w+)$", relisted.stdout, re.M)) \
+        == cases_second
 
 
 def test_listing_a_shard_shows_every_shards_expected_time(embedded, tmp_path):
@@ -323,8 +329,11 @@ def test_the_api_keeps_the_first_plan_and_reads_a_run_ids_shards(app):
     api = api_for(app, "ci")
     plan = {"run_group": "gh-99-1", "name": "nightly", "shards": 2,
             "fingerprint": "a" * 64, "plan": {"seconds": [1.5, None], "base": None}}
+    assert api.get("/runs/shard-plans?run_group=gh-99-1").status_code == 404
+    assert api.get("/runs/shard-plans").status_code == 400
     first = api.post("/runs/shard-plans", plan)
     assert first.status_code == 201 and first.json["plan"]["seconds"] == [1.5, None]
+    assert api.get("/runs/shard-plans?run_group=gh-99-1").json == first.json
     later = api.post("/runs/shard-plans", {**plan, "shards": 3, "plan": {"seconds": []}})
     assert later.status_code == 200 and later.json["shards"] == 2  # the first one holds
     assert later.json["plan"] == plan["plan"]

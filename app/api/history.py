@@ -87,6 +87,14 @@ def claim_shard_plan() -> tuple[dict[str, Any], int]:
     return plan, 201 if created else 200
 
 
+@bp.get("/runs/shard-plans")
+def get_shard_plan() -> dict[str, Any]:
+    """The plan stored under a run id (404 while none is)."""
+    plan = history.shard_plan(_db(), request.args.get("run_group") or None)
+    _db().commit()  # no transaction left open between requests
+    return plan
+
+
 @bp.get("/runs/group-results")
 def group_results() -> dict[str, Any]:
     """What passed in a run and its shards, for ``--delta`` across shards."""

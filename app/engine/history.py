@@ -475,6 +475,19 @@ def claim_shard_plan(db: Session, user: User, *, run_group: str, name: str,
     return shard_plan_dict(row), True
 
 
+def shard_plan(db: Session, run_group: str) -> dict[str, Any]:
+    """The plan stored under ``run_group`` (what ``-l --shard`` shows);
+    NotFound while no shard of the run has stored one (or it could not be
+    a run id: none is stored under it)."""
+    if not isinstance(run_group, str) or not run_group:
+        raise InvalidRequest("'run_group' must be given: the run id", field="run_group")
+    found = db.get(HistoryShardPlan, run_group)
+    if found is None:
+        raise NotFound(f"no shard of run id {run_group!r} has stored its plan yet",
+                       run_group=run_group)
+    return shard_plan_dict(found)
+
+
 def shard_plan_dict(row: HistoryShardPlan) -> dict[str, Any]:
     return {"run_group": row.run_group, "name": row.name, "shards": row.shards,
             "fingerprint": row.fingerprint, "plan": row.plan,

@@ -294,6 +294,10 @@ class StoreClient(abc.ABC):
         fingerprint, plan) unless one is stored: returns the stored one."""
 
     @abc.abstractmethod
+    def shard_plan(self, run_group: str) -> dict[str, Any] | None:
+        """The plan stored under ``run_group``, or None while none is."""
+
+    @abc.abstractmethod
     def group_results(self, name: str, run_group: str | None = None,
                       exclude_group: str | None = None) -> dict[str, Any]:
         """What passed in a run and its shards, for ``--delta`` (see

@@ -24,7 +24,7 @@ from rotest_app.engine.transaction import serialized
 from rotest_app.engine.users import UserSnapshot
 from rotest_app.models import User, signatures
 
-from ..resources.errors import error_for
+from ..resources.errors import ResourceDoesNotExistError, error_for
 from .client import Descriptor, ResourceDict, StoreClient
 
 log = logging.getLogger(__name__)
@@ -189,6 +189,12 @@ class EmbeddedClient(StoreClient):
 
     def claim_shard_plan(self, **plan: Any) -> dict[str, Any]:
         return self._call(history.claim_shard_plan, **plan)[0]
+
+    def shard_plan(self, run_group: str) -> dict[str, Any] | None:
+        try:
+            return self._read(history.shard_plan, run_group)
+        except ResourceDoesNotExistError:
+            return None
 
     def group_results(self, name: str, run_group: str | None = None,
                       exclude_group: str | None = None) -> dict[str, Any]:

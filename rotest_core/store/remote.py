@@ -25,8 +25,9 @@ from urllib.parse import urlencode
 import requests
 
 from ..config import SERVER_RETRY_SECONDS
-from ..resources.errors import (LockClientError, ResourceRequestError, ServerBusy,
-                                ServerUnreachable, SessionLostError, error_for)
+from ..resources.errors import (LockClientError, ResourceDoesNotExistError,
+                                ResourceRequestError, ServerBusy, ServerUnreachable,
+                                SessionLostError, error_for)
 from .client import Descriptor, ResourceDict, StoreClient
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,13 @@ class RemoteClient(StoreClient):
 
     def claim_shard_plan(self, **plan: Any) -> dict[str, Any]:
         return self._answer("POST", "/runs/shard-plans", plan)
+
+    def shard_plan(self, run_group: str) -> dict[str, Any] | None:
+        try:
+            return self._answer("GET", "/runs/shard-plans?" + urlencode(
+                {"run_group": run_group}))
+        except ResourceDoesNotExistError:
+            return None
 
     def group_results(self, name: str, run_group: str | None = None,
                       exclude_group: str | None = None) -> dict[str, Any]:
