@@ -63,7 +63,7 @@ class StreamHandler(AbstractResultHandler):
 
     # --- outcomes ----------------------------------------------------------
 
-    def outcome(self, test: Any, kind: str, text: str | None = None) -> None:
+    def add_outcome(self, test: Any, kind: str, text: str | None = None) -> None:
         """Called for every outcome event; ``text`` is a traceback or a reason."""
         key = id(test)
         current = self.outcomes.get(key)
@@ -74,23 +74,6 @@ class StreamHandler(AbstractResultHandler):
         if not hasattr(test, "_testMethodName"):  # setUpClass's: no stop_test counts it
             self.counts[kind] += 1
 
-    def add_success(self, test: Any) -> None:
-        self.outcome(test, "success")
-
-    def add_skip(self, test: Any, reason: str) -> None:
-        self.outcome(test, "skip", reason)
-
-    def add_failure(self, test: Any, exception_string: str) -> None:
-        self.outcome(test, "failure", exception_string)
-
-    def add_error(self, test: Any, exception_string: str) -> None:
-        self.outcome(test, "error", exception_string)
-
-    def add_expected_failure(self, test: Any, exception_string: str) -> None:
-        self.outcome(test, "expected_failure", exception_string)
-
-    def add_unexpected_success(self, test: Any) -> None:
-        self.outcome(test, "unexpected_success")
 
     def start_test_run(self) -> None:
         self.started = time.monotonic()
@@ -169,8 +152,8 @@ class DotsHandler(StreamHandler):
         super().__init__(*args, **kwargs)
         self.marks = {kind: self.paint(char, kind) for kind, char in self.CHARS.items()}
 
-    def outcome(self, test: Any, kind: str, text: str | None = None) -> None:
-        super().outcome(test, kind, text)
+    def add_outcome(self, test: Any, kind: str, text: str | None = None) -> None:
+        super().add_outcome(test, kind, text)
         # Plain ASCII: no need for write()'s guard against unencodable text.
         self.stream.write(self.marks[kind])
         self.stream.flush()

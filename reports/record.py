@@ -419,23 +419,8 @@ class RecordingHandler(AbstractResultHandler):
             self.record_ended(record)
         return record
 
-    def add_success(self, test: Any) -> None:
-        self._outcome(test, "success")
-
-    def add_skip(self, test: Any, reason: str) -> None:
-        self._outcome(test, "skip", reason)
-
-    def add_failure(self, test: Any, exception_string: str) -> None:
-        self._outcome(test, "failure", exception_string)
-
-    def add_error(self, test: Any, exception_string: str) -> None:
-        self._outcome(test, "error", exception_string)
-
-    def add_expected_failure(self, test: Any, exception_string: str) -> None:
-        self._outcome(test, "expected_failure", exception_string)
-
-    def add_unexpected_success(self, test: Any) -> None:
-        self._outcome(test, "unexpected_success")
+    def add_outcome(self, test: Any, outcome: str, text: str | None = None) -> None:
+        self._outcome(test, outcome, text)
 
     def stop_test(self, test: Any) -> None:
         record = self.record_of(test)

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
+from rotest_app.engine.outcomes import OUTCOMES
 from rotest_app.engine.plugins import installed
 
 __all__ = ["AbstractResultHandler", "HandlerNotAvailable", "Result", "describe",
@@ -77,26 +78,38 @@ class AbstractResultHandler:
     def start_teardown(self, test: Any) -> None:
         """A test's tearDown starts."""
 
+    def add_outcome(self, test: Any, outcome: str, text: str | None = None) -> None:
+        """Every outcome event below comes here too, by its outcome's name
+        (``success``, ``skip``, ``failure``, ``error``, ``expected_failure``,
+        ``unexpected_success``) with its reason or traceback: a handler that
+        treats them alike overrides this one method."""
+
     def add_success(self, test: Any) -> None:
         """A test passed."""
+        self.add_outcome(test, "success")
 
     def add_info(self, test: Any, message: str) -> None:
         """A test reported a success message (``self.success(msg)``)."""
 
     def add_skip(self, test: Any, reason: str) -> None:
         """A test was skipped."""
+        self.add_outcome(test, "skip", reason)
 
     def add_failure(self, test: Any, exception_string: str) -> None:
         """A test failed; the formatted traceback."""
+        self.add_outcome(test, "failure", exception_string)
 
     def add_error(self, test: Any, exception_string: str) -> None:
         """A test raised an error; the formatted traceback."""
+        self.add_outcome(test, "error", exception_string)
 
     def add_expected_failure(self, test: Any, exception_string: str) -> None:
         """A test marked ``expectedFailure`` failed, as expected."""
+        self.add_outcome(test, "expected_failure", exception_string)
 
     def add_unexpected_success(self, test: Any) -> None:
         """A test marked ``expectedFailure`` passed."""
+        self.add_outcome(test, "unexpected_success")
 
     def stop_test(self, test: Any) -> None:
         """A test case ended (its resources are released). ``test.lock_wait``
@@ -408,13 +421,22 @@ class Result(unittest.TestResult):
             pdb.post_mortem(err[2])
 
 
+#: The events of the outcomes, which the base hands on to ``add_outcome``.
+OUTCOME_EVENTS = frozenset(f"add_{outcome}" for outcome in OUTCOMES)
+
+
 def _listeners(handlers: Iterable[Any], event: str) -> list[tuple[Any, Any]]:
     """(handler, its ``event`` method) for each handler that does something
-    on ``event``: the base's no-ops are left out."""
-    no_op = getattr(AbstractResultHandler, event, None)
-    pairs = [(handler, getattr(handler, event)) for handler in handlers]
-    return [(handler, method) for handler, method in pairs
-            if getattr(method, "__func__", None) is not no_op]
+    on ``event``: the base's no-ops are left out (an outcome's is one unless
+    the handler overrides ``add_outcome``)."""
+    base = getattr(AbstractResultHandler, event, None)
+    return [(handler, getattr(handler, event)) for handler in handlers
+            if getattr(getattr(handler, event), "__func__", None) is not base
+            or event in OUTCOME_EVENTS and _overrides(handler, "add_outcome")]
+
+
+def _overrides(handler: Any, method: str) -> bool:
+    return getattr(type(handler), method, None) is not getattr(AbstractResultHandler, method)
 
 
 RESOURCE_LOG = logging.getLogger("rotest.resources")

@@ -208,8 +208,19 @@ def test_one_name_per_outcome():
     assert all(callable(getattr(AbstractResultHandler, f"add_{outcome}", None))
                for outcome in OUTCOMES)
     events = {name[4:] for name in vars(AbstractResultHandler) if name.startswith("add_")}
-    assert events - set(OUTCOMES) == {"info"}  # a note, not an outcome
+    # a note, not an outcome; and the one hook every outcome reaches by its name
+    assert events - set(OUTCOMES) == {"info", "outcome"}
     assert tuple(OUTCOME_LABELS) == OUTCOMES
+
+    class Heard(AbstractResultHandler):
+        def add_outcome(self, test, outcome, text=None):
+            heard.append(outcome)
+    heard = []
+    for outcome in OUTCOMES:
+        event = getattr(Heard(), f"add_{outcome}")
+        event("a test", *(["why"] if outcome not in ("success", "unexpected_success")
+                           else []))
+    assert tuple(heard) == OUTCOMES
 
 
 def test_every_import_inside_a_function_says_why():
