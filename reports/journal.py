@@ -20,6 +20,7 @@ until its reports are rebuilt.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -27,16 +28,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, TextIO
 
 from rotest_core.outbox import entries, process_alive
+from rotest_core.result import HandlerNotAvailable, handler_class
 
-from .files import report_path, write_atomically
 from .record import Attempt, RecordingHandler, RunRecord, TestRecord
 from .text import cap, clean
 
-__all__ = ["JOURNAL_NAME", "Journal", "JournalHandler", "process_alive", "read_journal",
-           "rebuild_reports", "record_json", "run_record", "unfinished_runs"]
+__all__ = ["JOURNAL_NAME", "Journal", "JournalHandler", "NotAFileReport", "process_alive",
+           "read_journal", "rebuild_reports", "record_json", "run_record",
+           "unfinished_runs", "write_file_reports"]
 
 JOURNAL_NAME = "journal.jsonl"
 #: The journal's format: 2 records each test's lock wait and set-up time.
@@ -272,42 +274,52 @@ def _time(text: str | None) -> datetime | None:
 def rebuild_reports(run_dir: Path, config: Any, names: list[str] | None = None
                     ) -> list[Path]:
     """Write the file reports of the run in ``run_dir`` from its journal:
-    ``names`` (default: those the run asked for) among junit, excel and html.
-    Returns the files written."""
+    ``names`` (default: those the run asked for) among junit, excel and html,
+    where the run's settings put them. Returns the files written."""
     journal = read_journal(run_dir)
     wanted = [name for name in (names or journal.local.get("outputs") or REBUILT)
               if name in REBUILT]
-    run = run_record(journal)
-    return [_REBUILD[name](run, Path(run_dir), config) for name in dict.fromkeys(wanted)]
+    # The handlers say where they wrote on their stream; the callers say it.
+    return write_file_reports(run_record(journal), Path(run_dir), wanted, config=config,
+                              stream=io.StringIO())
 
 
-def _junit(run: RunRecord, run_dir: Path, config: Any) -> Path:
-    # Lazy, as in _excel and _html: a run keeps a journal; only a rebuild
-    # writes the reports (lxml, openpyxl, Jinja).
-    from .junit import build_document
-    path = report_path(getattr(config, "junit_path", None), "junit.xml", run_dir)
-    document = build_document(run)
-    write_atomically(path, lambda stream: document.write(
-        stream, encoding="UTF-8", xml_declaration=True, pretty_print=True))
-    return path
+class NotAFileReport(ValueError):
+    """A handler name that names no report written from a run's record."""
 
 
-def _excel(run: RunRecord, run_dir: Path, config: Any) -> Path:
-    from .excel import build_workbook  # lazy: see _junit
-    path = run_dir / "results.xlsx"
-    write_atomically(path, build_workbook(run).save)
-    return path
+def write_file_reports(run: RunRecord, work_dir: Path, names: Iterable[str], *,
+                       config: Any = None, stream: TextIO | None = None) -> list[Path]:
+    """Have the file report handlers ``names`` write ``run``, as each does at
+    the end of a run (``stop_test_run`` on the whole record), into
+    ``work_dir`` or where ``config`` puts them; returns the files written.
+    Raises NotAFileReport, before writing anything, for a name that is not one."""
+    classes = [_file_report(name) for name in dict.fromkeys(names)]  # all, or none
+    written = []
+    for cls in classes:
+        handler = cls(None, stream=stream if stream is not None else sys.stdout,
+                      config=config, work_dir=work_dir)
+        handler.run = run
+        handler.run_started, handler.run_stopped = run.start, run.end
+        handler.stop_test_run()
+        path = getattr(handler, "path", None)
+        if path is not None:
+            written.append(Path(path))
+    return written
 
 
-def _html(run: RunRecord, run_dir: Path, config: Any) -> Path:
-    from .html import DEFAULT_PATH, render_report, view_of  # lazy: see _junit
-    path = report_path(getattr(config, "html_path", None), DEFAULT_PATH, run_dir)
-    page = render_report(view_of(run, links_from=path.parent)).encode("utf-8")
-    write_atomically(path, lambda stream: stream.write(page))
-    return path
-
-
-_REBUILD = {"junit": _junit, "xml": _junit, "excel": _excel, "html": _html}
+def _file_report(name: str) -> type[RecordingHandler]:
+    """The handler class ``name``, if it writes a file report from the
+    record of a run (the journal and the history do not)."""
+    try:
+        cls = handler_class(name)
+    except HandlerNotAvailable as error:
+        raise NotAFileReport(str(error)) from None
+    if (not isinstance(cls, type) or not issubclass(cls, RecordingHandler)
+            or getattr(cls, "KEEPS_JOURNAL", False) or name == "journal"):
+        raise NotAFileReport(f"{name!r} is not a file report written from a run's "
+                             f"record; choose from junit, excel, html")
+    return cls
 
 
 # --------------------------------------------------------------------------

@@ -17,12 +17,11 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Iterable, TextIO
 
-from rotest_core.result import HandlerNotAvailable, handler_class
-
-from .journal import JOURNAL_NAME, Journal, read_journal, run_record
-from .record import RecordingHandler, RunRecord, TestRecord, worst
+from .journal import (JOURNAL_NAME, Journal, NotAFileReport, read_journal, run_record,
+                      write_file_reports)
+from .record import RunRecord, TestRecord, worst
 
 __all__ = ["MERGED", "MergeError", "Shard", "check_out_dir", "find_journals", "merge_runs",
            "read_runs", "write_reports"]
@@ -251,43 +250,13 @@ def _expected_counts(runs: list[RunRecord]) -> dict[str, int]:
 
 def write_reports(run: RunRecord, out_dir: Path, names: Iterable[str] = MERGED, *,
                   stream: TextIO | None = None) -> list[Path]:
-    """Have the file report handlers ``names`` write ``run`` into ``out_dir``,
-    as each does at the end of a run (``stop_test_run`` on the whole record);
-    returns the files written."""
-    classes = [_file_report(name) for name in dict.fromkeys(names)]  # all, or none
-    written = []
-    for cls in classes:
-        handler = _handler(cls, run, out_dir, stream)
-        handler.stop_test_run()
-        path = getattr(handler, "path", None)
-        if path is not None:
-            written.append(Path(path))
-    return written
-
-
-def _file_report(name: str) -> type[RecordingHandler]:
-    """The handler class ``name``, if it writes a file report from the
-    record of a run (the journal and the history do not)."""
+    """Have the file report handlers ``names`` write the merged ``run`` into
+    ``out_dir``, under their default file names (the configured paths are the
+    shards' business); returns the files written."""
     try:
-        cls = handler_class(name)
-    except HandlerNotAvailable as error:
+        return write_file_reports(run, out_dir, names, stream=stream)
+    except NotAFileReport as error:
         raise MergeError(str(error)) from None
-    if (not isinstance(cls, type) or not issubclass(cls, RecordingHandler)
-            or getattr(cls, "KEEPS_JOURNAL", False) or name == "journal"):
-        raise MergeError(f"{name!r} is not a file report merge can write; choose from "
-                         f"{', '.join(MERGED)}")
-    return cls
-
-
-def _handler(cls: type[RecordingHandler], run: RunRecord, out_dir: Path,
-             stream: TextIO | None) -> Any:
-    """A handler of ``cls`` writing into ``out_dir`` (the default file names:
-    the configured paths are the shards' business), holding ``run``."""
-    handler = cls(None, stream=stream if stream is not None else sys.stdout,
-                  config=None, work_dir=out_dir)
-    handler.run = run
-    handler.run_started, handler.run_stopped = run.start, run.end
-    return handler
 
 
 def check_out_dir(out_dir: Path) -> None:
